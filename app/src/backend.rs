@@ -1,0 +1,45 @@
+//! What the pages need from the server, as an interface. The server crate
+//! implements it over the database; server functions reach it through context,
+//! so the UI never touches storage directly.
+
+use crate::error::AppError;
+use async_trait::async_trait;
+use shared::CurrentUser;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A password sign-in attempt with where it came from.
+#[derive(Debug, Clone)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// A session the server has just opened.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The cookie value; only its hash is stored.
+    pub token: String,
+    pub max_age_secs: i64,
+    pub user: CurrentUser,
+}
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Verifies a password and opens a session, or says why not.
+    async fn sign_in(&self, request: SignInRequest) -> Result<NewSession, AppError>;
+
+    /// The user behind a session cookie, if the session is live and the user active.
+    async fn session_user(&self, token: &str) -> Result<Option<CurrentUser>, AppError>;
+
+    /// Ends a session; signing out twice is not an error.
+    async fn sign_out(&self, token: &str, client_ip: Option<IpAddr>) -> Result<(), AppError>;
+
+    /// Whether cookies must carry `Secure` (the public URL is https).
+    fn secure_cookies(&self) -> bool;
+}
+
+/// How the server hands its backend to the Leptos context.
+#[derive(Clone)]
+pub struct BackendHandle(pub Arc<dyn Backend>);

@@ -1,0 +1,6 @@
+//! Building blocks shared by several pages.
+
+pub mod header;
+pub mod icons;
+
+pub use header::AppHeader;

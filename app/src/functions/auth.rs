@@ -1,0 +1,63 @@
+//! Signing in and out, and who is signed in.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use shared::CurrentUser;
+
+/// The signed-in user, or `None` when nobody is.
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<CurrentUser>, AppError> {
+    crate::ssr::current_user().await.map_err(crate::ssr::fail)
+}
+
+/// Email and password sign-in. On success the session cookie is set and the
+/// browser is sent to `next` when it is a path of ours.
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::backend::SignInRequest;
+    use crate::ssr::{backend, client_ip, fail, set_session_cookie};
+
+    shared::validate::sign_in_form(&email, &password).map_err(|e| fail(e.into()))?;
+    let backend = backend()?;
+    let session = backend
+        .sign_in(SignInRequest {
+            email,
+            password,
+            client_ip: client_ip(),
+        })
+        .await
+        .map_err(fail)?;
+    set_session_cookie(
+        &session.token,
+        session.max_age_secs,
+        backend.secure_cookies(),
+    );
+    leptos_axum::redirect(&shared::redirect::local_path(next.as_deref()));
+    Ok(())
+}
+
+/// Ends the current session and returns to the sign-in page.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr::{backend, client_ip, fail, session_token, set_session_cookie};
+
+    let backend = backend()?;
+    if let Some(token) = session_token() {
+        backend.sign_out(&token, client_ip()).await.map_err(fail)?;
+    }
+    set_session_cookie("", 0, backend.secure_cookies());
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Starts single sign-on for the organization that owns the email's domain.
+#[server(endpoint = "start_sso")]
+pub async fn start_sso(email: String) -> Result<(), AppError> {
+    use crate::ssr::fail;
+    let mut errors = shared::FieldErrors::default();
+    errors.check(shared::validate::email("email", &email));
+    errors.into_result().map_err(|e| fail(e.into()))?;
+    // No organization has claimed a domain yet: domain routing arrives with SSO
+    // connections. The answer never says whether an organization exists.
+    Err(fail(AppError::SsoNotAvailable))
+}

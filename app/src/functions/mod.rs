@@ -1,0 +1,4 @@
+//! Server functions, grouped by domain. The pages reach the server only through these.
+
+pub mod auth;
+pub mod settings;

@@ -1,0 +1,81 @@
+//! The signed-in home page.
+
+use crate::components::AppHeader;
+use crate::functions::auth::whoami;
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+use shared::CurrentUser;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let user = Resource::new(|| (), |_| whoami());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(user)) => view! { <Home user/> }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(error) => view! {
+                        <p role="alert" class="p-6 text-red-700">{error.to_string()}</p>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Home(user: CurrentUser) -> impl IntoView {
+    let is_admin = user.role.is_integrations_admin();
+    view! {
+        <AppHeader user=user.clone()/>
+        <main class="mx-auto max-w-6xl px-6 py-10">
+            <h1 class="text-2xl font-semibold">"Welcome, " {user.display_name()}</h1>
+            <dl class="mt-6 grid max-w-xl grid-cols-[max-content_1fr] gap-x-6 gap-y-2 text-sm">
+                <dt class="text-slate-500">"Organization"</dt>
+                <dd data-testid="org-name">{user.org_name.clone()}</dd>
+                <dt class="text-slate-500">"Email"</dt>
+                <dd>{user.email.clone()}</dd>
+                <dt class="text-slate-500">"Role"</dt>
+                <dd data-testid="role">{user.role.label()}</dd>
+            </dl>
+            <Show
+                when=move || is_admin
+                fallback=|| {
+                    view! {
+                        <p class="mt-8 max-w-xl text-slate-600">
+                            "You're signed in. Your organization's Integrations Admins manage how members sign in."
+                        </p>
+                    }
+                }
+            >
+                <section class="mt-10 grid max-w-3xl gap-4 sm:grid-cols-2" aria-label="Settings">
+                    <SettingsCard
+                        href="/settings/authentication"
+                        title="Authentication"
+                        text="Connect your identity provider over SAML or OpenID Connect so members sign in with single sign-on."
+                    />
+                    <SettingsCard
+                        href="/settings/provisioning"
+                        title="User Provisioning"
+                        text="Let your identity provider create, update and deactivate accounts with SCIM."
+                    />
+                </section>
+            </Show>
+        </main>
+    }
+}
+
+#[component]
+fn SettingsCard(href: &'static str, title: &'static str, text: &'static str) -> impl IntoView {
+    view! {
+        <A
+            href=href
+            attr:class="block rounded-xl border border-slate-200 bg-white p-5 shadow-sm hover:border-indigo-300"
+        >
+            <h2 class="font-semibold">{title}</h2>
+            <p class="mt-1 text-sm text-slate-600">{text}</p>
+        </A>
+    }
+}

@@ -1,0 +1,203 @@
+//! Sign-in: email and password, or single sign-on.
+
+use crate::components::icons::LogoMark;
+use crate::error::AppError;
+use crate::functions::auth::{Login, StartSso};
+use leptos::html::Input;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+const INPUT_CLASS: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200";
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let sso = ServerAction::<StartSso>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+
+    let email_input = NodeRef::<Input>::new();
+    let password_input = NodeRef::<Input>::new();
+    // Problems found in the browser before anything is sent (same rules as the server).
+    let local_error = RwSignal::new(None::<AppError>);
+    let error = Signal::derive(move || {
+        local_error.get().or_else(|| {
+            sso.value()
+                .get()
+                .and_then(Result::err)
+                .or_else(|| login.value().get().and_then(Result::err))
+        })
+    });
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let email = input_value(email_input);
+        let password = input_value(password_input);
+        sso.value().set(None);
+        match shared::validate::sign_in_form(&email, &password) {
+            Ok(()) => {
+                local_error.set(None);
+                login.dispatch(Login {
+                    email,
+                    password,
+                    next: Some(next()),
+                });
+            }
+            Err(errors) => local_error.set(Some(errors.into())),
+        }
+    };
+
+    let on_sso = move |_| {
+        let email = input_value(email_input);
+        login.value().set(None);
+        let mut errors = shared::FieldErrors::default();
+        errors.check(shared::validate::email("email", &email));
+        match errors.into_result() {
+            Ok(()) => {
+                local_error.set(None);
+                sso.dispatch(StartSso { email });
+            }
+            Err(errors) => local_error.set(Some(errors.into())),
+        }
+    };
+
+    view! {
+        <main class="flex min-h-screen items-center justify-center px-4">
+            <div class="w-full max-w-sm">
+                <div class="mb-6 flex flex-col items-center gap-3">
+                    <LogoMark class="h-10 w-10"/>
+                    <h1 class="text-xl font-semibold">"Sign in to Latchkey"</h1>
+                </div>
+                <div class="rounded-xl border border-slate-200 bg-white p-6 shadow-sm">
+                    <Banner error/>
+                    // method and action make a submit before the WASM loads a POST to the
+                    // server function, never a GET that would put the password in the URL.
+                    <form method="post" action="/api/login" novalidate on:submit=on_submit class="space-y-4">
+                        <input type="hidden" name="next" prop:value=next/>
+                        <div>
+                            <label for="email" class="block text-sm font-medium">"Email"</label>
+                            <input
+                                id="email"
+                                name="email"
+                                type="email"
+                                autocomplete="username"
+                                class=INPUT_CLASS
+                                node_ref=email_input
+                                aria-describedby="email-error"
+                            />
+                            <FieldMessage id="email-error" error field="email"/>
+                        </div>
+                        <PasswordField node_ref=password_input error/>
+                        <button
+                            type="submit"
+                            class="w-full rounded-md bg-indigo-600 px-4 py-2 font-medium text-white hover:bg-indigo-500 disabled:opacity-60"
+                            disabled=move || login.pending().get()
+                        >
+                            "Sign in"
+                        </button>
+                    </form>
+                    <div class="my-4 flex items-center gap-3 text-xs uppercase text-slate-400">
+                        <span class="h-px flex-1 bg-slate-200"></span>
+                        "or"
+                        <span class="h-px flex-1 bg-slate-200"></span>
+                    </div>
+                    <button
+                        type="button"
+                        on:click=on_sso
+                        class="w-full rounded-md border border-slate-300 px-4 py-2 font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-60"
+                        disabled=move || sso.pending().get()
+                    >
+                        "Sign in with SSO"
+                    </button>
+                    <p class="mt-3 text-center text-xs text-slate-500">
+                        "For single sign-on, enter your work email and choose Sign in with SSO."
+                    </p>
+                </div>
+            </div>
+        </main>
+    }
+    .into_any()
+}
+
+#[component]
+fn PasswordField(node_ref: NodeRef<Input>, error: Signal<Option<AppError>>) -> impl IntoView {
+    let visible = RwSignal::new(false);
+    view! {
+        <div>
+            <label for="password" class="block text-sm font-medium">"Password"</label>
+            <div class="relative">
+                <input
+                    id="password"
+                    name="password"
+                    type=move || if visible.get() { "text" } else { "password" }
+                    autocomplete="current-password"
+                    class=INPUT_CLASS
+                    node_ref=node_ref
+                    aria-describedby="password-error"
+                />
+                <button
+                    type="button"
+                    class="absolute inset-y-0 right-0 px-3 text-sm text-slate-500 hover:text-slate-800"
+                    aria-label=move || if visible.get() { "Hide password" } else { "Show password" }
+                    aria-pressed=move || visible.get().to_string()
+                    on:click=move |_| visible.update(|v| *v = !*v)
+                >
+                    {move || if visible.get() { "Hide" } else { "Show" }}
+                </button>
+            </div>
+            <FieldMessage id="password-error" error field="password"/>
+        </div>
+    }
+}
+
+/// The message under one field, when the last attempt found a problem with it.
+#[component]
+fn FieldMessage(
+    id: &'static str,
+    error: Signal<Option<AppError>>,
+    field: &'static str,
+) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.field(field));
+    view! {
+        <p id=id class="mt-1 text-sm text-red-700" class:hidden=move || message().is_none()>
+            {message}
+        </p>
+    }
+}
+
+/// A failure that concerns the whole form rather than one field.
+#[component]
+fn Banner(error: Signal<Option<AppError>>) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.banner());
+    view! {
+        <Show when=move || message().is_some()>
+            <div role="alert" class="mb-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
+                {message}
+            </div>
+        </Show>
+    }
+}
+
+fn input_value(node: NodeRef<Input>) -> String {
+    node.get_untracked().map(|i| i.value()).unwrap_or_default()
+}
+
+/// `/login/{org_slug}`: an organization's own sign-in address.
+#[component]
+pub fn OrgLoginPage() -> impl IntoView {
+    view! {
+        <main class="flex min-h-screen items-center justify-center px-4">
+            <div class="w-full max-w-md rounded-xl border border-slate-200 bg-white p-6 text-center shadow-sm">
+                <LogoMark class="mx-auto h-10 w-10"/>
+                <h1 class="mt-4 text-xl font-semibold">"Single sign-on isn't available here yet"</h1>
+                <p class="mt-2 text-slate-600">
+                    "This organization hasn't turned on single sign-on. Sign in with your email and password, or ask your Integrations Admin."
+                </p>
+                <A href="/login" attr:class="mt-6 inline-block font-medium text-indigo-600 hover:underline">
+                    "Go to sign in"
+                </A>
+            </div>
+        </main>
+    }
+}

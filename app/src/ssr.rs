@@ -1,0 +1,102 @@
+//! Request plumbing for server functions: the backend, the session cookie,
+//! the client address and the response status.
+
+use crate::backend::{Backend, BackendHandle};
+use crate::error::AppError;
+use axum::extract::ConnectInfo;
+use http::header::{COOKIE, SET_COOKIE};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use shared::CurrentUser;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+pub const SESSION_COOKIE: &str = "latchkey_session";
+
+pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
+    use_context::<BackendHandle>()
+        .map(|handle| handle.0)
+        .ok_or_else(|| AppError::Internal {
+            reference: "no-backend".into(),
+        })
+}
+
+/// Applies an error's HTTP status to the response being built.
+pub fn set_status(error: &AppError) {
+    if let Some(options) = use_context::<ResponseOptions>() {
+        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        options.set_status(status);
+    }
+}
+
+/// Sets the error's status and hands it back, for `map_err(fail)` and `Err(fail(..))`.
+pub fn fail(error: AppError) -> AppError {
+    set_status(&error);
+    error
+}
+
+pub fn session_token() -> Option<String> {
+    let parts = use_context::<Parts>()?;
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|value| !value.is_empty())
+}
+
+pub fn client_ip() -> Option<IpAddr> {
+    let parts = use_context::<Parts>()?;
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// Sets or clears the session cookie. HttpOnly keeps it from scripts; Lax keeps it
+/// off cross-site POSTs; Secure whenever Latchkey is served over https.
+pub fn set_session_cookie(value: &str, max_age_secs: i64, secure: bool) {
+    let Some(options) = use_context::<ResponseOptions>() else {
+        return;
+    };
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
+    if let Ok(header) = HeaderValue::from_str(&cookie) {
+        options.append_header(SET_COOKIE, header);
+    }
+}
+
+/// The signed-in user, or `None`.
+pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
+    match session_token() {
+        Some(token) => backend()?.session_user(&token).await,
+        None => Ok(None),
+    }
+}
+
+/// The signed-in user, or a 401.
+pub async fn require_user() -> Result<CurrentUser, AppError> {
+    current_user()
+        .await
+        .map_err(fail)?
+        .ok_or_else(|| fail(AppError::Unauthenticated))
+}
+
+/// The signed-in Integrations Admin, or a 401/403. Every settings server function
+/// starts with this: the role is checked here, never only in the page.
+pub async fn require_integrations_admin() -> Result<CurrentUser, AppError> {
+    let user = require_user().await?;
+    if user.role.is_integrations_admin() {
+        Ok(user)
+    } else {
+        Err(fail(AppError::Forbidden))
+    }
+}

@@ -1,0 +1,15 @@
+//! Schema migrations, applied at start and by `latchkey migrate`.
+//! One migration per file: `DeriveMigrationName` names each after its module.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_accounts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_accounts::Migration)]
+    }
+}

@@ -1,0 +1,87 @@
+//! The audit log: one row for every sign-in, failed sign-in and admin change.
+
+use crate::entities::audit_event;
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use serde_json::Value;
+use std::net::IpAddr;
+use uuid::Uuid;
+
+/// What happened. The stored names are stable: filters and reports rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    SignIn,
+    SignInFailed,
+    SignOut,
+    OrganizationCreated,
+    UserCreated,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::SignIn => "sign_in",
+            AuditAction::SignInFailed => "sign_in_failed",
+            AuditAction::SignOut => "sign_out",
+            AuditAction::OrganizationCreated => "organization_created",
+            AuditAction::UserCreated => "user_created",
+        }
+    }
+}
+
+/// Who did it.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    User {
+        id: Uuid,
+        email: String,
+    },
+    /// Someone who is not (yet) a known user, e.g. a failed sign-in by email.
+    Anonymous {
+        claimed_email: String,
+    },
+    /// The operator, through the `latchkey` command.
+    Cli,
+}
+
+impl Actor {
+    fn parts(&self) -> (Option<Uuid>, String) {
+        match self {
+            Actor::User { id, email } => (Some(*id), email.clone()),
+            Actor::Anonymous { claimed_email } => (None, claimed_email.clone()),
+            Actor::Cli => (None, "cli".into()),
+        }
+    }
+}
+
+pub struct AuditEntry {
+    pub org_id: Option<Uuid>,
+    pub actor: Actor,
+    pub action: AuditAction,
+    pub success: bool,
+    /// Facts worth keeping; never a password, token or secret.
+    pub detail: Value,
+    pub client_ip: Option<IpAddr>,
+}
+
+pub async fn record(db: &impl ConnectionTrait, entry: AuditEntry) -> Result<(), DbErr> {
+    let (actor_user_id, actor) = entry.actor.parts();
+    audit_event::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(entry.org_id),
+        actor_user_id: Set(actor_user_id),
+        actor: Set(truncate(&actor, 254)),
+        action: Set(entry.action.as_str().to_string()),
+        outcome: Set(if entry.success { "success" } else { "failure" }.to_string()),
+        detail: Set(entry.detail.to_string()),
+        client_ip: Set(entry.client_ip.map(|ip| ip.to_string())),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .map(|_| ())
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}

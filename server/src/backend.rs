@@ -1,0 +1,195 @@
+//! The server's side of the pages' `Backend` interface: sign-in, sessions, sign-out.
+
+use crate::accounts::{self, Account};
+use crate::audit::{self, Actor, AuditAction, AuditEntry};
+use crate::config::Config;
+use crate::password;
+use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
+use crate::throttle::SignInThrottle;
+use app::backend::{Backend, NewSession, SignInRequest};
+use app::error::AppError;
+use async_trait::async_trait;
+use sea_orm::{DatabaseConnection, DbErr};
+use serde_json::json;
+use shared::CurrentUser;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub struct ServerBackend {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub throttle: Arc<SignInThrottle>,
+}
+
+/// Logs the real cause and gives the person a reference to quote, never the cause.
+pub fn internal(error: impl std::fmt::Display) -> AppError {
+    let reference = uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase();
+    tracing::error!(%reference, %error, "internal error");
+    AppError::Internal { reference }
+}
+
+impl ServerBackend {
+    async fn audit_failure(
+        &self,
+        account: Option<&Account>,
+        email: &str,
+        reason: &str,
+        client_ip: Option<IpAddr>,
+    ) -> Result<(), DbErr> {
+        audit::record(
+            &self.db,
+            AuditEntry {
+                org_id: account.map(|a| a.org.id),
+                actor: match account {
+                    Some(a) => Actor::User {
+                        id: a.user.id,
+                        email: a.user.email.clone(),
+                    },
+                    None => Actor::Anonymous {
+                        claimed_email: email.to_string(),
+                    },
+                },
+                action: AuditAction::SignInFailed,
+                success: false,
+                detail: json!({ "method": "password", "reason": reason }),
+                client_ip,
+            },
+        )
+        .await
+    }
+
+    /// The account whose password matches, trying each organization's account with
+    /// this email. Always spends at least one verification.
+    async fn matching_account(&self, accounts: &[Account], password: &str) -> Option<Account> {
+        if accounts.iter().all(|a| a.user.password_hash.is_none()) {
+            password::verify(password.to_string(), None).await;
+            return None;
+        }
+        for account in accounts {
+            if let Some(hash) = &account.user.password_hash {
+                if password::verify(password.to_string(), Some(hash.clone())).await {
+                    return Some(account.clone());
+                }
+            }
+        }
+        None
+    }
+}
+
+#[async_trait]
+impl Backend for ServerBackend {
+    async fn sign_in(&self, request: SignInRequest) -> Result<NewSession, AppError> {
+        let SignInRequest {
+            email,
+            password,
+            client_ip,
+        } = request;
+        if let Err(wait) = self.throttle.check(&email, client_ip) {
+            self.audit_failure(None, &email, "rate_limited", client_ip)
+                .await
+                .map_err(internal)?;
+            return Err(AppError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let accounts = accounts::accounts_by_email(&self.db, &email)
+            .await
+            .map_err(internal)?;
+        let Some(account) = self.matching_account(&accounts, &password).await else {
+            self.throttle.record_failure(&email, client_ip);
+            let reason = if accounts.is_empty() {
+                "unknown_email"
+            } else {
+                "wrong_password"
+            };
+            self.audit_failure(accounts.first(), &email, reason, client_ip)
+                .await
+                .map_err(internal)?;
+            return Err(AppError::InvalidCredentials);
+        };
+        self.throttle.record_success(&email);
+        if !account.user.active {
+            self.audit_failure(Some(&account), &email, "user_deactivated", client_ip)
+                .await
+                .map_err(internal)?;
+            return Err(AppError::AccountDeactivated);
+        }
+        let token = sessions::open(
+            &self.db,
+            account.user.id,
+            account.org.id,
+            SignInMethod::Password,
+            client_ip,
+        )
+        .await
+        .map_err(internal)?;
+        audit::record(
+            &self.db,
+            AuditEntry {
+                org_id: Some(account.org.id),
+                actor: Actor::User {
+                    id: account.user.id,
+                    email: account.user.email.clone(),
+                },
+                action: AuditAction::SignIn,
+                success: true,
+                detail: json!({ "method": SignInMethod::Password.as_str() }),
+                client_ip,
+            },
+        )
+        .await
+        .map_err(internal)?;
+        Ok(NewSession {
+            token,
+            max_age_secs: SESSION_LIFETIME.num_seconds(),
+            user: account.to_current_user(),
+        })
+    }
+
+    async fn session_user(&self, token: &str) -> Result<Option<CurrentUser>, AppError> {
+        let Some(session) = sessions::find_live(&self.db, token)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        let account = accounts::account_by_id(&self.db, session.user_id)
+            .await
+            .map_err(internal)?;
+        Ok(account
+            .filter(|a| a.user.active)
+            .map(|a| a.to_current_user()))
+    }
+
+    async fn sign_out(&self, token: &str, client_ip: Option<IpAddr>) -> Result<(), AppError> {
+        let Some(session) = sessions::close(&self.db, token).await.map_err(internal)? else {
+            return Ok(());
+        };
+        let account = accounts::account_by_id(&self.db, session.user_id)
+            .await
+            .map_err(internal)?;
+        if let Some(account) = account {
+            audit::record(
+                &self.db,
+                AuditEntry {
+                    org_id: Some(account.org.id),
+                    actor: Actor::User {
+                        id: account.user.id,
+                        email: account.user.email.clone(),
+                    },
+                    action: AuditAction::SignOut,
+                    success: true,
+                    detail: json!({}),
+                    client_ip,
+                },
+            )
+            .await
+            .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    fn secure_cookies(&self) -> bool {
+        self.config.secure_cookies()
+    }
+}

@@ -1,0 +1,107 @@
+//! Configuration from the environment; every variable has a default (README lists them).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    /// The address admins and IdPs use; every absolute URL we show is built from it.
+    pub public_url: Url,
+    pub listen: SocketAddr,
+    /// Where the SQLite file and the generated secret key live by default.
+    pub data_dir: PathBuf,
+    /// Where cargo-leptos put the site (WASM, JS, CSS, assets).
+    pub site_root: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("LATCHKEY_PUBLIC_URL must be an absolute http or https URL, got {0:?}")]
+    PublicUrl(String),
+    #[error("LATCHKEY_LISTEN must be an address like 127.0.0.1:3000, got {0:?}")]
+    Listen(String),
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(lookup("LATCHKEY_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = lookup("LATCHKEY_DATABASE_URL").unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("latchkey.db").display()
+            )
+        });
+        let public_raw =
+            lookup("LATCHKEY_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        let public_url = Url::parse(public_raw.trim_end_matches('/'))
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| ConfigError::PublicUrl(public_raw.clone()))?;
+        let listen_raw = lookup("LATCHKEY_LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen = listen_raw
+            .parse()
+            .map_err(|_| ConfigError::Listen(listen_raw.clone()))?;
+        let site_root = lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+        Ok(Self {
+            database_url,
+            public_url,
+            listen,
+            data_dir,
+            site_root,
+        })
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// `scheme://host[:port]`, for comparing with a request's `Origin`.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_a_local_sqlite_file_and_loopback() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://data/latchkey.db?mode=rwc");
+        assert_eq!(c.public_origin(), "http://127.0.0.1:3000");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let c = config(&[("LATCHKEY_PUBLIC_URL", "https://sso.example.com/")]).unwrap();
+        assert!(c.secure_cookies());
+        assert_eq!(c.public_origin(), "https://sso.example.com");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        let e = config(&[("LATCHKEY_PUBLIC_URL", "ftp://x")]).unwrap_err();
+        assert!(e.to_string().contains("LATCHKEY_PUBLIC_URL"));
+        let e = config(&[("LATCHKEY_LISTEN", "nowhere")]).unwrap_err();
+        assert!(e.to_string().contains("LATCHKEY_LISTEN"));
+    }
+}

@@ -1,0 +1,87 @@
+//! The HTTP layer: one router that merges the pages, server functions, health
+//! checks and (later) the protocol endpoints, with the cross-cutting guards.
+
+mod csrf;
+mod headers;
+mod health;
+
+use crate::backend::ServerBackend;
+use crate::config::Config;
+use crate::throttle::SignInThrottle;
+use app::backend::BackendHandle;
+use app::{shell, App};
+use axum::extract::FromRef;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted by forms and server functions.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub leptos: LeptosOptions,
+    pub backend: BackendHandle,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, config: Config) -> Self {
+        let config = Arc::new(config);
+        let backend = ServerBackend {
+            db: db.clone(),
+            config: config.clone(),
+            throttle: Arc::new(SignInThrottle::default()),
+        };
+        let leptos = LeptosOptions::builder()
+            .output_name(option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("latchkey"))
+            .site_root(config.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(config.listen)
+            .build();
+        Self {
+            db,
+            config,
+            leptos,
+            backend: BackendHandle(Arc::new(backend)),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let backend = state.backend.clone();
+        move || provide_context(backend.clone())
+    };
+    let page_shell = {
+        let options = state.leptos.clone();
+        move || shell(options.clone())
+    };
+    Router::new()
+        .merge(health::router())
+        .leptos_routes_with_context(&state, routes, context.clone(), page_shell)
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.clone(),
+            csrf::refuse_cross_site_writes,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,154 @@
+use clap::Parser;
+use server::accounts::{self, NewUser};
+use server::audit::Actor;
+use server::cli::{Cli, Command};
+use server::config::Config;
+use server::http::{router, AppState};
+use server::{bootstrap, db, sessions};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let db = db::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    db::migrate(&db)
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    match cli.command.unwrap_or(Command::Serve { seed_demo: false }) {
+        Command::Serve { seed_demo } => serve(db, config, seed_demo).await,
+        Command::Migrate => {
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::CreateOrg { slug, name } => {
+            let org = accounts::create_organization(&db, &slug, &name, Actor::Cli)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Created organization {} ({}).", org.slug, org.name);
+            Ok(())
+        }
+        Command::CreateUser {
+            org,
+            email,
+            role,
+            first_name,
+            last_name,
+            password_stdin,
+        } => {
+            let role = role
+                .parse()
+                .map_err(|e: shared::account::UnknownRole| e.to_string())?;
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let user = accounts::create_user(
+                &db,
+                NewUser {
+                    org_slug: org,
+                    email,
+                    first_name,
+                    last_name,
+                    role,
+                    password,
+                },
+                Actor::Cli,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!("Created {} ({role}).", user.email);
+            Ok(())
+        }
+    }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> Result<String, String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut input)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    Ok(input.lines().next().unwrap_or_default().to_string())
+}
+
+async fn serve(
+    db: sea_orm::DatabaseConnection,
+    config: Config,
+    seed_demo: bool,
+) -> Result<(), String> {
+    if seed_demo {
+        if let Some(demo) = bootstrap::seed_demo(&db).await.map_err(|e| e.to_string())? {
+            println!(
+                "\nCreated the demo organization \"{}\".\n  Sign in at: {}/login\n  Email:      {}\n  Password:   {}\nThis password is shown only once.\n",
+                bootstrap::DEMO_SLUG,
+                config.public_url.as_str().trim_end_matches('/'),
+                demo.email,
+                demo.password
+            );
+        }
+    }
+    let listen = config.listen;
+    let public_url = config.public_url.clone();
+    tokio::spawn(purge_sessions_periodically(db.clone()));
+    let app = router(AppState::new(db, config));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(%listen, public_url = %public_url, "Latchkey is serving");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn purge_sessions_periodically(db: sea_orm::DatabaseConnection) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(error) = sessions::purge_expired(&db).await {
+            tracing::warn!(%error, "could not purge expired sessions");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

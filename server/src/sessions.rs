@@ -1,0 +1,126 @@
+//! Server-side sessions. The browser holds a random token; the database holds
+//! only its SHA-256, so reading the table opens no session.
+
+use crate::entities::session;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{Duration, Utc};
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use uuid::Uuid;
+
+/// How long a session lasts: a working day.
+pub const SESSION_LIFETIME: Duration = Duration::hours(12);
+
+/// How a session was opened; stored with it and written in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    Password,
+}
+
+impl SignInMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+        }
+    }
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Opens a session and returns the token for the cookie.
+pub async fn open(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    org_id: Uuid,
+    method: SignInMethod,
+    client_ip: Option<IpAddr>,
+) -> Result<String, DbErr> {
+    let token = new_token();
+    let now = Utc::now();
+    session::ActiveModel {
+        token_hash: Set(token_hash(&token)),
+        user_id: Set(user_id),
+        org_id: Set(org_id),
+        method: Set(method.as_str().to_string()),
+        client_ip: Set(client_ip.map(|ip| ip.to_string())),
+        created_at: Set(now),
+        expires_at: Set(now + SESSION_LIFETIME),
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// The live session for a token, if any. Tokens of the wrong shape are not looked up.
+pub async fn find_live(
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> Result<Option<session::Model>, DbErr> {
+    if token.len() != 43
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Ok(None);
+    }
+    let found = session::Entity::find_by_id(token_hash(token))
+        .one(db)
+        .await?;
+    Ok(found.filter(|s| s.expires_at > Utc::now()))
+}
+
+pub async fn close(
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> Result<Option<session::Model>, DbErr> {
+    let hash = token_hash(token);
+    let found = session::Entity::find_by_id(hash.clone()).one(db).await?;
+    session::Entity::delete_by_id(hash).exec(db).await?;
+    Ok(found)
+}
+
+/// Ends every session of a user at once (deactivation).
+pub async fn close_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<u64, DbErr> {
+    let result = session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Removes sessions past their expiry; run now and then, off the request path.
+pub async fn purge_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let result = session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lte(Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_32_random_bytes_and_hash_to_hex() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}
