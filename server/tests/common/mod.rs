@@ -1,0 +1,194 @@
+//! A test harness: the real router over a real database, SQLite by default and
+//! PostgreSQL when `TEST_DATABASE_URL` is set (each test gets its own database).
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use server::accounts::{self, NewUser};
+use server::audit::Actor;
+use server::config::Config;
+use server::http::{router, AppState};
+use shared::Role;
+use std::net::SocketAddr;
+use tower::ServiceExt;
+
+pub const ADMIN_EMAIL: &str = "admin@acme.test";
+pub const MEMBER_EMAIL: &str = "member@acme.test";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub db: DatabaseConnection,
+    pub router: axum::Router,
+    pub client: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The session cookie value the response sets, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("latchkey_session="))
+            .map(|c| c.split(';').next().unwrap_or_default().to_string())
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the app with extra configuration, e.g. `LATCHKEY_PUBLIC_URL`.
+    pub async fn spawn_with(settings: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => fresh_postgres_database(&url).await,
+            _ => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+        };
+        let config = Config::from_lookup(|name| {
+            settings
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| (name == "LATCHKEY_DATABASE_URL").then(|| database_url.clone()))
+        })
+        .expect("config");
+        let db = server::db::connect(&config.database_url).await.expect("connect");
+        server::db::migrate(&db).await.expect("migrate");
+        let router = router(AppState::new(db.clone(), config));
+        Self {
+            db,
+            router,
+            client: "203.0.113.7:50000".parse().unwrap(),
+            _dir: dir,
+        }
+    }
+
+    /// The organization `acme` with an Integrations Admin and a Member.
+    pub async fn with_acme(self) -> Self {
+        accounts::create_organization(&self.db, "acme", "Acme Inc.", Actor::Cli)
+            .await
+            .expect("org");
+        self.add_user(ADMIN_EMAIL, Role::IntegrationsAdmin).await;
+        self.add_user(MEMBER_EMAIL, Role::Member).await;
+        self
+    }
+
+    pub async fn add_user(&self, email: &str, role: Role) {
+        accounts::create_user(
+            &self.db,
+            NewUser {
+                org_slug: "acme".into(),
+                email: email.into(),
+                first_name: "Test".into(),
+                last_name: "User".into(),
+                role,
+                password: Some(PASSWORD.into()),
+            },
+            Actor::Cli,
+        )
+        .await
+        .expect("user");
+    }
+
+    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+        request.extensions_mut().insert(ConnectInfo(self.client));
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        TestResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> TestResponse {
+        let mut builder = Request::get(path).header(header::ACCEPT, "text/html");
+        if let Some(cookie) = cookie {
+            builder = builder.header(header::COOKIE, format!("latchkey_session={cookie}"));
+        }
+        self.send(builder.body(Body::empty()).unwrap()).await
+    }
+
+    /// A server-function call as the WASM client makes it.
+    pub async fn call(&self, function: &str, form: &str, cookie: Option<&str>) -> TestResponse {
+        let mut builder = Request::post(format!("/api/{function}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin");
+        if let Some(cookie) = cookie {
+            builder = builder.header(header::COOKIE, format!("latchkey_session={cookie}"));
+        }
+        self.send(builder.body(Body::from(form.to_string())).unwrap())
+            .await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> TestResponse {
+        self.call("login", &login_form(email, password), None).await
+    }
+
+    /// Signs in and returns the session cookie, failing the test otherwise.
+    pub async fn session_for(&self, email: &str) -> String {
+        let response = self.sign_in(email, PASSWORD).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        response.session_cookie().expect("session cookie")
+    }
+
+    /// Audit rows as `(action, outcome, actor)`, oldest first.
+    pub async fn audit(&self) -> Vec<(String, String, String)> {
+        use sea_orm::{EntityTrait, QueryOrder};
+        use server::entities::audit_event;
+        audit_event::Entity::find()
+            .order_by_asc(audit_event::Column::CreatedAt)
+            .all(&self.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.action, e.outcome, e.actor))
+            .collect()
+    }
+}
+
+pub fn login_form(email: &str, password: &str) -> String {
+    url_encode(&[("email", email), ("password", password), ("next", "/")])
+}
+
+pub fn url_encode(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+async fn fresh_postgres_database(admin_url: &str) -> String {
+    let name = format!("lk_t_{}", uuid::Uuid::new_v4().simple());
+    let admin: DatabaseConnection = Database::connect(admin_url).await.expect("postgres");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
