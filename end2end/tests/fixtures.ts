@@ -1,0 +1,45 @@
+import { Page } from "@playwright/test";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+
+export const ORG = { slug: "initech", name: "Initech" };
+
+export const ACCOUNTS = {
+  admin: {
+    email: "ida.admin@initech.test",
+    password: "admin password for tests",
+    role: "integrations-admin",
+    firstName: "Ida",
+    lastName: "Admin",
+  },
+  member: {
+    email: "milton@initech.test",
+    password: "member password for tests",
+    role: "member",
+    firstName: "Milton",
+    lastName: "Waddams",
+  },
+} as const;
+
+type Account = (typeof ACCOUNTS)[keyof typeof ACCOUNTS];
+
+const SHOTS = path.join(__dirname, "..", "screenshots", process.env.E2E_DATABASE ?? "sqlite");
+
+/** Saves a full-page screenshot under end2end/screenshots/<database>/<name>.png. */
+export async function screenshot(page: Page, name: string) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Waits until the WASM bundle has hydrated the page, so clicks reach Rust handlers. */
+export async function waitForHydration(page: Page) {
+  await page.waitForFunction(() => (window as any).__latchkey_hydrated === true);
+}
+
+export async function signIn(page: Page, account: Account) {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill(account.email);
+  await page.getByLabel("Password", { exact: true }).fill(account.password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}

@@ -1,0 +1,76 @@
+# Shared by scripts/run and scripts/test: installs what is missing, from the package
+# registries only (crates.io, npm, Debian), and sets up PATH and the target folder.
+# Every step is a no-op when the right version is already there.
+
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.130
+
+# Build output lives outside the clone, so fresh clones (CI) reuse earlier builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latchkey/target}"
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+ensure_debian_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "Installing Debian packages: ${missing[*]}"
+  if [ "$apt_updated" = 0 ]; then
+    as_root apt-get update -q
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+ensure_rust_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "Adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    say "Installing cargo-leptos $CARGO_LEPTOS_VERSION (takes ~11 minutes once)"
+    CARGO_TARGET_DIR="$HOME/.cache/latchkey/tools" \
+      CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    say "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    # Without --locked: its lock file pins a crate this registry does not serve.
+    CARGO_TARGET_DIR="$HOME/.cache/latchkey/tools" \
+      CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+}
+
+# Tailwind's CLI and wasm-opt (binaryen), which cargo-leptos finds on PATH.
+ensure_node_tools() {
+  if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] \
+    || [ package.json -nt node_modules/.package-lock.json ]; then
+    say "Installing the npm build tools"
+    # npm install, not npm ci: Tailwind's optional per-platform packages break ci here.
+    npm install --no-audit --no-fund
+  fi
+}
+
+ensure_browser_test_tools() {
+  ensure_debian_packages chromium
+  if [ ! -d end2end/node_modules/@playwright/test ] \
+    || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    say "Installing Playwright (the library only; the browser is Debian's chromium)"
+    npm ci --prefix end2end --no-audit --no-fund
+  fi
+}
+
+ensure_build_tools() {
+  ensure_debian_packages pkg-config libssl-dev
+  ensure_rust_tools
+  ensure_node_tools
+}
