@@ -20,13 +20,24 @@ async fn malformed_forms_get_400_and_invalid_fields_get_422() {
     let app = TestApp::spawn().await.with_acme().await;
     for form in ["", "garbage", "email=a@b.co", "password=x", "%ff%fe=%"] {
         let response = app.call("login", form, None).await;
-        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{form:?}: {}", response.body);
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{form:?}: {}",
+            response.body
+        );
     }
     let invalid = app
-        .call("login", &url_encode(&[("email", "not-an-email"), ("password", ""), ("next", "/")]), None)
+        .call(
+            "login",
+            &url_encode(&[("email", "not-an-email"), ("password", ""), ("next", "/")]),
+            None,
+        )
         .await;
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(invalid.body.contains("Enter an email address like name@company.com."));
+    assert!(invalid
+        .body
+        .contains("Enter an email address like name@company.com."));
     assert!(invalid.body.contains("Enter your password."));
 }
 
@@ -39,7 +50,10 @@ async fn oversized_bodies_get_413() {
         .header(header::CONTENT_LENGTH, huge.len())
         .body(Body::from(huge.clone()))
         .unwrap();
-    assert_eq!(app.send(declared).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        app.send(declared).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     // Streamed without a length: cut off at the limit, refused as unreadable.
     let streamed = app.call("login", &huge, None).await;
     assert!(streamed.status.is_client_error(), "{}", streamed.status);
@@ -73,7 +87,11 @@ async fn cross_site_server_function_calls_are_refused() {
         assert_eq!(response.status, StatusCode::FORBIDDEN, "{name}: {value}");
     }
     // The session survived every forged sign-out.
-    assert!(app.call("whoami", "", Some(&token)).await.body.contains(ADMIN_EMAIL));
+    assert!(app
+        .call("whoami", "", Some(&token))
+        .await
+        .body
+        .contains(ADMIN_EMAIL));
 }
 
 #[tokio::test]
@@ -90,7 +108,10 @@ async fn same_origin_calls_with_only_an_origin_header_are_accepted() {
 #[tokio::test]
 async fn unknown_pages_and_functions_get_404() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.get("/no/such/page", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/no/such/page", None).await.status,
+        StatusCode::NOT_FOUND
+    );
     let response = app.call("no_such_function", "", None).await;
     assert_eq!(response.status, StatusCode::NOT_FOUND);
 }

@@ -48,7 +48,10 @@ async fn signed_out_visitors_are_sent_to_sign_in() {
     let app = TestApp::spawn().await.with_acme().await;
     let page = app.get("/settings/provisioning", None).await;
     assert_eq!(page.status, StatusCode::FOUND);
-    assert_eq!(page.header("location"), Some("/login?next=/settings/provisioning"));
+    assert_eq!(
+        page.header("location"),
+        Some("/login?next=/settings/provisioning")
+    );
     let home = app.get("/", None).await;
     assert_eq!(home.status, StatusCode::FOUND);
     assert_eq!(home.header("location"), Some("/login"));

@@ -23,12 +23,23 @@ async fn sign_in_sets_a_safe_session_cookie_and_is_audited() {
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "http public URL: {cookie}");
-    assert_eq!(response.header("location"), Some("/settings/authentication"));
+    assert_eq!(
+        response.header("location"),
+        Some("/settings/authentication")
+    );
 
     let token = response.session_cookie().unwrap();
     let me = app.call("whoami", "", Some(&token)).await;
-    assert!(me.body.contains("\"email\":\"admin@acme.test\""), "{}", me.body);
-    assert!(me.body.contains("\"role\":\"integrations_admin\""), "{}", me.body);
+    assert!(
+        me.body.contains("\"email\":\"admin@acme.test\""),
+        "{}",
+        me.body
+    );
+    assert!(
+        me.body.contains("\"role\":\"integrations_admin\""),
+        "{}",
+        me.body
+    );
     assert!(app
         .audit()
         .await
@@ -56,7 +67,11 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
     assert_eq!(unknown_email.body, wrong_password.body);
     assert!(wrong_password.session_cookie().is_none());
     let audit = app.audit().await;
-    assert!(audit.contains(&("sign_in_failed".into(), "failure".into(), ADMIN_EMAIL.into())));
+    assert!(audit.contains(&(
+        "sign_in_failed".into(),
+        "failure".into(),
+        ADMIN_EMAIL.into()
+    )));
     assert!(audit.contains(&(
         "sign_in_failed".into(),
         "failure".into(),
@@ -73,7 +88,12 @@ async fn repeated_failures_slow_the_account() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
     let blocked = app.sign_in(MEMBER_EMAIL, PASSWORD).await;
-    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "{}", blocked.body);
+    assert_eq!(
+        blocked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        blocked.body
+    );
     assert!(blocked.body.contains("RateLimited"), "{}", blocked.body);
     assert!(blocked.session_cookie().is_none());
     // Another account from another address is unaffected.
@@ -104,10 +124,11 @@ async fn sign_out_ends_the_session() {
     assert_eq!(out.header("location"), Some("/login"));
     let me = app.call("whoami", "", Some(&token)).await;
     assert_eq!(me.body, "null");
-    assert!(app
-        .audit()
-        .await
-        .contains(&("sign_out".into(), "success".into(), MEMBER_EMAIL.into())));
+    assert!(app.audit().await.contains(&(
+        "sign_out".into(),
+        "success".into(),
+        MEMBER_EMAIL.into()
+    )));
 }
 
 #[tokio::test]
@@ -135,7 +156,11 @@ async fn deactivated_user_cannot_sign_in_and_loses_live_sessions() {
 async fn sign_in_never_redirects_off_site() {
     let app = TestApp::spawn().await.with_acme().await;
     for next in ["https://evil.test/", "//evil.test", "/\\evil.test"] {
-        let form = url_encode(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", next)]);
+        let form = url_encode(&[
+            ("email", ADMIN_EMAIL),
+            ("password", PASSWORD),
+            ("next", next),
+        ]);
         let response = app.call("login", &form, None).await;
         assert_eq!(response.header("location"), Some("/"), "{next}");
     }
@@ -144,7 +169,12 @@ async fn sign_in_never_redirects_off_site() {
 #[tokio::test]
 async fn forged_or_garbage_cookies_open_nothing() {
     let app = TestApp::spawn().await.with_acme().await;
-    for cookie in ["x", "", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "'; DROP TABLE users; --"] {
+    for cookie in [
+        "x",
+        "",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "'; DROP TABLE users; --",
+    ] {
         let me = app.call("whoami", "", Some(cookie)).await;
         assert_eq!(me.status, StatusCode::OK);
         assert_eq!(me.body, "null", "{cookie:?}");

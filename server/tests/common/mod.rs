@@ -68,7 +68,9 @@ impl TestApp {
                 .or_else(|| (name == "LATCHKEY_DATABASE_URL").then(|| database_url.clone()))
         })
         .expect("config");
-        let db = server::db::connect(&config.database_url).await.expect("connect");
+        let db = server::db::connect(&config.database_url)
+            .await
+            .expect("connect");
         server::db::migrate(&db).await.expect("migrate");
         let router = router(AppState::new(db.clone(), config));
         Self {
@@ -116,7 +118,12 @@ impl TestApp {
             .expect("router answers");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         TestResponse {
             status,
             headers,
