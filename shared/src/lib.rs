@@ -2,8 +2,16 @@
 //! compiled for both wasm32 and native. No I/O lives here.
 
 pub mod account;
+pub mod catalogue;
+pub mod diagnosis;
+pub mod doctor;
+pub mod mapping;
 pub mod redirect;
 pub mod validate;
 
 pub use account::{CurrentUser, Role};
+pub use catalogue::{IdentityProvider, Protocol};
+pub use diagnosis::{Diagnosis, DiagnosisCode};
+pub use doctor::{CheckStatus, DoctorCheck};
+pub use mapping::AttributeMapping;
 pub use validate::{FieldError, FieldErrors};
