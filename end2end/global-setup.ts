@@ -1,9 +1,15 @@
-import { execFileSync } from "node:child_process";
-import { ACCOUNTS, ORG } from "./tests/fixtures";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { ACCOUNTS, ORG, PEERS } from "./tests/fixtures";
 
 const baseURL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
 
-/** Waits for the server, then creates the test organization with the real CLI. */
+/**
+ * Waits for the server, creates the test organization with the real CLI, and
+ * starts the test peers: a real OpenID Provider and a file server for IdP metadata.
+ */
 export default async function globalSetup() {
   await waitForReady(`${baseURL}/readyz`, 90_000);
   const bin = process.env.LATCHKEY_BIN;
@@ -26,6 +32,38 @@ export default async function globalSetup() {
       account.password + "\n",
     );
   }
+
+  const metadata = serveMetadata();
+  const provider = startOpenIdProvider();
+  await waitForReady(`${PEERS.oidcIssuer}/.well-known/openid-configuration`, 30_000);
+  return async () => {
+    metadata.close();
+    provider.kill();
+  };
+}
+
+function serveMetadata(): http.Server {
+  const xml = readFileSync(path.join(__dirname, "fixtures", "okta-metadata.xml"));
+  const server = http.createServer((req, res) => {
+    if (req.url === "/okta/metadata") {
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(xml);
+    } else {
+      res.writeHead(404);
+      res.end("not found");
+    }
+  });
+  server.listen(PEERS.metadataPort, "127.0.0.1");
+  return server;
+}
+
+function startOpenIdProvider(): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, "peers", "oidc-provider.mjs"), String(PEERS.oidcPort)],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
+  return child;
 }
 
 function latchkey(bin: string, args: string[], input?: string) {

@@ -4,6 +4,10 @@
 
 use crate::error::AppError;
 use async_trait::async_trait;
+use shared::connection::{
+    AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
+    OidcForm, SamlForm,
+};
 use shared::CurrentUser;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -38,6 +42,52 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Whether cookies must carry `Secure` (the public URL is https).
     fn secure_cookies(&self) -> bool;
+
+    /// The connections methods take the admin the server function already checked.
+    async fn authentication_overview(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<AuthenticationOverview, AppError>;
+
+    async fn create_connection(
+        &self,
+        admin: &CurrentUser,
+        new: NewConnection,
+    ) -> Result<ConnectionDetail, AppError>;
+
+    async fn connection(&self, admin: &CurrentUser, id: &str)
+        -> Result<ConnectionDetail, AppError>;
+
+    async fn save_saml_connection(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        form: SamlForm,
+    ) -> Result<ConnectionDetail, AppError>;
+
+    /// Runs OpenID discovery first; saves only when it succeeds.
+    async fn save_oidc_connection(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        form: OidcForm,
+    ) -> Result<ConnectionDetail, AppError>;
+
+    /// Reads IdP metadata (fetched or pasted) into form values for review; saves nothing.
+    async fn import_saml_metadata(
+        &self,
+        admin: &CurrentUser,
+        source: MetadataSource,
+    ) -> Result<MetadataImport, AppError>;
+
+    async fn set_connection_active(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        active: bool,
+    ) -> Result<ConnectionDetail, AppError>;
+
+    async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError>;
 }
 
 /// How the server hands its backend to the Leptos context.

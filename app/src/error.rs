@@ -19,6 +19,8 @@ pub enum AppError {
     AccountDeactivated,
     #[error("Too many sign-in attempts. Wait {retry_after_secs} seconds, then try again.")]
     RateLimited { retry_after_secs: u64 },
+    #[error("That connection no longer exists. It may have been deleted.")]
+    NotFound,
     /// Same answer for unknown domains and for organizations without SSO.
     #[error("Single sign-on isn't available for that email address. Sign in with your password, or ask your Integrations Admin for your organization's login link.")]
     SsoNotAvailable,
@@ -39,6 +41,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::AccountDeactivated => "user_deactivated",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::NotFound => "not_found",
             AppError::SsoNotAvailable => "sso_not_available",
             AppError::Invalid(_) => "invalid_input",
             AppError::BadRequest(_) => "bad_request",
@@ -51,7 +54,7 @@ impl AppError {
             AppError::Unauthenticated | AppError::InvalidCredentials => 401,
             AppError::Forbidden | AppError::AccountDeactivated => 403,
             AppError::RateLimited { .. } => 429,
-            AppError::SsoNotAvailable => 404,
+            AppError::NotFound | AppError::SsoNotAvailable => 404,
             AppError::Invalid(_) => 422,
             AppError::BadRequest(_) => 400,
             AppError::Internal { .. } => 500,
@@ -125,6 +128,7 @@ mod tests {
                 retry_after_secs: 3,
             },
             AppError::SsoNotAvailable,
+            AppError::NotFound,
             AppError::Invalid(FieldErrors::default()),
             AppError::BadRequest("x".into()),
             AppError::Internal {

@@ -18,10 +18,11 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use routes::{
+    authentication::AuthenticationSettings,
     home::HomePage,
     login::{LoginPage, OrgLoginPage},
     not_found::NotFound,
-    settings::{AuthenticationSettings, ProvisioningSettings, SettingsLayout},
+    settings::{ProvisioningSettings, SettingsLayout},
 };
 
 /// The HTML document around the application, rendered on the server.

@@ -4,6 +4,16 @@ import path from "node:path";
 
 export const ORG = { slug: "initech", name: "Initech" };
 
+/** Test peers started by global-setup.ts on loopback. */
+export const PEERS = {
+  metadataPort: 3301,
+  metadataUrl: "http://127.0.0.1:3301/okta/metadata",
+  oidcPort: 3300,
+  oidcIssuer: "http://127.0.0.1:3300",
+  oidcClientId: "latchkey-e2e",
+  oidcClientSecret: "latchkey-e2e-secret-value",
+};
+
 export const ACCOUNTS = {
   admin: {
     email: "ida.admin@initech.test",

@@ -12,7 +12,8 @@ test.describe("signing in", () => {
 
     await page.getByRole("link", { name: /Authentication/ }).first().click();
     await expect(page).toHaveURL(/\/settings\/authentication$/);
-    await expect(page.getByRole("heading", { name: "No SSO connections yet" })).toBeVisible();
+    await expect(page.getByRole("heading", { name: "Authentication", exact: true })).toBeVisible();
+    await expect(page.getByRole("heading", { name: "New connection" })).toBeVisible();
     await screenshot(page, "settings-authentication-empty");
 
     await page.getByRole("navigation", { name: "Settings" }).getByRole("link", { name: "User Provisioning" }).click();

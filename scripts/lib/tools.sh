@@ -61,7 +61,8 @@ ensure_node_tools() {
 }
 
 ensure_browser_test_tools() {
-  ensure_debian_packages chromium
+  # chromium for Playwright; xmllint checks our SAML metadata against the OASIS schema.
+  ensure_debian_packages chromium libxml2-utils
   if [ ! -d end2end/node_modules/@playwright/test ] \
     || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     say "Installing Playwright (the library only; the browser is Debian's chromium)"

@@ -15,6 +15,11 @@ pub enum AuditAction {
     SignOut,
     OrganizationCreated,
     UserCreated,
+    ConnectionCreated,
+    ConnectionUpdated,
+    ConnectionActivated,
+    ConnectionDeactivated,
+    ConnectionDeleted,
 }
 
 impl AuditAction {
@@ -25,6 +30,11 @@ impl AuditAction {
             AuditAction::SignOut => "sign_out",
             AuditAction::OrganizationCreated => "organization_created",
             AuditAction::UserCreated => "user_created",
+            AuditAction::ConnectionCreated => "connection_created",
+            AuditAction::ConnectionUpdated => "connection_updated",
+            AuditAction::ConnectionActivated => "connection_activated",
+            AuditAction::ConnectionDeactivated => "connection_deactivated",
+            AuditAction::ConnectionDeleted => "connection_deleted",
         }
     }
 }

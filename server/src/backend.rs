@@ -3,6 +3,7 @@
 use crate::accounts::{self, Account};
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::config::Config;
+use crate::connections::service::ConnectionService;
 use crate::password;
 use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
 use crate::throttle::SignInThrottle;
@@ -11,6 +12,10 @@ use app::error::AppError;
 use async_trait::async_trait;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::json;
+use shared::connection::{
+    AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
+    OidcForm, SamlForm,
+};
 use shared::CurrentUser;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +24,7 @@ pub struct ServerBackend {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub throttle: Arc<SignInThrottle>,
+    pub connections: ConnectionService,
 }
 
 /// Logs the real cause and gives the person a reference to quote, never the cause.
@@ -191,5 +197,67 @@ impl Backend for ServerBackend {
 
     fn secure_cookies(&self) -> bool {
         self.config.secure_cookies()
+    }
+
+    async fn authentication_overview(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<AuthenticationOverview, AppError> {
+        self.connections.overview(admin).await
+    }
+
+    async fn create_connection(
+        &self,
+        admin: &CurrentUser,
+        new: NewConnection,
+    ) -> Result<ConnectionDetail, AppError> {
+        self.connections.create(admin, new).await
+    }
+
+    async fn connection(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+    ) -> Result<ConnectionDetail, AppError> {
+        self.connections.get(admin, id).await
+    }
+
+    async fn save_saml_connection(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        form: SamlForm,
+    ) -> Result<ConnectionDetail, AppError> {
+        self.connections.save_saml(admin, id, form).await
+    }
+
+    async fn save_oidc_connection(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        form: OidcForm,
+    ) -> Result<ConnectionDetail, AppError> {
+        self.connections.save_oidc(admin, id, form).await
+    }
+
+    async fn import_saml_metadata(
+        &self,
+        _admin: &CurrentUser,
+        source: MetadataSource,
+    ) -> Result<MetadataImport, AppError> {
+        self.connections.import_metadata(source).await
+    }
+
+    async fn set_connection_active(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        active: bool,
+    ) -> Result<ConnectionDetail, AppError> {
+        self.connections.set_active(admin, id, active).await
+    }
+
+    async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError> {
+        self.connections.delete(admin, id).await
     }
 }

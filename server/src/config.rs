@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use url::Url;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub database_url: String,
     /// The address admins and IdPs use; every absolute URL we show is built from it.
@@ -14,6 +14,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where cargo-leptos put the site (WASM, JS, CSS, assets).
     pub site_root: String,
+    /// `LATCHKEY_SECRET_KEY`; when absent a key is generated into `data_dir`.
+    pub secret_key: Option<String>,
+    /// `LATCHKEY_ALLOW_PRIVATE_URLS`: let admins fetch metadata and discovery
+    /// documents from private or loopback addresses (off by default).
+    pub allow_private_urls: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +27,21 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("LATCHKEY_LISTEN must be an address like 127.0.0.1:3000, got {0:?}")]
     Listen(String),
+}
+
+impl std::fmt::Debug for Config {
+    /// Leaves out the secret key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_password(&self.database_url))
+            .field("public_url", &self.public_url.as_str())
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("site_root", &self.site_root)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
+            .field("allow_private_urls", &self.allow_private_urls)
+            .finish()
+    }
 }
 
 impl Config {
@@ -49,7 +69,13 @@ impl Config {
             .parse()
             .map_err(|_| ConfigError::Listen(listen_raw.clone()))?;
         let site_root = lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+        let secret_key = lookup("LATCHKEY_SECRET_KEY");
+        let allow_private_urls = lookup("LATCHKEY_ALLOW_PRIVATE_URLS")
+            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+            .unwrap_or(false);
         Ok(Self {
+            allow_private_urls,
+            secret_key,
             database_url,
             public_url,
             listen,
@@ -65,6 +91,17 @@ impl Config {
     /// `scheme://host[:port]`, for comparing with a request's `Origin`.
     pub fn public_origin(&self) -> String {
         self.public_url.origin().ascii_serialization()
+    }
+}
+
+/// The URL with any password replaced, for logs and debug output.
+pub fn redact_password(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -88,6 +125,21 @@ mod tests {
         assert_eq!(c.public_origin(), "http://127.0.0.1:3000");
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret_key_and_database_password() {
+        let c = config(&[
+            ("LATCHKEY_SECRET_KEY", "super-secret-key-material"),
+            (
+                "LATCHKEY_DATABASE_URL",
+                "postgres://app:hunter2@db/latchkey",
+            ),
+        ])
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("super-secret-key-material"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
     }
 
     #[test]

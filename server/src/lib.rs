@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The Latchkey server: storage, accounts, the HTTP layer and the command line.
 
 pub mod accounts;
@@ -6,9 +7,15 @@ pub mod backend;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod entities;
 pub mod http;
+pub mod oidc;
+pub mod outbound;
 pub mod password;
+pub mod saml;
+pub mod scim;
+pub mod secrets;
 pub mod sessions;
 pub mod throttle;

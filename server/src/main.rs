@@ -111,7 +111,8 @@ async fn serve(
     let listen = config.listen;
     let public_url = config.public_url.clone();
     tokio::spawn(purge_sessions_periodically(db.clone()));
-    let app = router(AppState::new(db, config));
+    let state = AppState::new(db, config).map_err(|e| e.to_string())?;
+    let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -39,6 +39,7 @@ async fn settings_pages_show_403_to_members_and_render_for_admins() {
     }
     let auth = app.get("/settings/authentication", Some(&admin)).await;
     assert!(auth.body.contains("No SSO connections yet"));
+    assert!(auth.body.contains("/login/acme"));
     let prov = app.get("/settings/provisioning", Some(&admin)).await;
     assert!(prov.body.contains("SCIM provisioning is off"));
 }

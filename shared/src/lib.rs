@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod catalogue;
+pub mod connection;
 pub mod diagnosis;
 pub mod doctor;
 pub mod mapping;

@@ -656,6 +656,16 @@ pub fn certificate_pem(field: &str, value: &str) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(field, "required", paste));
     }
+    // A pasted private key gets its own warning, before anything is sent anywhere.
+    if value.contains("PRIVATE KEY-----") {
+        return Err(FieldError::new(
+            field,
+            "private_key_pasted",
+            "This is a private key, not a certificate. Paste your identity provider's public \
+             signing certificate instead: it starts with -----BEGIN CERTIFICATE-----. Keep the \
+             private key secret.",
+        ));
+    }
     if value.len() > CERTIFICATE_PEM_MAX_LEN {
         return Err(FieldError::new(
             field,

@@ -1,5 +1,6 @@
 //! Building blocks shared by several pages.
 
+pub mod fields;
 pub mod header;
 pub mod icons;
 

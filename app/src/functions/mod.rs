@@ -1,4 +1,5 @@
 //! Server functions, grouped by domain. The pages reach the server only through these.
 
 pub mod auth;
+pub mod connections;
 pub mod settings;

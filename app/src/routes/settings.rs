@@ -1,5 +1,5 @@
-//! Organization settings, for Integrations Admins only. The layout asks the server
-//! (which checks the role) before showing anything.
+//! Organization settings, for Integrations Admins only. Every page loads its data
+//! through a server function that checks the role; a refusal shows the 403 content.
 
 use crate::components::AppHeader;
 use crate::error::AppError;
@@ -8,45 +8,39 @@ use crate::functions::settings::settings_access;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_location;
-use shared::CurrentUser;
 
+/// The settings frame: header and navigation. Deliberately holds no `Suspend`
+/// around the `Outlet`, so each page's resources hydrate in a stable order; each
+/// page asks the server for its own data, and the server checks the role.
 #[component]
 pub fn SettingsLayout() -> impl IntoView {
-    let access = Resource::new(|| (), |_| settings_access());
-    let location = use_location();
+    let user = Resource::new(|| (), |_| whoami());
+    let link = "block rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700";
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                match access.await {
-                    Ok(user) => view! { <SettingsFrame user/> }.into_any(),
-                    Err(AppError::Unauthenticated) => {
-                        let next = location.pathname.get_untracked();
-                        view! { <Redirect path=format!("/login?next={next}")/> }.into_any()
-                    }
-                    Err(AppError::Forbidden) => view! { <ForbiddenPage/> }.into_any(),
-                    Err(error) => view! {
-                        <p role="alert" class="p-6 text-red-700">{error.to_string()}</p>
-                    }
-                    .into_any(),
-                }
+                user.await.ok().flatten().map(|user| view! { <AppHeader user/> })
             })}
         </Suspense>
-    }
-}
-
-#[component]
-fn SettingsFrame(user: CurrentUser) -> impl IntoView {
-    let link = "block rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700";
-    view! {
-        <AppHeader user/>
         <div class="mx-auto flex max-w-6xl gap-8 px-6 py-8">
-            <nav class="w-52 shrink-0" aria-label="Settings">
-                <p class="px-3 pb-2 text-xs font-semibold uppercase tracking-wide text-slate-400">
-                    "Settings"
-                </p>
-                <A href="/settings/authentication" attr:class=link>"Authentication"</A>
-                <A href="/settings/provisioning" attr:class=link>"User Provisioning"</A>
-            </nav>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let is_admin = user
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some_and(|u| u.role.is_integrations_admin());
+                    is_admin.then(|| view! {
+                        <nav class="w-52 shrink-0" aria-label="Settings">
+                            <p class="px-3 pb-2 text-xs font-semibold uppercase tracking-wide text-slate-400">
+                                "Settings"
+                            </p>
+                            <A href="/settings/authentication" attr:class=link>"Authentication"</A>
+                            <A href="/settings/provisioning" attr:class=link>"User Provisioning"</A>
+                        </nav>
+                    })
+                })}
+            </Suspense>
             <main class="min-w-0 flex-1">
                 <Outlet/>
             </main>
@@ -54,28 +48,36 @@ fn SettingsFrame(user: CurrentUser) -> impl IntoView {
     }
 }
 
+/// What a settings page shows when the server refused its data.
 #[component]
-pub fn AuthenticationSettings() -> impl IntoView {
-    view! {
-        <PageTitle
-            title="Authentication"
-            intro="Let members sign in with their company account through your identity provider."
-        />
-        <EmptyState
-            heading="No SSO connections yet"
-            text="Connect Okta, Microsoft Entra ID, Google Workspace, OneLogin, JumpCloud or any other SAML 2.0 or OpenID Connect provider. Here you will:"
-            steps=&[
-                "Create a connection and choose SAML or OIDC.",
-                "Copy Latchkey's service-provider details into your identity provider.",
-                "Paste your identity provider's details back here.",
-                "Run Test Connection, then share your organization's login URL.",
-            ]
-        />
+pub fn AccessError(error: AppError) -> impl IntoView {
+    match error {
+        AppError::Unauthenticated => {
+            let next = use_location().pathname.get_untracked();
+            view! { <Redirect path=format!("/login?next={next}")/> }.into_any()
+        }
+        AppError::Forbidden => view! { <Forbidden/> }.into_any(),
+        other => view! { <p role="alert" class="text-red-700">{other.to_string()}</p> }.into_any(),
     }
 }
 
 #[component]
 pub fn ProvisioningSettings() -> impl IntoView {
+    let access = Resource::new(|| (), |_| settings_access());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match access.await {
+                    Ok(_) => view! { <ProvisioningEmpty/> }.into_any(),
+                    Err(error) => view! { <AccessError error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ProvisioningEmpty() -> impl IntoView {
     view! {
         <PageTitle
             title="User Provisioning"
@@ -118,17 +120,11 @@ fn EmptyState(
     }
 }
 
-/// The 403 page: says what is off-limits and who can help.
+/// The 403 content: says what is off-limits and who can help.
 #[component]
-pub fn ForbiddenPage() -> impl IntoView {
-    let user = Resource::new(|| (), |_| whoami());
+pub fn Forbidden() -> impl IntoView {
     view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                user.await.ok().flatten().map(|user| view! { <AppHeader user/> })
-            })}
-        </Suspense>
-        <main class="mx-auto max-w-lg px-6 py-24 text-center">
+        <div class="mx-auto max-w-lg py-16 text-center">
             <p class="text-sm font-semibold text-red-600">"403"</p>
             <h1 class="mt-2 text-2xl font-semibold">"You don't have access to this page"</h1>
             <p class="mt-2 text-slate-600">
@@ -137,6 +133,6 @@ pub fn ForbiddenPage() -> impl IntoView {
             <A href="/" attr:class="mt-6 inline-block font-medium text-indigo-600 hover:underline">
                 "Go to the home page"
             </A>
-        </main>
+        </div>
     }
 }

@@ -4,4 +4,5 @@ pub mod audit_event;
 pub mod membership;
 pub mod organization;
 pub mod session;
+pub mod sso_connection;
 pub mod user;

@@ -4,9 +4,14 @@
 mod csrf;
 mod headers;
 mod health;
+mod saml;
 
 use crate::backend::ServerBackend;
 use crate::config::Config;
+use crate::connections::service::ConnectionService;
+use crate::connections::PublicUrls;
+use crate::outbound::OutboundPolicy;
+use crate::secrets::{SecretError, SecretKey};
 use crate::throttle::SignInThrottle;
 use app::backend::BackendHandle;
 use app::{shell, App};
@@ -29,6 +34,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
     pub backend: BackendHandle,
+    /// Encrypts stored secrets; never logged, never sent to a browser.
+    pub secrets: SecretKey,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -38,12 +45,21 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Config) -> Self {
+    pub fn new(db: DatabaseConnection, config: Config) -> Result<Self, SecretError> {
+        let secrets = SecretKey::load(config.secret_key.as_deref(), &config.data_dir)?;
         let config = Arc::new(config);
         let backend = ServerBackend {
             db: db.clone(),
             config: config.clone(),
             throttle: Arc::new(SignInThrottle::default()),
+            connections: ConnectionService {
+                db: db.clone(),
+                secrets: secrets.clone(),
+                urls: PublicUrls::new(&config.public_url),
+                outbound: OutboundPolicy {
+                    allow_private_addresses: config.allow_private_urls,
+                },
+            },
         };
         let leptos = LeptosOptions::builder()
             .output_name(option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("latchkey"))
@@ -51,12 +67,13 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(config.listen)
             .build();
-        Self {
+        Ok(Self {
             db,
             config,
             leptos,
             backend: BackendHandle(Arc::new(backend)),
-        }
+            secrets,
+        })
     }
 }
 
@@ -72,6 +89,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(health::router())
+        .merge(saml::router())
         .leptos_routes_with_context(&state, routes, context.clone(), page_shell)
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,

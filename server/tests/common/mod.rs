@@ -33,6 +33,10 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -65,14 +69,18 @@ impl TestApp {
                 .iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
-                .or_else(|| (name == "LATCHKEY_DATABASE_URL").then(|| database_url.clone()))
+                .or_else(|| match name {
+                    "LATCHKEY_DATABASE_URL" => Some(database_url.clone()),
+                    "LATCHKEY_DATA_DIR" => Some(dir.path().display().to_string()),
+                    _ => None,
+                })
         })
         .expect("config");
         let db = server::db::connect(&config.database_url)
             .await
             .expect("connect");
         server::db::migrate(&db).await.expect("migrate");
-        let router = router(AppState::new(db.clone(), config));
+        let router = router(AppState::new(db.clone(), config).expect("state"));
         Self {
             db,
             router,
@@ -148,6 +156,23 @@ impl TestApp {
             builder = builder.header(header::COOKIE, format!("latchkey_session={cookie}"));
         }
         self.send(builder.body(Body::from(form.to_string())).unwrap())
+            .await
+    }
+
+    /// A JSON server-function call (the connection functions take JSON).
+    pub async fn call_json(
+        &self,
+        function: &str,
+        body: serde_json::Value,
+        cookie: Option<&str>,
+    ) -> TestResponse {
+        let mut builder = Request::post(format!("/api/{function}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("sec-fetch-site", "same-origin");
+        if let Some(cookie) = cookie {
+            builder = builder.header(header::COOKIE, format!("latchkey_session={cookie}"));
+        }
+        self.send(builder.body(Body::from(body.to_string())).unwrap())
             .await
     }
 

@@ -1,0 +1,93 @@
+//! SSO connections on Settings > Authentication. Every function checks the
+//! Integrations Admin role on the server before anything else.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use server_fn::codec::Json;
+use shared::connection::{
+    AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
+    OidcForm, SamlForm,
+};
+
+#[server(endpoint = "get_authentication_overview", input = Json)]
+pub async fn get_authentication_overview() -> Result<AuthenticationOverview, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .authentication_overview(&admin)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "create_connection", input = Json)]
+pub async fn create_connection(new: NewConnection) -> Result<ConnectionDetail, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .create_connection(&admin, new)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "get_connection", input = Json)]
+pub async fn get_connection(id: String) -> Result<ConnectionDetail, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?.connection(&admin, &id).await.map_err(fail)
+}
+
+#[server(endpoint = "save_saml_connection", input = Json)]
+pub async fn save_saml_connection(
+    id: String,
+    form: SamlForm,
+) -> Result<ConnectionDetail, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .save_saml_connection(&admin, &id, form)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "save_oidc_connection", input = Json)]
+pub async fn save_oidc_connection(
+    id: String,
+    form: OidcForm,
+) -> Result<ConnectionDetail, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .save_oidc_connection(&admin, &id, form)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "import_saml_metadata", input = Json)]
+pub async fn import_saml_metadata(source: MetadataSource) -> Result<MetadataImport, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .import_saml_metadata(&admin, source)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "set_connection_active", input = Json)]
+pub async fn set_connection_active(id: String, active: bool) -> Result<ConnectionDetail, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .set_connection_active(&admin, &id, active)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "delete_connection", input = Json)]
+pub async fn delete_connection(id: String) -> Result<(), AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .delete_connection(&admin, &id)
+        .await
+        .map_err(fail)
+}

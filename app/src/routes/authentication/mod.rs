@@ -1,0 +1,111 @@
+//! Settings > Authentication: the organization's login URL, its SSO connections,
+//! and the page of one connection (`?connection=<id>`).
+
+mod connection;
+mod create;
+mod health;
+mod oidc_form;
+mod saml_form;
+
+use crate::components::fields::{CopyValue, StatusBadge};
+use crate::functions::connections::get_authentication_overview;
+use crate::routes::settings::AccessError;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+use shared::connection::ConnectionSummary;
+
+#[component]
+pub fn AuthenticationSettings() -> impl IntoView {
+    let query = use_query_map();
+    let selected = Memo::new(move |_| query.read().get("connection"));
+    view! {
+        {move || match selected.get() {
+            Some(id) => view! { <connection::ConnectionPage id/> }.into_any(),
+            None => view! { <Overview/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn Overview() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_authentication_overview());
+    view! {
+        <h1 class="text-2xl font-semibold">"Authentication"</h1>
+        <p class="mt-1 text-slate-600">
+            "Let members sign in with their company account through your identity provider."
+        </p>
+        <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading connections…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(overview) => view! {
+                        <section class="mt-6 rounded-xl border border-slate-200 bg-white p-5">
+                            <h2 class="font-semibold">"Organization login URL"</h2>
+                            <p class="mt-1 text-sm text-slate-600">
+                                "Share this address with your team: it sends members of "
+                                {overview.org_name.clone()}
+                                " straight to your identity provider."
+                            </p>
+                            <div class="mt-3 max-w-2xl">
+                                <CopyValue id="login-url" label="Login URL" value=overview.login_url.clone()/>
+                            </div>
+                        </section>
+                        <ConnectionList connections=overview.connections.clone()/>
+                        <create::CreateConnection/>
+                    }
+                    .into_any(),
+                    Err(error) => view! { <AccessError error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ConnectionList(connections: Vec<ConnectionSummary>) -> impl IntoView {
+    if connections.is_empty() {
+        return view! {
+            <section class="mt-6 rounded-xl border border-dashed border-slate-300 bg-white p-6">
+                <h2 class="text-lg font-semibold">"No SSO connections yet"</h2>
+                <p class="mt-2 max-w-2xl text-slate-600">
+                    "Create a connection below. Then copy Latchkey's service-provider details into your identity provider, paste your identity provider's details back here, and check Connection Health."
+                </p>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <section class="mt-6" aria-label="SSO connections">
+            <h2 class="text-lg font-semibold">"SSO connections"</h2>
+            <ul class="mt-3 divide-y divide-slate-200 rounded-xl border border-slate-200 bg-white">
+                {connections
+                    .into_iter()
+                    .map(|c| {
+                        let href = format!("/settings/authentication?connection={}", c.id);
+                        view! {
+                            <li class="flex items-center justify-between gap-4 px-5 py-4">
+                                <div>
+                                    <A href=href attr:class="font-medium text-indigo-700 hover:underline">
+                                        {c.display_name.clone()}
+                                    </A>
+                                    <p class="text-sm text-slate-500">
+                                        {c.protocol.label()} " · " {c.provider.label()}
+                                    </p>
+                                </div>
+                                <div class="flex items-center gap-2">
+                                    <span class=if c.active {
+                                        "rounded-full bg-emerald-50 px-2 py-0.5 text-xs font-medium text-emerald-700"
+                                    } else {
+                                        "rounded-full bg-slate-100 px-2 py-0.5 text-xs font-medium text-slate-600"
+                                    }>{if c.active { "Active" } else { "Inactive" }}</span>
+                                    <StatusBadge status=c.health/>
+                                </div>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
+    }
+    .into_any()
+}

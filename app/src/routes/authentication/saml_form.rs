@@ -1,0 +1,283 @@
+//! The IdP side of a SAML connection: typed in, or imported from metadata.
+
+use super::connection::Changes;
+use crate::components::fields::{
+    ErrorBanner, TextArea, TextInput, INPUT_CLASS, PRIMARY_BUTTON, SECONDARY_BUTTON,
+};
+use crate::error::AppError;
+use crate::functions::connections::{ImportSamlMetadata, SaveSamlConnection};
+use leptos::prelude::*;
+use shared::catalogue::{default_display_name, providers_for};
+use shared::connection::{
+    field, validate_saml_form, MetadataSource, SamlForm as SamlFormData, SamlSettings,
+};
+use shared::mapping::switch_provider;
+use shared::{AttributeMapping, IdentityProvider, Protocol};
+
+#[derive(Clone, Copy)]
+struct MappingSignals {
+    email: RwSignal<String>,
+    first_name: RwSignal<String>,
+    last_name: RwSignal<String>,
+    full_name: RwSignal<String>,
+}
+
+impl MappingSignals {
+    fn new(mapping: AttributeMapping) -> Self {
+        Self {
+            email: RwSignal::new(mapping.email),
+            first_name: RwSignal::new(mapping.first_name),
+            last_name: RwSignal::new(mapping.last_name),
+            full_name: RwSignal::new(mapping.full_name),
+        }
+    }
+
+    fn get(&self) -> AttributeMapping {
+        AttributeMapping {
+            email: self.email.get_untracked(),
+            first_name: self.first_name.get_untracked(),
+            last_name: self.last_name.get_untracked(),
+            full_name: self.full_name.get_untracked(),
+        }
+    }
+
+    fn set(&self, mapping: AttributeMapping) {
+        self.email.set(mapping.email);
+        self.first_name.set(mapping.first_name);
+        self.last_name.set(mapping.last_name);
+        self.full_name.set(mapping.full_name);
+    }
+}
+
+#[component]
+pub fn SamlForm(
+    id: String,
+    provider: IdentityProvider,
+    display_name: String,
+    saml: SamlSettings,
+) -> impl IntoView {
+    let changes = expect_context::<Changes>();
+    let save = ServerAction::<SaveSamlConnection>::new();
+    let import = ServerAction::<ImportSamlMetadata>::new();
+    let provider = RwSignal::new(provider);
+    let display_name = RwSignal::new(display_name);
+    let sso_url = RwSignal::new(saml.sso_url.clone());
+    let entity_id = RwSignal::new(saml.entity_id.clone());
+    let certificates = RwSignal::new(saml.certificates_pem.clone());
+    let mapping = MappingSignals::new(saml.mapping.clone());
+    let metadata_url = RwSignal::new(String::new());
+    let metadata_xml = RwSignal::new(String::new());
+    let local_error = RwSignal::new(None::<AppError>);
+    let imported = RwSignal::new(false);
+
+    let error = Signal::derive(move || {
+        local_error.get().or_else(|| {
+            import
+                .value()
+                .get()
+                .and_then(Result::err)
+                .or_else(|| save.value().get().and_then(Result::err))
+        })
+    });
+
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            changes.done("Saved.");
+        }
+    });
+    // Imported values go into the form for review; nothing is saved yet.
+    Effect::new(move |_| {
+        if let Some(Ok(found)) = import.value().get() {
+            sso_url.set(found.sso_url);
+            entity_id.set(found.entity_id);
+            certificates.set(found.certificates_pem);
+            imported.set(true);
+        }
+    });
+
+    let change_provider = move |next: IdentityProvider| {
+        let previous = provider.get_untracked();
+        mapping.set(switch_provider(&mapping.get(), previous, next));
+        provider.set(next);
+    };
+
+    let save_id = id.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = SamlFormData {
+            provider: Some(provider.get_untracked()),
+            display_name: display_name.get_untracked(),
+            sso_url: sso_url.get_untracked(),
+            entity_id: entity_id.get_untracked(),
+            certificates_pem: certificates.get_untracked(),
+            mapping: mapping.get(),
+        };
+        match validate_saml_form(&form).into_result() {
+            Ok(()) => {
+                local_error.set(None);
+                changes.notice.set(None);
+                import.value().set(None);
+                save.dispatch(SaveSamlConnection {
+                    id: save_id.clone(),
+                    form,
+                });
+            }
+            Err(errors) => local_error.set(Some(errors.into())),
+        }
+    };
+    let import_from = move |source: MetadataSource| {
+        local_error.set(None);
+        save.value().set(None);
+        import.dispatch(ImportSamlMetadata { source });
+    };
+
+    view! {
+        <section class="rounded-xl border border-slate-200 bg-white p-5" aria-labelledby="idp-heading">
+            <h2 id="idp-heading" class="font-semibold">"IdP configuration"</h2>
+            <p class="mt-1 text-sm text-slate-600">
+                "Import your identity provider's metadata, or type its details. Blank fields can be saved; Connection Health lists what is still missing."
+            </p>
+            <div class="mt-4 rounded-lg bg-slate-50 p-4">
+                <h3 class="text-sm font-semibold">"Import from metadata"</h3>
+                <div class="mt-2 flex items-end gap-2">
+                    <div class="flex-1">
+                        <TextInput
+                            id="metadata-url"
+                            label="Metadata URL"
+                            field=field::METADATA_URL
+                            value=metadata_url
+                            error
+                            placeholder="https://idp.example.com/app/metadata".to_string()
+                        />
+                    </div>
+                    <button
+                        type="button"
+                        class=format!("{SECONDARY_BUTTON} mb-[1.9rem]")
+                        disabled=move || import.pending().get()
+                        on:click=move |_| import_from(MetadataSource::Url(metadata_url.get_untracked()))
+                    >
+                        "Import from URL"
+                    </button>
+                </div>
+                <details class="mt-2">
+                    <summary class="cursor-pointer text-sm text-indigo-700">"Paste metadata XML instead"</summary>
+                    <div class="mt-2 space-y-2">
+                        <TextArea id="metadata-xml" label="Metadata XML" field=field::METADATA_XML value=metadata_xml error/>
+                        <button
+                            type="button"
+                            class=SECONDARY_BUTTON
+                            disabled=move || import.pending().get()
+                            on:click=move |_| import_from(MetadataSource::Xml(metadata_xml.get_untracked()))
+                        >
+                            "Import XML"
+                        </button>
+                    </div>
+                </details>
+                <Show when=move || imported.get()>
+                    <p role="status" class="mt-2 text-sm text-emerald-800">
+                        "Imported the IdP SSO URL, IdP Entity ID and certificate below. Review them, then Save."
+                    </p>
+                </Show>
+            </div>
+            <form class="mt-5 space-y-4" on:submit=submit novalidate>
+                <ErrorBanner error/>
+                <div class="grid gap-4 sm:grid-cols-2">
+                    <ProviderSelect protocol=Protocol::Saml provider on_change=change_provider/>
+                    <TextInput
+                        id="display-name"
+                        label="Display name"
+                        field=field::DISPLAY_NAME
+                        value=display_name
+                        error
+                        placeholder=Signal::derive(move || default_display_name(provider.get()))
+                    />
+                </div>
+                <TextInput
+                    id="idp-sso-url"
+                    label="IdP SSO URL"
+                    field=field::SSO_URL
+                    value=sso_url
+                    error
+                    placeholder="https://idp.example.com/sso/saml".to_string()
+                />
+                <TextInput
+                    id="idp-entity-id"
+                    label="IdP Entity ID"
+                    field=field::ENTITY_ID
+                    value=entity_id
+                    error
+                    placeholder="http://www.okta.com/exk…".to_string()
+                />
+                <TextArea
+                    id="x509-certificate"
+                    label="X.509 Certificate"
+                    field=field::CERTIFICATES
+                    value=certificates
+                    error
+                    placeholder="-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----"
+                    hint="The IdP's signing certificate in PEM form, with its BEGIN and END lines. During a certificate rollover, paste both certificates."
+                />
+                <fieldset class="rounded-lg border border-slate-200 p-4">
+                    <legend class="px-1 text-sm font-semibold">"Attribute mapping"</legend>
+                    <p class="text-xs text-slate-500">
+                        "The names of the SAML attributes your identity provider sends. They are case-sensitive. Use NameID for email to take the subject's NameID."
+                    </p>
+                    <div class="mt-3 grid gap-4 sm:grid-cols-3">
+                        <TextInput id="map-email" label="email" field="email" value=mapping.email error/>
+                        <TextInput id="map-first-name" label="first_name" field="first_name" value=mapping.first_name error/>
+                        <TextInput id="map-last-name" label="last_name" field="last_name" value=mapping.last_name error/>
+                    </div>
+                    <div class="mt-3 max-w-sm">
+                        <TextInput
+                            id="map-full-name"
+                            label="full_name"
+                            field="full_name"
+                            value=mapping.full_name
+                            error
+                            hint="Optional: one attribute with the whole name, instead of first and last."
+                        />
+                    </div>
+                </fieldset>
+                <div class="flex items-center gap-3">
+                    <button type="submit" class=PRIMARY_BUTTON disabled=move || save.pending().get()>
+                        "Save"
+                    </button>
+                </div>
+            </form>
+        </section>
+    }
+    .into_any()
+}
+
+/// The IdP dropdown for an existing connection: only providers of its protocol.
+#[component]
+pub fn ProviderSelect<F>(
+    protocol: Protocol,
+    provider: RwSignal<IdentityProvider>,
+    on_change: F,
+) -> impl IntoView
+where
+    F: Fn(IdentityProvider) + 'static,
+{
+    view! {
+        <div>
+            <label for="identity-provider" class="block text-sm font-medium text-slate-800">
+                "Identity provider"
+            </label>
+            <select
+                id="identity-provider"
+                class=INPUT_CLASS
+                on:change=move |ev| {
+                    if let Some(p) = IdentityProvider::from_key(&event_target_value(&ev)) {
+                        on_change(p);
+                    }
+                }
+            >
+                {providers_for(protocol)
+                    .into_iter()
+                    .map(|p| view! { <option value=p.key() selected=move || provider.get() == p>{p.label()}</option> })
+                    .collect_view()}
+            </select>
+        </div>
+    }
+}

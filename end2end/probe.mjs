@@ -1,0 +1,18 @@
+import { chromium } from "@playwright/test";
+const b = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless","--no-sandbox","--disable-gpu"] });
+const p = await b.newPage();
+const errs = [];
+p.on("pageerror", e => errs.push("pe " + e.message));
+p.on("console", m => { if (m.type() === "error") errs.push(m.text().slice(0, 300)); });
+await p.goto("http://127.0.0.1:3006/login");
+await p.waitForFunction(() => window.__latchkey_hydrated === true);
+await p.getByLabel("Email").fill("admin@acme.test");
+await p.getByLabel("Password", { exact: true }).fill("x-zEvZBp4Le_FH_-_3vd");
+await p.getByRole("button", { name: "Sign in", exact: true }).click();
+await p.waitForURL("http://127.0.0.1:3006/");
+await p.waitForTimeout(1000);
+console.log("home", errs);
+await p.goto("http://127.0.0.1:3006/settings/authentication");
+await p.waitForTimeout(2500);
+console.log("auth", await p.evaluate(() => window.__latchkey_hydrated), errs);
+await b.close();

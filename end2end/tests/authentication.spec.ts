@@ -1,0 +1,157 @@
+import { expect, Page, test } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { ACCOUNTS, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
+
+const SIGNING_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-signing.pem"), "utf8");
+const OKTA_METADATA = readFileSync(path.join(__dirname, "..", "fixtures", "okta-metadata.xml"), "utf8");
+
+test.use({ permissions: ["clipboard-read", "clipboard-write"] });
+
+async function openAuthentication(page: Page) {
+  await signIn(page, ACCOUNTS.admin);
+  await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
+  await page.goto("/settings/authentication");
+  await waitForHydration(page);
+}
+
+async function createConnection(page: Page, protocol: "SAML" | "OIDC", provider: string, name = "") {
+  await page.getByLabel(protocol, { exact: true }).check();
+  await page.getByLabel("Identity provider").selectOption({ label: provider });
+  if (name) await page.getByLabel("Display name", { exact: true }).fill(name);
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page).toHaveURL(/connection=/);
+  await waitForHydration(page);
+}
+
+test.describe("Settings > Authentication", () => {
+  test("the organization login URL is shown and copied", async ({ page }) => {
+    await openAuthentication(page);
+    const loginUrl = page.getByLabel("Login URL", { exact: true });
+    await expect(loginUrl).toHaveValue(/\/login\/initech$/);
+    await page.getByRole("button", { name: "Copy Login URL" }).click();
+    await expect(page.getByRole("button", { name: "Copy Login URL" })).toHaveText("Copied");
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toMatch(/\/login\/initech$/);
+    await screenshot(page, "authentication-overview-empty");
+  });
+
+  test("the IdP dropdown offers only providers of the chosen protocol", async ({ page }) => {
+    await openAuthentication(page);
+    const options = page.getByLabel("Identity provider").locator("option");
+    await expect(options.filter({ hasText: "Shibboleth" })).toHaveCount(1);
+    await page.getByLabel("OIDC", { exact: true }).check();
+    await expect(options.filter({ hasText: "Shibboleth" })).toHaveCount(0);
+    await expect(options.filter({ hasText: "Google Workspace" })).toHaveCount(1);
+    await expect(page.getByLabel("Display name", { exact: true })).toHaveAttribute("placeholder", /SSO$/);
+  });
+
+  test("a SAML connection: SP details, copy, defaults, metadata import, doctor", async ({ page }) => {
+    await openAuthentication(page);
+    await createConnection(page, "SAML", "Okta");
+    await expect(page.getByRole("heading", { name: "Okta SSO" })).toBeVisible();
+
+    const acs = page.getByLabel("ACS URL", { exact: true });
+    await expect(acs).toHaveValue(/\/sso\/saml\/[0-9a-f-]+\/acs$/);
+    await expect(page.getByLabel("Audience URI / Entity ID", { exact: true })).toHaveValue(/\/sso\/saml\/[0-9a-f-]+\/metadata$/);
+    await page.getByRole("button", { name: "Copy ACS URL" }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(await acs.inputValue());
+
+    // Defaults follow the IdP; edited values survive a switch.
+    await expect(page.getByLabel("email", { exact: true })).toHaveValue("email");
+    await expect(page.getByLabel("first_name", { exact: true })).toHaveValue("firstName");
+    await expect(page.getByTestId("health-summary")).toHaveText("Needs attention");
+    await screenshot(page, "saml-connection-created");
+
+    await page.getByLabel("Identity provider").selectOption({ label: "Microsoft Entra ID" });
+    await expect(page.getByLabel("email", { exact: true })).toHaveValue(
+      "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    );
+    await page.getByLabel("first_name", { exact: true }).fill("GivenNameCustom");
+    await page.getByLabel("Identity provider").selectOption({ label: "OneLogin" });
+    await expect(page.getByLabel("email", { exact: true })).toHaveValue("User.email");
+    await expect(page.getByLabel("first_name", { exact: true })).toHaveValue("GivenNameCustom");
+    await expect(page.getByLabel("last_name", { exact: true })).toHaveValue("User.LastName");
+    await page.getByLabel("Identity provider").selectOption({ label: "Okta" });
+    await page.getByLabel("first_name", { exact: true }).fill("firstName");
+
+    // Invalid input is explained next to the field, and nothing is saved.
+    await page.getByLabel("IdP SSO URL", { exact: true }).fill("not a url");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect(page.locator("#idp-sso-url-error")).toBeVisible();
+    await expect(page.getByLabel("IdP SSO URL", { exact: true })).toHaveAttribute("aria-invalid", "true");
+    await screenshot(page, "saml-field-errors");
+
+    // Import from a metadata URL served by the test, review, save.
+    await page.getByLabel("Metadata URL", { exact: true }).fill(PEERS.metadataUrl);
+    await page.getByRole("button", { name: "Import from URL" }).click();
+    await expect(page.getByLabel("IdP SSO URL", { exact: true })).toHaveValue(/^https:\/\//);
+    await expect(page.getByLabel("IdP Entity ID", { exact: true })).not.toHaveValue("");
+    await expect(page.getByLabel("X.509 Certificate", { exact: true })).toHaveValue(/BEGIN CERTIFICATE/);
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect(page.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
+    await expect(page.getByTestId("health-summary")).toHaveText("Ready to test");
+
+    await page.getByRole("button", { name: "Show details" }).click();
+    await expect(page.locator("[data-check=saml_sso_url] pre")).toBeVisible();
+    await screenshot(page, "saml-ready-to-test");
+
+    // The SP metadata link serves XML naming our ACS URL.
+    const metadataUrl = (await page.getByLabel("Audience URI / Entity ID", { exact: true }).inputValue());
+    const metadata = await page.request.get(metadataUrl);
+    expect(await metadata.text()).toContain(await acs.inputValue());
+  });
+
+  test("pasted metadata XML and a pasted certificate fill the form", async ({ page }) => {
+    await openAuthentication(page);
+    await createConnection(page, "SAML", "Other identity provider", "Pasted IdP");
+    await page.getByText("Paste metadata XML instead").click();
+    await page.getByLabel("Metadata XML", { exact: true }).fill(OKTA_METADATA);
+    await page.getByRole("button", { name: "Import XML" }).click();
+    await expect(page.getByLabel("IdP SSO URL", { exact: true })).toHaveValue(/^https:\/\//);
+
+    await page.getByLabel("X.509 Certificate", { exact: true }).fill(SIGNING_CERT);
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect(page.getByTestId("health-summary")).toHaveText("Ready to test");
+    await expect(page.locator("[data-check=saml_certificate]")).toContainText("idp.example.test");
+  });
+
+  test("an OIDC connection runs discovery against a real OpenID Provider", async ({ page }) => {
+    await openAuthentication(page);
+    await createConnection(page, "OIDC", "Okta");
+    await expect(page.getByLabel("Redirect URI", { exact: true })).toHaveValue(/\/sso\/oidc\/[0-9a-f-]+\/callback$/);
+
+    // The secret is required the first time.
+    await page.getByLabel("Issuer URL", { exact: true }).fill(PEERS.oidcIssuer);
+    await page.getByLabel("Client ID", { exact: true }).fill(PEERS.oidcClientId);
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect(page.locator("#client-secret-error")).toBeVisible();
+
+    await page.getByLabel("Client Secret", { exact: true }).fill(PEERS.oidcClientSecret);
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect(page.getByTestId("token-endpoint")).toContainText(PEERS.oidcIssuer);
+    await expect(page.getByTestId("jwks-endpoint")).toContainText(PEERS.oidcIssuer);
+    await expect(page.getByTestId("health-summary")).toHaveText("Ready to test");
+    await expect(page.getByLabel("Client Secret", { exact: true })).toHaveValue("");
+    expect(await page.content()).not.toContain(PEERS.oidcClientSecret);
+    await screenshot(page, "oidc-discovered");
+
+    // A wrong issuer: discovery says why, nothing changes.
+    await page.getByLabel("Issuer URL", { exact: true }).fill("http://127.0.0.1:9");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect(page.locator("#issuer-url-error")).toContainText("Discovery failed");
+    await screenshot(page, "oidc-discovery-failed");
+  });
+
+  test("a connection can be deactivated and deleted after confirmation", async ({ page }) => {
+    await openAuthentication(page);
+    await createConnection(page, "SAML", "JumpCloud", "Temporary");
+    await page.getByRole("button", { name: "Deactivate" }).click();
+    await expect(page.getByTestId("connection-status")).toHaveText("Inactive");
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await expect(page.getByRole("alertdialog")).toBeVisible();
+    await screenshot(page, "delete-confirmation");
+    await page.getByRole("button", { name: "Delete connection" }).click();
+    await expect(page).toHaveURL(/\/settings\/authentication$/);
+    await expect(page.getByRole("link", { name: "Temporary" })).toHaveCount(0);
+  });
+});

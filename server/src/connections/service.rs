@@ -1,0 +1,188 @@
+//! The connection use cases behind the settings pages: look up the admin's
+//! organization, call the store, and turn the result into views and errors the
+//! pages understand.
+
+use super::store::{self, ConnectionError};
+use super::{view, PublicUrls};
+use crate::accounts;
+use crate::audit::Actor;
+use crate::backend::internal;
+use crate::oidc::discovery;
+use crate::outbound::{self, OutboundPolicy};
+use crate::saml::metadata::parse_idp_metadata;
+use crate::secrets::SecretKey;
+use app::error::AppError;
+use sea_orm::DatabaseConnection;
+use shared::connection::{
+    field, AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
+    OidcForm, SamlForm,
+};
+use shared::{CurrentUser, FieldError, FieldErrors};
+use uuid::Uuid;
+
+pub struct ConnectionService {
+    pub db: DatabaseConnection,
+    pub secrets: SecretKey,
+    pub urls: PublicUrls,
+    pub outbound: OutboundPolicy,
+}
+
+impl From<ConnectionError> for AppError {
+    fn from(error: ConnectionError) -> Self {
+        match error {
+            ConnectionError::NotFound => AppError::NotFound,
+            ConnectionError::Invalid(errors) => AppError::Invalid(errors),
+            ConnectionError::Database(e) => internal(e),
+        }
+    }
+}
+
+fn field_error(field: &str, code: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid(FieldErrors(vec![FieldError::new(field, code, message)]))
+}
+
+fn actor(admin: &CurrentUser) -> Actor {
+    Actor::User {
+        id: Uuid::parse_str(&admin.user_id).unwrap_or_default(),
+        email: admin.email.clone(),
+    }
+}
+
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl ConnectionService {
+    async fn org_id(&self, admin: &CurrentUser) -> Result<Uuid, AppError> {
+        accounts::find_organization(&self.db, &admin.org_slug)
+            .await
+            .map_err(internal)?
+            .map(|org| org.id)
+            .ok_or(AppError::Unauthenticated)
+    }
+
+    fn detail(&self, model: &crate::entities::sso_connection::Model) -> ConnectionDetail {
+        view::detail(model, &self.urls, now_unix())
+    }
+
+    pub async fn overview(&self, admin: &CurrentUser) -> Result<AuthenticationOverview, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let now = now_unix();
+        let connections = store::list(&self.db, org_id)
+            .await
+            .map_err(internal)?
+            .iter()
+            .map(|m| view::summary(m, &self.urls, now))
+            .collect();
+        Ok(AuthenticationOverview {
+            org_name: admin.org_name.clone(),
+            login_url: self.urls.login_url(&admin.org_slug),
+            connections,
+        })
+    }
+
+    pub async fn create(
+        &self,
+        admin: &CurrentUser,
+        new: NewConnection,
+    ) -> Result<ConnectionDetail, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let model = store::create(&self.db, org_id, actor(admin), new).await?;
+        Ok(self.detail(&model))
+    }
+
+    pub async fn get(&self, admin: &CurrentUser, id: &str) -> Result<ConnectionDetail, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let model = store::find(&self.db, org_id, id).await?;
+        Ok(self.detail(&model))
+    }
+
+    pub async fn save_saml(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        form: SamlForm,
+    ) -> Result<ConnectionDetail, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let model = store::save_saml(&self.db, org_id, id, actor(admin), form).await?;
+        Ok(self.detail(&model))
+    }
+
+    pub async fn save_oidc(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        form: OidcForm,
+    ) -> Result<ConnectionDetail, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let existing = store::find(&self.db, org_id, id).await?;
+        store::check_oidc_form(&existing, &form)?;
+        let discovered = discovery::discover(form.issuer_url.trim(), self.outbound)
+            .await
+            .map_err(|e| field_error(field::ISSUER_URL, e.code(), e.to_string()))?;
+        let model = store::save_oidc(
+            &self.db,
+            &self.secrets,
+            org_id,
+            existing,
+            actor(admin),
+            form,
+            discovered,
+        )
+        .await?;
+        Ok(self.detail(&model))
+    }
+
+    pub async fn import_metadata(
+        &self,
+        source: MetadataSource,
+    ) -> Result<MetadataImport, AppError> {
+        let (xml, source_field) = match source {
+            MetadataSource::Url(url) => {
+                let mut errors = FieldErrors::default();
+                errors.check(shared::validate::http_url(field::METADATA_URL, &url, false));
+                errors.into_result()?;
+                let xml = outbound::fetch_text(&url, self.outbound)
+                    .await
+                    .map_err(|e| {
+                        field_error(
+                            field::METADATA_URL,
+                            e.code(),
+                            format!("The metadata could not be fetched. {e}"),
+                        )
+                    })?;
+                (xml, field::METADATA_URL)
+            }
+            MetadataSource::Xml(xml) => (xml, field::METADATA_XML),
+        };
+        let metadata = parse_idp_metadata(&xml)
+            .map_err(|e| field_error(source_field, e.code(), e.to_string()))?;
+        let certificates_pem = metadata.certificates_pem.join("\n");
+        let certificates = crate::saml::certificate::parse_pem_bundle(&certificates_pem)
+            .map(|parsed| parsed.into_iter().map(|c| c.facts).collect())
+            .map_err(|e| field_error(source_field, e.code(), e.to_string()))?;
+        Ok(MetadataImport {
+            entity_id: metadata.entity_id,
+            sso_url: metadata.sso_url,
+            certificates_pem,
+            certificates,
+        })
+    }
+
+    pub async fn set_active(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        active: bool,
+    ) -> Result<ConnectionDetail, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let model = store::set_active(&self.db, org_id, id, actor(admin), active).await?;
+        Ok(self.detail(&model))
+    }
+
+    pub async fn delete(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError> {
+        let org_id = self.org_id(admin).await?;
+        store::delete(&self.db, org_id, id, actor(admin)).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Turns stored connections into what the settings pages show.
+
+use super::PublicUrls;
+use crate::entities::sso_connection;
+use crate::saml::certificate::parse_pem_bundle;
+use shared::connection::{
+    connection_checks, ConnectionDetail, ConnectionSummary, OidcSettings, SamlSettings,
+    ServiceProviderDetails,
+};
+use shared::doctor::{overall_status, ready_to_test, DiscoveredEndpoints};
+use shared::{AttributeMapping, IdentityProvider, Protocol};
+
+pub fn protocol(model: &sso_connection::Model) -> Protocol {
+    Protocol::from_key(&model.protocol).unwrap_or(Protocol::Saml)
+}
+
+pub fn provider(model: &sso_connection::Model) -> IdentityProvider {
+    IdentityProvider::from_key(&model.provider).unwrap_or(IdentityProvider::Other)
+}
+
+pub fn mapping(model: &sso_connection::Model) -> AttributeMapping {
+    AttributeMapping {
+        email: model.mapping_email.clone(),
+        first_name: model.mapping_first_name.clone(),
+        last_name: model.mapping_last_name.clone(),
+        full_name: model.mapping_full_name.clone(),
+    }
+}
+
+fn saml_settings(model: &sso_connection::Model) -> SamlSettings {
+    let (certificates, certificate_error) = if model.saml_certificates.trim().is_empty() {
+        (Vec::new(), None)
+    } else {
+        match parse_pem_bundle(&model.saml_certificates) {
+            Ok(parsed) => (parsed.into_iter().map(|c| c.facts).collect(), None),
+            Err(error) => (Vec::new(), Some(error.to_string())),
+        }
+    };
+    SamlSettings {
+        sso_url: model.saml_sso_url.clone(),
+        entity_id: model.saml_entity_id.clone(),
+        certificates_pem: model.saml_certificates.clone(),
+        certificates,
+        certificate_error,
+        mapping: mapping(model),
+    }
+}
+
+fn oidc_settings(model: &sso_connection::Model) -> OidcSettings {
+    OidcSettings {
+        issuer_url: model.oidc_issuer_url.clone(),
+        client_id: model.oidc_client_id.clone(),
+        has_client_secret: model.oidc_client_secret.is_some(),
+        discovery: model
+            .oidc_discovery
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<DiscoveredEndpoints>(json).ok()),
+    }
+}
+
+pub fn detail(model: &sso_connection::Model, urls: &PublicUrls, now_unix: i64) -> ConnectionDetail {
+    let protocol = protocol(model);
+    let (saml, oidc) = match protocol {
+        Protocol::Saml => (Some(saml_settings(model)), None),
+        Protocol::Oidc => (None, Some(oidc_settings(model))),
+    };
+    let checks = connection_checks(saml.as_ref(), oidc.as_ref(), None, now_unix);
+    let service_provider = match protocol {
+        Protocol::Saml => ServiceProviderDetails {
+            acs_url: Some(urls.acs_url(model.id)),
+            entity_id: Some(urls.sp_entity_id(model.id)),
+            metadata_url: Some(urls.metadata_url(model.id)),
+            redirect_uri: None,
+        },
+        Protocol::Oidc => ServiceProviderDetails {
+            redirect_uri: Some(urls.redirect_uri(model.id)),
+            ..Default::default()
+        },
+    };
+    let summary = ConnectionSummary {
+        id: model.id.to_string(),
+        protocol,
+        provider: provider(model),
+        display_name: model.display_name.clone(),
+        active: model.active,
+        health: overall_status(&checks),
+        ready_to_test: ready_to_test(&checks),
+    };
+    ConnectionDetail {
+        summary,
+        service_provider,
+        saml,
+        oidc,
+        checks,
+    }
+}
+
+pub fn summary(
+    model: &sso_connection::Model,
+    urls: &PublicUrls,
+    now_unix: i64,
+) -> ConnectionSummary {
+    detail(model, urls, now_unix).summary
+}

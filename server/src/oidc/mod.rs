@@ -1,0 +1,3 @@
+//! The OpenID Connect relying party: no HTML, no UI knowledge.
+
+pub mod discovery;

@@ -1,0 +1,356 @@
+//! SSO connections as the settings pages see them, and the rules for saving them.
+//! The server builds these views; the browser shows them and runs the same checks.
+
+use crate::catalogue::{IdentityProvider, Protocol};
+use crate::doctor::{self, CertificateFacts, CheckStatus, DiscoveredEndpoints, DoctorCheck};
+use crate::mapping::{validate_mapping, AttributeMapping};
+use crate::validate::{self, FieldErrors};
+use serde::{Deserialize, Serialize};
+
+/// A row in the list of connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionSummary {
+    pub id: String,
+    pub protocol: Protocol,
+    pub provider: IdentityProvider,
+    pub display_name: String,
+    pub active: bool,
+    /// The worst doctor check: what the health badge shows.
+    pub health: CheckStatus,
+    pub ready_to_test: bool,
+}
+
+/// What the admin copies into their identity provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceProviderDetails {
+    pub acs_url: Option<String>,
+    pub entity_id: Option<String>,
+    pub metadata_url: Option<String>,
+    pub redirect_uri: Option<String>,
+}
+
+/// A SAML connection's saved IdP details.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlSettings {
+    pub sso_url: String,
+    pub entity_id: String,
+    /// The PEM text as saved (one or two certificates).
+    pub certificates_pem: String,
+    pub certificates: Vec<CertificateFacts>,
+    pub certificate_error: Option<String>,
+    pub mapping: AttributeMapping,
+}
+
+/// An OIDC connection's saved details. The secret itself never leaves the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcSettings {
+    pub issuer_url: String,
+    pub client_id: String,
+    pub has_client_secret: bool,
+    pub discovery: Option<DiscoveredEndpoints>,
+}
+
+/// Everything the connection page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionDetail {
+    pub summary: ConnectionSummary,
+    pub service_provider: ServiceProviderDetails,
+    pub saml: Option<SamlSettings>,
+    pub oidc: Option<OidcSettings>,
+    pub checks: Vec<DoctorCheck>,
+}
+
+/// The Authentication page: the organization's login URL and its connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticationOverview {
+    pub org_name: String,
+    pub login_url: String,
+    pub connections: Vec<ConnectionSummary>,
+}
+
+/// The create form: protocol, IdP and an optional name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewConnection {
+    pub protocol: Protocol,
+    pub provider: IdentityProvider,
+    pub display_name: String,
+}
+
+/// The SAML form. Blank fields may be saved (the doctor lists what is missing);
+/// filled ones must be valid.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlForm {
+    pub provider: Option<IdentityProvider>,
+    pub display_name: String,
+    pub sso_url: String,
+    pub entity_id: String,
+    pub certificates_pem: String,
+    pub mapping: AttributeMapping,
+}
+
+/// The OIDC form. A blank secret keeps the stored one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcForm {
+    pub provider: Option<IdentityProvider>,
+    pub display_name: String,
+    pub issuer_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Where IdP metadata comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataSource {
+    Url(String),
+    Xml(String),
+}
+
+/// IdP details read from metadata, put into the form for the admin to review and save.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataImport {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub certificates_pem: String,
+    pub certificates: Vec<CertificateFacts>,
+}
+
+/// Field names used by the forms and their error messages.
+pub mod field {
+    pub const PROTOCOL: &str = "protocol";
+    pub const PROVIDER: &str = "provider";
+    pub const DISPLAY_NAME: &str = "display_name";
+    pub const SSO_URL: &str = "sso_url";
+    pub const ENTITY_ID: &str = "entity_id";
+    pub const CERTIFICATES: &str = "certificates_pem";
+    pub const METADATA_URL: &str = "metadata_url";
+    pub const METADATA_XML: &str = "metadata_xml";
+    pub const ISSUER_URL: &str = "issuer_url";
+    pub const CLIENT_ID: &str = "client_id";
+    pub const CLIENT_SECRET: &str = "client_secret";
+}
+
+pub fn validate_new_connection(new: &NewConnection) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    if !new.provider.supports(new.protocol) {
+        errors.0.push(validate::FieldError::new(
+            field::PROVIDER,
+            "unsupported_protocol",
+            format!(
+                "{} does not offer {} here. Choose another protocol or identity provider.",
+                new.provider.label(),
+                new.protocol.label()
+            ),
+        ));
+    }
+    errors.check(validate::display_name(
+        field::DISPLAY_NAME,
+        &new.display_name,
+    ));
+    errors
+}
+
+/// Checks the filled-in fields of a SAML form, in the browser and on the server.
+pub fn validate_saml_form(form: &SamlForm) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    errors.check(validate::display_name(
+        field::DISPLAY_NAME,
+        &form.display_name,
+    ));
+    if let Some(provider) = form.provider {
+        if !provider.supports(Protocol::Saml) {
+            errors.0.push(validate::FieldError::new(
+                field::PROVIDER,
+                "unsupported_protocol",
+                format!("{} does not offer SAML here.", provider.label()),
+            ));
+        }
+    }
+    if !form.sso_url.trim().is_empty() {
+        errors.check(validate::idp_sso_url(field::SSO_URL, &form.sso_url));
+    }
+    if !form.entity_id.trim().is_empty() {
+        errors.check(validate::entity_id(field::ENTITY_ID, &form.entity_id));
+    }
+    if !form.certificates_pem.trim().is_empty() {
+        errors.check(validate::certificate_pem(
+            field::CERTIFICATES,
+            &form.certificates_pem,
+        ));
+    }
+    let mapping = validate_mapping(&form.mapping);
+    errors.0.extend(
+        mapping
+            .0
+            .into_iter()
+            .filter(|e| e.code != "required" || !mapping_is_blank(&form.mapping)),
+    );
+    errors
+}
+
+/// Checks the filled-in fields of an OIDC form. `secret_stored`: a secret is already saved.
+pub fn validate_oidc_form(form: &OidcForm, secret_stored: bool) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    errors.check(validate::display_name(
+        field::DISPLAY_NAME,
+        &form.display_name,
+    ));
+    if let Some(provider) = form.provider {
+        if !provider.supports(Protocol::Oidc) {
+            errors.0.push(validate::FieldError::new(
+                field::PROVIDER,
+                "unsupported_protocol",
+                format!("{} does not offer OIDC here.", provider.label()),
+            ));
+        }
+    }
+    errors.check(validate::oidc_issuer(field::ISSUER_URL, &form.issuer_url));
+    errors.check(validate::client_id(field::CLIENT_ID, &form.client_id));
+    errors.check(validate::client_secret(
+        field::CLIENT_SECRET,
+        &form.client_secret,
+        secret_stored,
+    ));
+    errors
+}
+
+fn mapping_is_blank(mapping: &AttributeMapping) -> bool {
+    [
+        &mapping.email,
+        &mapping.first_name,
+        &mapping.last_name,
+        &mapping.full_name,
+    ]
+    .iter()
+    .all(|v| v.is_empty())
+}
+
+/// The doctor for a saved connection, as both sides compute it.
+pub fn connection_checks(
+    saml: Option<&SamlSettings>,
+    oidc: Option<&OidcSettings>,
+    discovery_error: Option<&str>,
+    now_unix: i64,
+) -> Vec<DoctorCheck> {
+    match (saml, oidc) {
+        (Some(saml), _) => doctor::saml_checks(
+            &doctor::SamlSetup {
+                sso_url: saml.sso_url.clone(),
+                entity_id: saml.entity_id.clone(),
+                certificates: saml.certificates.clone(),
+                certificate_error: saml.certificate_error.clone(),
+                mapping: saml.mapping.clone(),
+            },
+            now_unix,
+        ),
+        (None, Some(oidc)) => doctor::oidc_checks(&doctor::OidcSetup {
+            issuer_url: oidc.issuer_url.clone(),
+            client_id: oidc.client_id.clone(),
+            has_client_secret: oidc.has_client_secret,
+            discovery: match (&oidc.discovery, discovery_error) {
+                (Some(found), _) => Some(Ok(found.clone())),
+                (None, Some(error)) => Some(Err(error.to_string())),
+                (None, None) => None,
+            },
+        }),
+        (None, None) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn okta_mapping() -> AttributeMapping {
+        IdentityProvider::Okta.default_mapping()
+    }
+
+    #[test]
+    fn new_connection_refuses_a_protocol_the_provider_lacks() {
+        let bad = NewConnection {
+            protocol: Protocol::Oidc,
+            provider: IdentityProvider::Duo,
+            display_name: String::new(),
+        };
+        let errors = validate_new_connection(&bad);
+        assert!(errors.for_field(field::PROVIDER).is_some());
+        let good = NewConnection {
+            protocol: Protocol::Saml,
+            provider: IdentityProvider::Duo,
+            display_name: "Duo for staff".into(),
+        };
+        assert!(validate_new_connection(&good).is_empty());
+    }
+
+    #[test]
+    fn saml_form_accepts_blanks_and_refuses_bad_values() {
+        let blank = SamlForm {
+            mapping: AttributeMapping::default(),
+            ..Default::default()
+        };
+        assert!(
+            validate_saml_form(&blank).is_empty(),
+            "{:?}",
+            validate_saml_form(&blank)
+        );
+
+        let bad = SamlForm {
+            provider: Some(IdentityProvider::Okta),
+            display_name: String::new(),
+            sso_url: "not a url".into(),
+            entity_id: "has space".into(),
+            certificates_pem: "MIIC...".into(),
+            mapping: AttributeMapping {
+                email: " email".into(),
+                ..okta_mapping()
+            },
+        };
+        let errors = validate_saml_form(&bad);
+        for f in [
+            field::SSO_URL,
+            field::ENTITY_ID,
+            field::CERTIFICATES,
+            "email",
+        ] {
+            assert!(errors.for_field(f).is_some(), "{f}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn saml_form_with_a_partial_mapping_names_the_missing_field() {
+        let form = SamlForm {
+            mapping: AttributeMapping {
+                email: "email".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let errors = validate_saml_form(&form);
+        assert!(errors.for_field("first_name").is_some());
+    }
+
+    #[test]
+    fn oidc_form_requires_a_secret_only_the_first_time() {
+        let form = OidcForm {
+            provider: Some(IdentityProvider::Okta),
+            display_name: String::new(),
+            issuer_url: "https://idp.example.com".into(),
+            client_id: "abc".into(),
+            client_secret: String::new(),
+        };
+        assert!(validate_oidc_form(&form, false)
+            .for_field(field::CLIENT_SECRET)
+            .is_some());
+        assert!(validate_oidc_form(&form, true).is_empty());
+    }
+
+    #[test]
+    fn checks_follow_the_protocol() {
+        let saml = SamlSettings::default();
+        let checks = connection_checks(Some(&saml), None, None, 0);
+        assert!(checks.iter().all(|c| c.key.starts_with("saml_")));
+        let oidc = OidcSettings::default();
+        let checks = connection_checks(None, Some(&oidc), Some("unreachable"), 0);
+        assert!(checks.iter().all(|c| c.key.starts_with("oidc_")));
+        assert!(!doctor::ready_to_test(&checks));
+    }
+}
