@@ -4,6 +4,7 @@ import path from "node:path";
 import { ACCOUNTS, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
 
 const SIGNING_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-signing.pem"), "utf8");
+const NEXT_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-next.pem"), "utf8");
 const OKTA_METADATA = readFileSync(path.join(__dirname, "..", "fixtures", "okta-metadata.xml"), "utf8");
 
 test.use({ permissions: ["clipboard-read", "clipboard-write"] });
@@ -110,9 +111,14 @@ test.describe("Settings > Authentication", () => {
     await expect(page.getByLabel("IdP SSO URL", { exact: true })).toHaveValue(/^https:\/\//);
 
     await page.getByLabel("X.509 Certificate", { exact: true }).fill(SIGNING_CERT);
+    await page.getByLabel("Second certificate (rollover)").fill(NEXT_CERT);
     await page.getByRole("button", { name: "Save", exact: true }).click();
     await expect(page.getByTestId("health-summary")).toHaveText("Ready to test");
     await expect(page.locator("[data-check=saml_certificate]")).toContainText("idp.example.test");
+    await expect(page.locator("[data-check=saml_certificate]")).toContainText("idp-next.example.test");
+    await expect(page.getByLabel("Second certificate (rollover)")).toHaveValue(/BEGIN CERTIFICATE/);
+    await page.getByRole("button", { name: "Show details" }).click();
+    await screenshot(page, "saml-certificate-rollover");
   });
 
   test("an OIDC connection runs discovery against a real OpenID Provider", async ({ page }) => {

@@ -151,11 +151,12 @@ fn classify(error: reqwest::Error) -> FetchError {
     if error.is_timeout() {
         FetchError::Timeout(FETCH_TIMEOUT.as_secs())
     } else {
-        FetchError::Unreachable(
-            std::error::Error::source(&error)
-                .map(ToString::to_string)
-                .unwrap_or_else(|| error.to_string()),
-        )
+        // The innermost cause says the most ("Connection refused", a TLS problem).
+        let mut cause: &dyn std::error::Error = &error;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        FetchError::Unreachable(cause.to_string())
     }
 }
 

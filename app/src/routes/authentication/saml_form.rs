@@ -63,7 +63,9 @@ pub fn SamlForm(
     let display_name = RwSignal::new(display_name);
     let sso_url = RwSignal::new(saml.sso_url.clone());
     let entity_id = RwSignal::new(saml.entity_id.clone());
-    let certificates = RwSignal::new(saml.certificates_pem.clone());
+    let (first_pem, second_pem) = split_certificates(&saml.certificates_pem);
+    let certificates = RwSignal::new(first_pem);
+    let rollover_certificate = RwSignal::new(second_pem);
     let mapping = MappingSignals::new(saml.mapping.clone());
     let metadata_url = RwSignal::new(String::new());
     let metadata_xml = RwSignal::new(String::new());
@@ -90,7 +92,9 @@ pub fn SamlForm(
         if let Some(Ok(found)) = import.value().get() {
             sso_url.set(found.sso_url);
             entity_id.set(found.entity_id);
-            certificates.set(found.certificates_pem);
+            let (first, second) = split_certificates(&found.certificates_pem);
+            certificates.set(first);
+            rollover_certificate.set(second);
             imported.set(true);
         }
     });
@@ -109,7 +113,10 @@ pub fn SamlForm(
             display_name: display_name.get_untracked(),
             sso_url: sso_url.get_untracked(),
             entity_id: entity_id.get_untracked(),
-            certificates_pem: certificates.get_untracked(),
+            certificates_pem: join_certificates(
+                &certificates.get_untracked(),
+                &rollover_certificate.get_untracked(),
+            ),
             mapping: mapping.get(),
         };
         match validate_saml_form(&form).into_result() {
@@ -215,7 +222,15 @@ pub fn SamlForm(
                     value=certificates
                     error
                     placeholder="-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----"
-                    hint="The IdP's signing certificate in PEM form, with its BEGIN and END lines. During a certificate rollover, paste both certificates."
+                    hint="The IdP's signing certificate in PEM form, with its BEGIN and END lines."
+                />
+                <TextArea
+                    id="x509-certificate-rollover"
+                    label="Second certificate (rollover)"
+                    field="rollover_certificate"
+                    value=rollover_certificate
+                    error
+                    hint="Optional. While your identity provider switches signing certificates, paste the new one here: responses signed with either are accepted. Remove the old one once the switch is done."
                 />
                 <fieldset class="rounded-lg border border-slate-200 p-4">
                     <legend class="px-1 text-sm font-semibold">"Attribute mapping"</legend>
@@ -279,5 +294,43 @@ where
                     .collect_view()}
             </select>
         </div>
+    }
+}
+
+/// Splits saved PEM text into the first certificate and the rest (the rollover slot).
+fn split_certificates(pem: &str) -> (String, String) {
+    const END: &str = "-----END CERTIFICATE-----";
+    match pem.find(END) {
+        Some(at) => {
+            let (first, rest) = pem.split_at(at + END.len());
+            (first.trim().to_string(), rest.trim().to_string())
+        }
+        None => (pem.trim().to_string(), String::new()),
+    }
+}
+
+fn join_certificates(first: &str, second: &str) -> String {
+    match (first.trim(), second.trim()) {
+        (first, "") => first.to_string(),
+        ("", second) => second.to_string(),
+        (first, second) => format!("{first}\n{second}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+    const B: &str = "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----";
+
+    #[test]
+    fn certificates_split_into_the_two_slots_and_join_back() {
+        let both = join_certificates(A, B);
+        assert_eq!(split_certificates(&both), (A.to_string(), B.to_string()));
+        assert_eq!(split_certificates(A), (A.to_string(), String::new()));
+        assert_eq!(split_certificates(""), (String::new(), String::new()));
+        assert_eq!(join_certificates("", B), B);
+        assert_eq!(join_certificates(A, "  "), A);
     }
 }
