@@ -11,9 +11,19 @@ use url::Url;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct OutboundPolicy {
     pub allow_private_addresses: bool,
+    pub timeout: Duration,
+}
+
+impl Default for OutboundPolicy {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            timeout: FETCH_TIMEOUT,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +36,7 @@ pub enum FetchError {
     UnknownHost(String),
     #[error("{0} is a private or local network address, which Latchkey does not fetch from. Use the identity provider's public URL, or ask your operator to allow private addresses.")]
     PrivateAddress(String),
-    #[error("The server did not answer within {0} seconds.")]
+    #[error("The server did not answer within {} seconds.", *.0 as f64 / 1000.0)]
     Timeout(u64),
     #[error("The server could not be reached: {0}.")]
     Unreachable(String),
@@ -100,13 +110,14 @@ pub async fn fetch_text(raw_url: &str, policy: OutboundPolicy) -> Result<String,
     let address = resolve(&host, port, policy).await?;
 
     let client = reqwest::Client::builder()
-        .timeout(FETCH_TIMEOUT)
+        .timeout(policy.timeout)
         .redirect(reqwest::redirect::Policy::none())
         // Connect to the address that was checked, not to a second DNS answer.
         .resolve(&host, address)
         .user_agent("Latchkey")
         .build()
         .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+    let classify = |e| classify(e, policy.timeout);
     let mut response = client.get(url).send().await.map_err(classify)?;
     let status = response.status();
     if status.is_redirection() {
@@ -147,9 +158,9 @@ async fn resolve(host: &str, port: u16, policy: OutboundPolicy) -> Result<Socket
     Ok(first)
 }
 
-fn classify(error: reqwest::Error) -> FetchError {
+fn classify(error: reqwest::Error, timeout: Duration) -> FetchError {
     if error.is_timeout() {
-        FetchError::Timeout(FETCH_TIMEOUT.as_secs())
+        FetchError::Timeout(timeout.as_millis() as u64)
     } else {
         // The innermost cause says the most ("Connection refused", a TLS problem).
         let mut cause: &dyn std::error::Error = &error;
@@ -186,6 +197,59 @@ mod tests {
         for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    /// Serves `routes` on loopback; `/slow` answers after two seconds.
+    async fn serve(big: usize) -> std::net::SocketAddr {
+        use axum::routing::get;
+        let router = axum::Router::new()
+            .route("/big", get(move || async move { "x".repeat(big) }))
+            .route("/ok", get(|| async { "<EntityDescriptor/>" }))
+            .route(
+                "/moved",
+                get(|| async { axum::response::Redirect::temporary("http://169.254.169.254/") }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    "late"
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+        address
+    }
+
+    #[tokio::test]
+    async fn enforces_size_limit_redirect_refusal_and_timeout() {
+        let server = serve(MAX_RESPONSE_BYTES + 1).await;
+        let policy = OutboundPolicy {
+            allow_private_addresses: true,
+            timeout: Duration::from_millis(300),
+        };
+        let url = |path: &str| format!("http://{server}{path}");
+        assert_eq!(
+            fetch_text(&url("/ok"), policy).await.as_deref(),
+            Ok("<EntityDescriptor/>")
+        );
+        assert_eq!(
+            fetch_text(&url("/big"), policy).await,
+            Err(FetchError::TooLarge(MAX_RESPONSE_BYTES / 1024))
+        );
+        assert_eq!(
+            fetch_text(&url("/moved"), policy).await,
+            Err(FetchError::Redirect("http://169.254.169.254/".into()))
+        );
+        assert_eq!(
+            fetch_text(&url("/slow"), policy).await,
+            Err(FetchError::Timeout(300))
+        );
+        assert_eq!(
+            fetch_text(&url("/missing"), policy).await,
+            Err(FetchError::Status(404))
+        );
     }
 
     #[tokio::test]

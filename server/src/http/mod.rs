@@ -58,6 +58,7 @@ impl AppState {
                 urls: PublicUrls::new(&config.public_url),
                 outbound: OutboundPolicy {
                     allow_private_addresses: config.allow_private_urls,
+                    ..OutboundPolicy::default()
                 },
             },
         };
