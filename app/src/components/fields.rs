@@ -18,6 +18,21 @@ pub fn field_message(
     Signal::derive(move || error.get().and_then(|e| e.field(field)))
 }
 
+/// The message under one field, when the last attempt found a problem with it.
+#[component]
+pub fn FieldMessage(
+    #[prop(into)] id: String,
+    error: Signal<Option<AppError>>,
+    field: &'static str,
+) -> impl IntoView {
+    let message = field_message(error, field);
+    view! {
+        <p id=id class="mt-1 text-sm text-red-700" class:hidden=move || message.get().is_none()>
+            {move || message.get()}
+        </p>
+    }
+}
+
 /// A one-line text input with its label and error.
 #[component]
 pub fn TextInput(
@@ -30,7 +45,8 @@ pub fn TextInput(
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(default = "text")] input_type: &'static str,
 ) -> impl IntoView {
-    let message = field_message(error, field.unwrap_or(id));
+    let field = field.unwrap_or(id);
+    let message = field_message(error, field);
     let error_id = format!("{id}-error");
     view! {
         <div>
@@ -48,9 +64,7 @@ pub fn TextInput(
                 autocomplete="off"
                 spellcheck="false"
             />
-            <p id=error_id class="mt-1 text-sm text-red-700" class:hidden=move || message.get().is_none()>
-                {move || message.get()}
-            </p>
+            <FieldMessage id=error_id error field=field/>
         </div>
     }
 }
@@ -66,7 +80,8 @@ pub fn TextArea(
     #[prop(optional)] placeholder: Option<&'static str>,
     #[prop(optional)] hint: Option<&'static str>,
 ) -> impl IntoView {
-    let message = field_message(error, field.unwrap_or(id));
+    let field = field.unwrap_or(id);
+    let message = field_message(error, field);
     let error_id = format!("{id}-error");
     view! {
         <div>
@@ -83,9 +98,7 @@ pub fn TextArea(
                 aria-describedby=error_id.clone()
                 spellcheck="false"
             ></textarea>
-            <p id=error_id class="mt-1 text-sm text-red-700" class:hidden=move || message.get().is_none()>
-                {move || message.get()}
-            </p>
+            <FieldMessage id=error_id error field=field/>
         </div>
     }
 }

@@ -1,5 +1,6 @@
 //! Sign-in: email and password, or single sign-on.
 
+use crate::components::fields::{ErrorBanner, FieldMessage};
 use crate::components::icons::LogoMark;
 use crate::error::AppError;
 use crate::functions::auth::{Login, StartSso};
@@ -70,7 +71,9 @@ pub fn LoginPage() -> impl IntoView {
                     <h1 class="text-xl font-semibold">"Sign in to Latchkey"</h1>
                 </div>
                 <div class="rounded-xl border border-slate-200 bg-white p-6 shadow-sm">
-                    <Banner error/>
+                    <div class="mb-4 empty:hidden">
+                        <ErrorBanner error/>
+                    </div>
                     // method and action make a submit before the WASM loads a POST to the
                     // server function, never a GET that would put the password in the URL.
                     <form method="post" action="/api/login" novalidate on:submit=on_submit class="space-y-4">
@@ -148,34 +151,6 @@ fn PasswordField(node_ref: NodeRef<Input>, error: Signal<Option<AppError>>) -> i
             </div>
             <FieldMessage id="password-error" error field="password"/>
         </div>
-    }
-}
-
-/// The message under one field, when the last attempt found a problem with it.
-#[component]
-fn FieldMessage(
-    id: &'static str,
-    error: Signal<Option<AppError>>,
-    field: &'static str,
-) -> impl IntoView {
-    let message = move || error.get().and_then(|e| e.field(field));
-    view! {
-        <p id=id class="mt-1 text-sm text-red-700" class:hidden=move || message().is_none()>
-            {message}
-        </p>
-    }
-}
-
-/// A failure that concerns the whole form rather than one field.
-#[component]
-fn Banner(error: Signal<Option<AppError>>) -> impl IntoView {
-    let message = move || error.get().and_then(|e| e.banner());
-    view! {
-        <Show when=move || message().is_some()>
-            <div role="alert" class="mb-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
-                {message}
-            </div>
-        </Show>
     }
 }
 

@@ -1,6 +1,6 @@
 //! The create form: protocol, identity provider, optional display name.
 
-use crate::components::fields::{field_message, ErrorBanner, INPUT_CLASS, PRIMARY_BUTTON};
+use crate::components::fields::{ErrorBanner, FieldMessage, INPUT_CLASS, PRIMARY_BUTTON};
 use crate::error::AppError;
 use crate::functions::connections::CreateConnection as CreateConnectionFn;
 use leptos::prelude::*;
@@ -21,8 +21,6 @@ pub fn CreateConnection() -> impl IntoView {
             .get()
             .or_else(|| create.value().get().and_then(Result::err))
     });
-    let name_message = field_message(error, field::DISPLAY_NAME);
-    let provider_message = field_message(error, field::PROVIDER);
 
     // Switching protocol keeps the provider when it supports the new protocol.
     let choose_protocol = move |p: Protocol| {
@@ -119,9 +117,7 @@ pub fn CreateConnection() -> impl IntoView {
                                     .collect_view()
                             }}
                         </select>
-                        <p class="mt-1 text-sm text-red-700" class:hidden=move || provider_message.get().is_none()>
-                            {move || provider_message.get()}
-                        </p>
+                        <FieldMessage id="identity-provider-error" error field=field::PROVIDER/>
                     </div>
                     <div>
                         <label for="display-name" class="block text-sm font-medium text-slate-800">
@@ -134,9 +130,7 @@ pub fn CreateConnection() -> impl IntoView {
                             prop:value=move || display_name.get()
                             on:input=move |ev| display_name.set(event_target_value(&ev))
                         />
-                        <p class="mt-1 text-sm text-red-700" class:hidden=move || name_message.get().is_none()>
-                            {move || name_message.get()}
-                        </p>
+                        <FieldMessage id="display-name-error" error field=field::DISPLAY_NAME/>
                     </div>
                 </div>
                 <button type="submit" class=PRIMARY_BUTTON disabled=move || create.pending().get()>
