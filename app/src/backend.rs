@@ -8,6 +8,7 @@ use shared::connection::{
     AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
     OidcForm, SamlForm,
 };
+use shared::sso_event::SsoEvent;
 use shared::CurrentUser;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -88,6 +89,29 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<ConnectionDetail, AppError>;
 
     async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError>;
+
+    /// Where to send a member of `org_slug` to sign in with SSO, or `None`
+    /// when the organization has no active connection (or does not exist).
+    async fn sso_start_url(
+        &self,
+        org_slug: &str,
+        return_to: &str,
+    ) -> Result<Option<String>, AppError>;
+
+    /// A connection's recent sign-ins and tests, newest first.
+    async fn sso_events(
+        &self,
+        admin: &CurrentUser,
+        connection_id: &str,
+    ) -> Result<Vec<SsoEvent>, AppError>;
+
+    /// One event of a connection (the Test Connection result).
+    async fn sso_event(
+        &self,
+        admin: &CurrentUser,
+        connection_id: &str,
+        event_id: &str,
+    ) -> Result<SsoEvent, AppError>;
 }
 
 /// How the server hands its backend to the Leptos context.

@@ -56,7 +56,7 @@ pub fn App() -> impl IntoView {
                 // Async: the status (302, 401, 403) is known before the first byte is sent.
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
-                <Route path=path!("/login/:org_slug") view=OrgLoginPage/>
+                <Route path=path!("/login/:org_slug") view=OrgLoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("/settings") view=SettingsLayout ssr=SsrMode::Async>
                     <Route path=path!("/authentication") view=AuthenticationSettings/>
                     <Route path=path!("/provisioning") view=ProvisioningSettings/>

@@ -59,17 +59,21 @@ pub fn client_ip() -> Option<IpAddr> {
         .map(|info| info.0.ip())
 }
 
+/// The `Set-Cookie` value for the session cookie; also used by the SSO endpoints.
+pub fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    )
+}
+
 /// Sets or clears the session cookie. HttpOnly keeps it from scripts; Lax keeps it
 /// off cross-site POSTs; Secure whenever Latchkey is served over https.
 pub fn set_session_cookie(value: &str, max_age_secs: i64, secure: bool) {
     let Some(options) = use_context::<ResponseOptions>() else {
         return;
     };
-    let secure = if secure { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
-    );
-    if let Ok(header) = HeaderValue::from_str(&cookie) {
+    if let Ok(header) = HeaderValue::from_str(&session_cookie(value, max_age_secs, secure)) {
         options.append_header(SET_COOKIE, header);
     }
 }

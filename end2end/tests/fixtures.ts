@@ -12,6 +12,8 @@ export const PEERS = {
   oidcIssuer: "http://127.0.0.1:3300",
   oidcClientId: "latchkey-e2e",
   oidcClientSecret: "latchkey-e2e-secret-value",
+  /** The pysaml2 SAML IdP (peers/saml-idp.py). */
+  samlIdpUrl: `http://127.0.0.1:${process.env.SAML_IDP_PORT ?? 3302}`,
 };
 
 export const ACCOUNTS = {

@@ -70,8 +70,28 @@ ensure_browser_test_tools() {
   fi
 }
 
+# Python test peers: pysaml2 (a real SAML IdP, with Debian's xmlsec1) in a venv
+# outside the clone. Reinstalled only when a requirements file changes.
+LATCHKEY_VENV="${LATCHKEY_VENV:-$HOME/.cache/latchkey/venv}"
+export LATCHKEY_PYTHON="$LATCHKEY_VENV/bin/python"
+ensure_python_tools() {
+  ensure_debian_packages xmlsec1 python3-venv
+  local requirements=(end2end/peers/requirements.txt)
+  local stamp="$LATCHKEY_VENV/.requirements"
+  local wanted
+  wanted=$(cat "${requirements[@]}" | sha256sum)
+  if [ -x "$LATCHKEY_PYTHON" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+    return 0
+  fi
+  say "Installing the Python test peers (pysaml2)"
+  [ -x "$LATCHKEY_PYTHON" ] || python3 -m venv "$LATCHKEY_VENV"
+  "$LATCHKEY_PYTHON" -m pip install -q --disable-pip-version-check "${requirements[@]/#/-r}"
+  echo "$wanted" >"$stamp"
+}
+
 ensure_build_tools() {
-  ensure_debian_packages pkg-config libssl-dev
+  # samael builds against xmlsec (bindgen needs libclang).
+  ensure_debian_packages pkg-config libssl-dev libxml2-dev libxmlsec1-dev libxslt1-dev libclang-dev
   ensure_rust_tools
   ensure_node_tools
 }

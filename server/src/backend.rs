@@ -6,6 +6,8 @@ use crate::config::Config;
 use crate::connections::service::ConnectionService;
 use crate::password;
 use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
+use crate::sso::service::StartError;
+use crate::sso::{events, SsoService};
 use crate::throttle::SignInThrottle;
 use app::backend::{Backend, NewSession, SignInRequest};
 use app::error::AppError;
@@ -16,6 +18,7 @@ use shared::connection::{
     AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
     OidcForm, SamlForm,
 };
+use shared::sso_event::SsoEvent;
 use shared::CurrentUser;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ pub struct ServerBackend {
     pub config: Arc<Config>,
     pub throttle: Arc<SignInThrottle>,
     pub connections: ConnectionService,
+    pub sso: SsoService,
 }
 
 /// Logs the real cause and gives the person a reference to quote, never the cause.
@@ -259,5 +263,46 @@ impl Backend for ServerBackend {
 
     async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError> {
         self.connections.delete(admin, id).await
+    }
+
+    async fn sso_start_url(
+        &self,
+        org_slug: &str,
+        return_to: &str,
+    ) -> Result<Option<String>, AppError> {
+        match self.sso.start_sign_in(org_slug, return_to).await {
+            Ok(url) => Ok(Some(url)),
+            Err(StartError::NotAvailable) => Ok(None),
+            Err(StartError::NotConfigured(diagnosis)) => {
+                tracing::warn!(code = %diagnosis.code, org_slug, "SSO could not start");
+                Ok(None)
+            }
+            Err(StartError::Database(error)) => Err(internal(error)),
+        }
+    }
+
+    async fn sso_events(
+        &self,
+        admin: &CurrentUser,
+        connection_id: &str,
+    ) -> Result<Vec<SsoEvent>, AppError> {
+        let detail = self.connections.get(admin, connection_id).await?;
+        let id = detail.summary.id.parse().map_err(internal)?;
+        events::recent(&self.db, id).await.map_err(internal)
+    }
+
+    async fn sso_event(
+        &self,
+        admin: &CurrentUser,
+        connection_id: &str,
+        event_id: &str,
+    ) -> Result<SsoEvent, AppError> {
+        let detail = self.connections.get(admin, connection_id).await?;
+        let id = detail.summary.id.parse().map_err(internal)?;
+        let event_id = event_id.parse().map_err(|_| AppError::NotFound)?;
+        events::find(&self.db, id, event_id)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::NotFound)
     }
 }

@@ -18,4 +18,5 @@ pub mod saml;
 pub mod scim;
 pub mod secrets;
 pub mod sessions;
+pub mod sso;
 pub mod throttle;

@@ -20,12 +20,16 @@ pub const SESSION_LIFETIME: Duration = Duration::hours(12);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInMethod {
     Password,
+    Saml,
+    Oidc,
 }
 
 impl SignInMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             SignInMethod::Password => "password",
+            SignInMethod::Saml => "saml",
+            SignInMethod::Oidc => "oidc",
         }
     }
 }

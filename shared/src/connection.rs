@@ -39,6 +39,8 @@ pub struct SamlSettings {
     pub certificates: Vec<CertificateFacts>,
     pub certificate_error: Option<String>,
     pub mapping: AttributeMapping,
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
 }
 
 /// An OIDC connection's saved details. The secret itself never leaves the server.
@@ -86,6 +88,9 @@ pub struct SamlForm {
     pub entity_id: String,
     pub certificates_pem: String,
     pub mapping: AttributeMapping,
+    /// Accept sign-ins started at the identity provider (no request of ours).
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
 }
 
 /// The OIDC form. A blank secret keeps the stored one.
@@ -303,6 +308,7 @@ mod tests {
                 email: " email".into(),
                 ..okta_mapping()
             },
+            allow_idp_initiated: false,
         };
         let errors = validate_saml_form(&bad);
         for f in [

@@ -8,6 +8,8 @@ pub mod diagnosis;
 pub mod doctor;
 pub mod mapping;
 pub mod redirect;
+pub mod sso_event;
+pub mod time;
 pub mod validate;
 
 pub use account::{CurrentUser, Role};

@@ -3,3 +3,4 @@
 pub mod auth;
 pub mod connections;
 pub mod settings;
+pub mod sso;

@@ -4,10 +4,11 @@ use crate::components::fields::{ErrorBanner, FieldMessage};
 use crate::components::icons::LogoMark;
 use crate::error::AppError;
 use crate::functions::auth::{Login, StartSso};
+use crate::functions::sso::start_org_sso;
 use leptos::html::Input;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 const INPUT_CLASS: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200";
 
@@ -158,20 +159,46 @@ fn input_value(node: NodeRef<Input>) -> String {
     node.get_untracked().map(|i| i.value()).unwrap_or_default()
 }
 
-/// `/login/{org_slug}`: an organization's own sign-in address.
+/// `/login/{org_slug}`: an organization's own sign-in address. Sends the
+/// browser straight to the organization's identity provider; says so plainly
+/// when single sign-on is not set up (without telling whether the organization exists).
 #[component]
 pub fn OrgLoginPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let started = Resource::new(
+        move || {
+            (
+                params.read().get("org_slug").unwrap_or_default(),
+                query.read().get("next"),
+            )
+        },
+        |(slug, next)| start_org_sso(slug, next),
+    );
     view! {
         <main class="flex min-h-screen items-center justify-center px-4">
             <div class="w-full max-w-md rounded-xl border border-slate-200 bg-white p-6 text-center shadow-sm">
                 <LogoMark class="mx-auto h-10 w-10"/>
-                <h1 class="mt-4 text-xl font-semibold">"Single sign-on isn't available here yet"</h1>
-                <p class="mt-2 text-slate-600">
-                    "This organization hasn't turned on single sign-on. Sign in with your email and password, or ask your Integrations Admin."
-                </p>
-                <A href="/login" attr:class="mt-6 inline-block font-medium text-indigo-600 hover:underline">
-                    "Go to sign in"
-                </A>
+                <Suspense fallback=|| view! { <p class="mt-4 text-slate-600">"Finding your organization's sign-in…"</p> }>
+                    {move || Suspend::new(async move {
+                        match started.await {
+                            Ok(true) => view! {
+                                <h1 class="mt-4 text-xl font-semibold">"Taking you to your identity provider…"</h1>
+                            }
+                            .into_any(),
+                            _ => view! {
+                                <h1 class="mt-4 text-xl font-semibold">"Single sign-on isn't available here yet"</h1>
+                                <p class="mt-2 text-slate-600">
+                                    "This organization hasn't turned on single sign-on. Sign in with your email and password, or ask your Integrations Admin."
+                                </p>
+                                <A href="/login" attr:class="mt-6 inline-block font-medium text-indigo-600 hover:underline">
+                                    "Go to sign in"
+                                </A>
+                            }
+                            .into_any(),
+                        }
+                    })}
+                </Suspense>
             </div>
         </main>
     }

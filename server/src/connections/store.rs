@@ -162,8 +162,13 @@ pub async fn save_saml(
     model.mapping_first_name = Set(form.mapping.first_name);
     model.mapping_last_name = Set(form.mapping.last_name);
     model.mapping_full_name = Set(form.mapping.full_name);
+    model.allow_idp_initiated = Set(form.allow_idp_initiated);
     model.updated_at = Set(Utc::now());
-    let detail = json!({ "protocol": "saml", "fields": ["sso_url", "entity_id", "certificates", "mapping"] });
+    let detail = json!({
+        "protocol": "saml",
+        "fields": ["sso_url", "entity_id", "certificates", "mapping", "allow_idp_initiated"],
+        "allow_idp_initiated": form.allow_idp_initiated,
+    });
     write(
         db,
         org_id,

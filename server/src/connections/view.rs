@@ -43,6 +43,7 @@ fn saml_settings(model: &sso_connection::Model) -> SamlSettings {
         certificates,
         certificate_error,
         mapping: mapping(model),
+        allow_idp_initiated: model.allow_idp_initiated,
     }
 }
 

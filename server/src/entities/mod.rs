@@ -3,6 +3,9 @@
 pub mod audit_event;
 pub mod membership;
 pub mod organization;
+pub mod saml_replay;
 pub mod session;
 pub mod sso_connection;
+pub mod sso_event;
+pub mod sso_request;
 pub mod user;

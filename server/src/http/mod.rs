@@ -4,7 +4,9 @@
 mod csrf;
 mod headers;
 mod health;
+mod plain_page;
 mod saml;
+mod sso;
 
 use crate::backend::ServerBackend;
 use crate::config::Config;
@@ -12,6 +14,7 @@ use crate::connections::service::ConnectionService;
 use crate::connections::PublicUrls;
 use crate::outbound::OutboundPolicy;
 use crate::secrets::{SecretError, SecretKey};
+use crate::sso::SsoService;
 use crate::throttle::SignInThrottle;
 use app::backend::BackendHandle;
 use app::{shell, App};
@@ -36,6 +39,7 @@ pub struct AppState {
     pub backend: BackendHandle,
     /// Encrypts stored secrets; never logged, never sent to a browser.
     pub secrets: SecretKey,
+    pub sso: SsoService,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -48,7 +52,13 @@ impl AppState {
     pub fn new(db: DatabaseConnection, config: Config) -> Result<Self, SecretError> {
         let secrets = SecretKey::load(config.secret_key.as_deref(), &config.data_dir)?;
         let config = Arc::new(config);
+        let sso = SsoService {
+            db: db.clone(),
+            urls: PublicUrls::new(&config.public_url),
+            secure_cookies: config.public_url.scheme() == "https",
+        };
         let backend = ServerBackend {
+            sso: sso.clone(),
             db: db.clone(),
             config: config.clone(),
             throttle: Arc::new(SignInThrottle::default()),
@@ -74,6 +84,7 @@ impl AppState {
             leptos,
             backend: BackendHandle(Arc::new(backend)),
             secrets,
+            sso,
         })
     }
 }
@@ -88,18 +99,22 @@ pub fn router(state: AppState) -> Router {
         let options = state.leptos.clone();
         move || shell(options.clone())
     };
-    Router::new()
+    // Protocol endpoints set their own body limits; pages and server functions share one.
+    let pages = Router::new()
         .merge(health::router())
-        .merge(saml::router())
+        .merge(sso::router())
         .leptos_routes_with_context(&state, routes, context.clone(), page_shell)
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    Router::new()
+        .merge(saml::router())
+        .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             state.config.clone(),
             csrf::refuse_cross_site_writes,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -1,16 +1,29 @@
-//! Public SAML endpoints. So far the service-provider metadata IdPs can import.
+//! Public SAML endpoints: the service-provider metadata IdPs import, and the
+//! Assertion Consumer Service.
 
-use super::AppState;
+use super::{plain_page, AppState};
 use crate::connections::{store, PublicUrls};
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use crate::sso::saml_flow::{AcsForm, AcsOutcome};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
 use shared::Protocol;
+use std::net::SocketAddr;
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// The largest ACS request body: a 256 KB response, base64- and form-encoded.
+pub const MAX_ACS_BODY_BYTES: usize = 512 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/sso/saml/{connection_id}/metadata", get(metadata))
+    Router::new()
+        .route("/sso/saml/{connection_id}/metadata", get(metadata))
+        .route(
+            "/sso/saml/{connection_id}/acs",
+            post(acs).layer(RequestBodyLimitLayer::new(MAX_ACS_BODY_BYTES)),
+        )
 }
 
 /// `GET /sso/saml/{connection_id}/metadata`: our entity ID and ACS for this connection.
@@ -38,4 +51,56 @@ async fn metadata(State(state): State<AppState>, Path(connection_id): Path<Strin
         xml,
     )
         .into_response()
+}
+
+/// `POST /sso/saml/{connection_id}/acs`: where the IdP posts the SAMLResponse.
+async fn acs(
+    State(state): State<AppState>,
+    Path(connection_id): Path<String>,
+    parts: axum::http::request::Parts,
+    body: Bytes,
+) -> Response {
+    // A body that is not a form is treated as an empty one: the diagnosis says what is missing.
+    let form: AcsForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let client_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let outcome = match state
+        .sso
+        .complete_saml(&connection_id, form, client_ip)
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::error!(%error, "ACS failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    match outcome {
+        AcsOutcome::SignedIn {
+            token,
+            max_age_secs,
+            redirect_to,
+        } => {
+            let cookie = app::ssr::session_cookie(&token, max_age_secs, state.sso.secure_cookies);
+            let mut response = Redirect::to(&redirect_to).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        AcsOutcome::TestFinished { event_id } => plain_page::test_finished(
+            &event_id.to_string(),
+            &state.config.public_url.origin().ascii_serialization(),
+            &connection_id,
+        ),
+        AcsOutcome::Refused {
+            diagnosis,
+            reference,
+        } => plain_page::sign_in_failed(&diagnosis, &reference),
+        AcsOutcome::UnknownConnection => plain_page::not_found(
+            "No SAML connection has this ID. Check the ACS URL in your identity provider.",
+        ),
+    }
 }

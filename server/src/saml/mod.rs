@@ -1,5 +1,10 @@
-//! The SAML 2.0 service provider: no HTML, no UI knowledge. So far the IdP
-//! signing certificates and metadata (ours and the IdP's).
+//! The SAML 2.0 service provider: no HTML, no UI knowledge. The IdP signing
+//! certificates and metadata (ours and the IdP's), AuthnRequests, and response
+//! validation.
 
 pub mod certificate;
+pub mod envelope;
+pub mod identity;
 pub mod metadata;
+pub mod request;
+pub mod response;

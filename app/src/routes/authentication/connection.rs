@@ -4,6 +4,7 @@
 use super::health::ConnectionHealth;
 use super::oidc_form::OidcForm;
 use super::saml_form::SamlForm;
+use super::testing::{EventLog, TestConnection};
 use crate::components::fields::{CopyValue, DANGER_BUTTON, SECONDARY_BUTTON};
 use crate::functions::connections::{get_connection, DeleteConnection, SetConnectionActive};
 use crate::routes::settings::AccessError;
@@ -64,6 +65,7 @@ pub fn ConnectionPage(id: String) -> impl IntoView {
 fn Connection(detail: ConnectionDetail) -> impl IntoView {
     let summary = detail.summary.clone();
     let sp = detail.service_provider.clone();
+    let events_version = RwSignal::new(0u32);
     view! {
         <header class="mt-3 flex flex-wrap items-start justify-between gap-4">
             <div>
@@ -114,8 +116,12 @@ fn Connection(detail: ConnectionDetail) -> impl IntoView {
                     .into_any(),
                     (None, None) => ().into_any(),
                 }}
+                <EventLog connection_id=summary.id.clone() events_version/>
             </div>
-            <ConnectionHealth detail=detail.clone()/>
+            <div class="space-y-6">
+                <ConnectionHealth detail=detail.clone()/>
+                <TestConnection connection_id=summary.id.clone() ready=summary.ready_to_test events_version/>
+            </div>
         </div>
     }
     .into_any()

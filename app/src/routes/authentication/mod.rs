@@ -6,6 +6,7 @@ mod create;
 mod health;
 mod oidc_form;
 mod saml_form;
+mod testing;
 
 use crate::components::fields::{CopyValue, StatusBadge};
 use crate::functions::connections::get_authentication_overview;

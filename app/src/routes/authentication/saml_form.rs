@@ -67,6 +67,7 @@ pub fn SamlForm(
     let certificates = RwSignal::new(first_pem);
     let rollover_certificate = RwSignal::new(second_pem);
     let mapping = MappingSignals::new(saml.mapping.clone());
+    let allow_idp_initiated = RwSignal::new(saml.allow_idp_initiated);
     let metadata_url = RwSignal::new(String::new());
     let metadata_xml = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<AppError>);
@@ -118,6 +119,7 @@ pub fn SamlForm(
                 &rollover_certificate.get_untracked(),
             ),
             mapping: mapping.get(),
+            allow_idp_initiated: allow_idp_initiated.get_untracked(),
         };
         match validate_saml_form(&form).into_result() {
             Ok(()) => {
@@ -253,6 +255,21 @@ pub fn SamlForm(
                         />
                     </div>
                 </fieldset>
+                <div class="flex items-start gap-3">
+                    <input
+                        id="allow-idp-initiated"
+                        type="checkbox"
+                        class="mt-1 h-4 w-4 rounded border-slate-300"
+                        prop:checked=move || allow_idp_initiated.get()
+                        on:change=move |ev| allow_idp_initiated.set(event_target_checked(&ev))
+                    />
+                    <label for="allow-idp-initiated" class="text-sm">
+                        <span class="font-medium text-slate-800">"Allow IdP-initiated sign-in"</span>
+                        <span class="block text-xs text-slate-500">
+                            "Lets members start from their identity provider's app dashboard (for example an Okta or Entra tile). Leave it off unless members need it: sign-ins started here are bound to a request Latchkey sent, which is safer."
+                        </span>
+                    </label>
+                </div>
                 <div class="flex items-center gap-3">
                     <button type="submit" class=PRIMARY_BUTTON disabled=move || save.pending().get()>
                         "Save"

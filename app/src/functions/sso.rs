@@ -1,0 +1,46 @@
+//! Single sign-on from the pages: an organization's login URL, and the
+//! sign-ins and tests a connection's page lists.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use server_fn::codec::Json;
+use shared::sso_event::SsoEvent;
+
+/// Sends the browser to the organization's identity provider. Returns `false`
+/// when the organization has no active connection (or does not exist).
+#[server(endpoint = "start_org_sso")]
+pub async fn start_org_sso(org_slug: String, next: Option<String>) -> Result<bool, AppError> {
+    use crate::ssr::{backend, fail};
+    let return_to = shared::redirect::local_path(next.as_deref());
+    match backend()?
+        .sso_start_url(&org_slug, &return_to)
+        .await
+        .map_err(fail)?
+    {
+        Some(url) => {
+            leptos_axum::redirect(&url);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+#[server(endpoint = "get_sso_events", input = Json)]
+pub async fn get_sso_events(connection_id: String) -> Result<Vec<SsoEvent>, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .sso_events(&admin, &connection_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "get_sso_event", input = Json)]
+pub async fn get_sso_event(connection_id: String, event_id: String) -> Result<SsoEvent, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .sso_event(&admin, &connection_id, &event_id)
+        .await
+        .map_err(fail)
+}

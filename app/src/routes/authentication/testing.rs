@@ -1,0 +1,317 @@
+//! Test Connection and the event log. The test runs in a popup that goes to
+//! the identity provider and back to our ACS; the ACS page hands the result's
+//! ID to this page by `postMessage` (our origin only), and the result is read
+//! through a server function and shown inline.
+
+use crate::components::fields::{PRIMARY_BUTTON, SECONDARY_BUTTON};
+use crate::functions::sso::{get_sso_event, get_sso_events};
+use leptos::prelude::*;
+use shared::sso_event::{SsoEvent, SsoEventKind};
+use shared::time::format_utc;
+
+/// The message the ACS page posts: `latchkey-test-result:<connection>:<event>`.
+const RESULT_PREFIX: &str = "latchkey-test-result:";
+
+/// `events_version` is bumped when a test finishes, to reload the event log.
+#[component]
+pub fn TestConnection(
+    connection_id: String,
+    ready: bool,
+    events_version: RwSignal<u32>,
+) -> impl IntoView {
+    let waiting = RwSignal::new(false);
+    let blocked = RwSignal::new(false);
+    let event_id = RwSignal::new(None::<String>);
+    listen_for_results(connection_id.clone(), event_id, waiting, events_version);
+    let result = Resource::new(move || event_id.get(), {
+        let connection_id = connection_id.clone();
+        move |event| {
+            let connection_id = connection_id.clone();
+            async move {
+                match event {
+                    Some(event_id) => get_sso_event(connection_id, event_id).await.ok(),
+                    None => None,
+                }
+            }
+        }
+    });
+    let start = {
+        let connection_id = connection_id.clone();
+        move |_| {
+            event_id.set(None);
+            blocked.set(!open_popup(&connection_id));
+            waiting.set(!blocked.get_untracked());
+        }
+    };
+    view! {
+        <section class="rounded-xl border border-slate-200 bg-white p-5" aria-labelledby="test-heading">
+            <div class="flex flex-wrap items-center justify-between gap-3">
+                <div>
+                    <h2 id="test-heading" class="font-semibold">"Test Connection"</h2>
+                    <p class="mt-1 text-sm text-slate-600">
+                        "Sign in at your identity provider in a popup. Nobody is signed in to Latchkey by a test; you see exactly what the identity provider sent."
+                    </p>
+                </div>
+                <button type="button" class=PRIMARY_BUTTON disabled=!ready on:click=start>
+                    "Test Connection"
+                </button>
+            </div>
+            {(!ready).then(|| view! {
+                <p class="mt-3 text-sm text-amber-900">
+                    "Fix the items in Connection Health first; the test starts once it reads Ready to test."
+                </p>
+            })}
+            <Show when=move || blocked.get()>
+                <p role="alert" class="mt-3 text-sm text-red-700">
+                    "Your browser blocked the popup. Allow popups for this site, then press Test Connection again."
+                </p>
+            </Show>
+            <Show when=move || waiting.get()>
+                <p role="status" class="mt-3 text-sm text-slate-600">
+                    "Waiting for your identity provider… Finish signing in in the popup."
+                </p>
+            </Show>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    result.await.map(|event| view! { <TestResult event/> })
+                })}
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
+
+/// Opens the test popup; `false` when the browser blocked it.
+fn open_popup(connection_id: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let url = format!("/sso/test/{connection_id}");
+        window()
+            .open_with_url_and_target_and_features(
+                &url,
+                "latchkey-test",
+                "popup,width=560,height=720",
+            )
+            .ok()
+            .flatten()
+            .is_some()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = connection_id;
+        false
+    }
+}
+
+/// Takes results only from our own origin and only for this connection.
+fn listen_for_results(
+    connection_id: String,
+    event_id: RwSignal<Option<String>>,
+    waiting: RwSignal<bool>,
+    events_version: RwSignal<u32>,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::message, move |ev| {
+            let ours = window().location().origin().ok();
+            if ours.as_deref() != Some(ev.origin().as_str()) {
+                return;
+            }
+            let Some(message) = ev.data().as_string() else {
+                return;
+            };
+            let Some((connection, event)) = message
+                .strip_prefix(RESULT_PREFIX)
+                .and_then(|rest| rest.split_once(':'))
+            else {
+                return;
+            };
+            if connection == connection_id {
+                waiting.set(false);
+                event_id.set(Some(event.to_string()));
+                events_version.update(|v| *v += 1);
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (
+            connection_id,
+            event_id,
+            waiting,
+            events_version,
+            RESULT_PREFIX,
+        );
+    }
+}
+
+/// A test's outcome: who signed in and every attribute, or what went wrong,
+/// what it means, how to fix it, and expected beside received.
+#[component]
+pub fn TestResult(event: SsoEvent) -> impl IntoView {
+    let attributes =
+        (!event.attributes.is_empty()).then(|| view! { <Attributes event=event.clone()/> });
+    match event.diagnosis.clone() {
+        None => view! {
+            <div data-testid="test-result" data-outcome="success" class="mt-4 rounded-lg border border-emerald-200 bg-emerald-50 p-4">
+                <p class="font-semibold text-emerald-900">"Test passed"</p>
+                <p class="mt-1 text-sm text-emerald-900">
+                    "Signed in as " <strong data-testid="test-email">{event.email.clone()}</strong>
+                    {person_name(&event).map(|n| format!(" ({n})"))}
+                    ". Members can sign in through this connection."
+                </p>
+                <p class="mt-1 text-xs text-emerald-800">"Subject (NameID / sub): " <code>{event.subject.clone()}</code></p>
+                {attributes}
+            </div>
+        }
+        .into_any(),
+        Some(diagnosis) => view! {
+            <div data-testid="test-result" data-outcome="failure" data-code=diagnosis.code.code() class="mt-4 rounded-lg border border-red-200 bg-red-50 p-4">
+                <p class="font-semibold text-red-900">{diagnosis.title()}</p>
+                <p class="mt-1 font-mono text-xs text-red-800">{diagnosis.code.code()}</p>
+                <dl class="mt-3 space-y-2 text-sm">
+                    <div>
+                        <dt class="font-medium text-slate-900">"What it means"</dt>
+                        <dd class="text-slate-700">{diagnosis.meaning()}</dd>
+                    </div>
+                    <div>
+                        <dt class="font-medium text-slate-900">"How to fix it"</dt>
+                        <dd class="text-slate-700">{diagnosis.fix()}</dd>
+                    </div>
+                </dl>
+                {(diagnosis.expected.is_some() || diagnosis.received.is_some()).then(|| view! {
+                    <table class="mt-3 w-full table-fixed text-left text-sm" aria-label="Expected and received">
+                        <thead>
+                            <tr class="text-xs uppercase tracking-wide text-slate-500">
+                                <th class="w-1/2 pb-1">"Expected"</th>
+                                <th class="w-1/2 pb-1">"Received"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            <tr class="align-top">
+                                <td data-testid="expected" class="break-all pr-3 font-mono text-xs">{diagnosis.expected.clone()}</td>
+                                <td data-testid="received" class="break-all font-mono text-xs">{diagnosis.received.clone()}</td>
+                            </tr>
+                        </tbody>
+                    </table>
+                })}
+                {diagnosis.detail.clone().map(|d| view! { <p class="mt-2 text-sm text-slate-700">{d}</p> })}
+                <p class="mt-2 text-xs text-slate-500">"Reference " {event.reference.clone()}</p>
+                {attributes}
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+fn person_name(event: &SsoEvent) -> Option<String> {
+    let name = format!("{} {}", event.first_name, event.last_name)
+        .trim()
+        .to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+#[component]
+fn Attributes(event: SsoEvent) -> impl IntoView {
+    view! {
+        <table class="mt-3 w-full text-left text-sm" aria-label="Attributes received">
+            <caption class="pb-1 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                "Attributes received"
+            </caption>
+            <tbody>
+                {event
+                    .attributes
+                    .into_iter()
+                    .map(|a| view! {
+                        <tr class="border-t border-slate-200 align-top">
+                            <th scope="row" class="break-all py-1 pr-3 font-mono text-xs font-normal text-slate-600">{a.name}</th>
+                            <td class="break-all py-1 font-mono text-xs">{a.values.join(", ")}</td>
+                        </tr>
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Recent sign-ins and tests on this connection, newest first.
+#[component]
+pub fn EventLog(connection_id: String, events_version: RwSignal<u32>) -> impl IntoView {
+    let events = Resource::new(
+        move || (connection_id.clone(), events_version.get()),
+        |(id, _)| get_sso_events(id),
+    );
+    view! {
+        <section class="rounded-xl border border-slate-200 bg-white p-5" aria-labelledby="events-heading">
+            <div class="flex items-center justify-between gap-2">
+                <h2 id="events-heading" class="font-semibold">"Sign-in events"</h2>
+                <button type="button" class=SECONDARY_BUTTON on:click=move |_| events_version.update(|v| *v += 1)>
+                    "Refresh"
+                </button>
+            </div>
+            <Transition fallback=|| view! { <p class="mt-3 text-sm text-slate-500">"Loading events…"</p> }>
+                {move || Suspend::new(async move {
+                    match events.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="mt-3 text-sm text-slate-600">"No sign-ins or tests yet. Run Test Connection to see the first one here."</p>
+                        }
+                        .into_any(),
+                        Ok(list) => view! { <EventTable list/> }.into_any(),
+                        Err(error) => view! { <p class="mt-3 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn EventTable(list: Vec<SsoEvent>) -> impl IntoView {
+    view! {
+        <ul class="mt-3 divide-y divide-slate-200" aria-label="Sign-in events">
+            {list
+                .into_iter()
+                .map(|event| {
+                    let outcome = match &event.diagnosis {
+                        None => "Success".to_string(),
+                        Some(d) => d.code.code().to_string(),
+                    };
+                    let who = if event.email.is_empty() { event.subject.clone() } else { event.email.clone() };
+                    view! {
+                        <li class="py-2" data-kind=event.kind.key() data-outcome=if event.success { "success" } else { "failure" }>
+                            <details>
+                                <summary class="flex cursor-pointer flex-wrap items-center gap-x-3 gap-y-1 text-sm">
+                                    <span class="font-mono text-xs text-slate-500">{format_utc(event.at)}</span>
+                                    <span class="rounded bg-slate-100 px-1.5 py-0.5 text-xs">{event.kind.label()}</span>
+                                    <span class=if event.success { "font-medium text-emerald-700" } else { "font-mono text-xs font-medium text-red-700" }>
+                                        {outcome}
+                                    </span>
+                                    <span class="text-slate-700">{who}</span>
+                                    <span class="ml-auto font-mono text-xs text-slate-400">{event.reference.clone()}</span>
+                                </summary>
+                                <EventDetail event=event.clone()/>
+                            </details>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn EventDetail(event: SsoEvent) -> impl IntoView {
+    if event.kind == SsoEventKind::Test || event.diagnosis.is_some() {
+        view! { <TestResult event/> }.into_any()
+    } else {
+        view! {
+            <div class="mt-2 text-sm">
+                <p>"Signed in " {event.email.clone()} " · subject " <code>{event.subject.clone()}</code></p>
+                <Attributes event/>
+            </div>
+        }
+        .into_any()
+    }
+}

@@ -1,0 +1,163 @@
+import { expect, Page, test } from "@playwright/test";
+import { ACCOUNTS, ORG, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
+
+/**
+ * SAML end to end against a real SAML IdP (pysaml2, peers/saml-idp.py): the admin
+ * sets up a connection, proves it with Test Connection (and sees each classic
+ * misconfiguration explained), then a member signs in through the IdP.
+ */
+
+const MEMBER = { email: "grace@initech.test", firstName: "Grace", lastName: "Hopper" };
+
+type IdpApp = {
+  acs_url: string;
+  audience: string;
+  sign?: "response" | "assertion" | "both" | "none";
+  omit_attributes?: string[];
+  name_id_format?: "email" | "persistent";
+  recipient_url?: string;
+};
+
+/** Plays the IdP admin: configures the IdP's application for this connection. */
+async function configureIdp(page: Page, app: string, settings: IdpApp) {
+  const response = await page.request.put(`${PEERS.samlIdpUrl}/apps/${app}`, { data: settings });
+  expect(response.status(), await response.text()).toBe(204);
+}
+
+async function addIdpUser(page: Page) {
+  const response = await page.request.put(
+    `${PEERS.samlIdpUrl}/users/${encodeURIComponent(MEMBER.email)}`,
+    { data: { first_name: MEMBER.firstName, last_name: MEMBER.lastName } },
+  );
+  expect(response.status()).toBe(204);
+}
+
+/** Runs Test Connection, signs in at the IdP in the popup, and returns the result panel. */
+async function runTest(page: Page) {
+  const popupPromise = page.waitForEvent("popup");
+  await page.getByRole("button", { name: "Test Connection" }).click();
+  const popup = await popupPromise;
+  await expect(popup.getByRole("heading", { name: "Test IdP sign-in" })).toBeVisible();
+  await popup.getByLabel("Username").fill(MEMBER.email);
+  await popup.getByRole("button", { name: "Sign in to IdP" }).click();
+  await popup.waitForEvent("close");
+  const result = page.getByTestId("test-result");
+  await expect(result).toBeVisible();
+  return result;
+}
+
+test.describe("SAML sign-in", () => {
+  test("Test Connection explains each failure, passes, and a member signs in", async ({ page }) => {
+    await addIdpUser(page);
+    await signIn(page, ACCOUNTS.admin);
+    await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
+    await page.goto("/settings/authentication");
+    await waitForHydration(page);
+    await page.getByLabel("SAML", { exact: true }).check();
+    await page.getByLabel("Identity provider").selectOption({ label: "Okta" });
+    await page.getByLabel("Display name", { exact: true }).fill("Initech Okta");
+    await page.getByRole("button", { name: "Create" }).click();
+    await expect(page).toHaveURL(/connection=/);
+    await waitForHydration(page);
+    const connection = new URL(page.url()).searchParams.get("connection")!;
+    const acsUrl = await page.getByLabel("ACS URL", { exact: true }).inputValue();
+    const entityId = await page.getByLabel("Audience URI / Entity ID", { exact: true }).inputValue();
+
+    // Not set up yet: the doctor keeps the button off.
+    await expect(page.getByRole("button", { name: "Test Connection" })).toBeDisabled();
+    await screenshot(page, "saml-test-not-ready");
+
+    // A page left open while the connection is incomplete: the server says what is missing.
+    const stalePopup = page.waitForEvent("popup");
+    await page.evaluate((id) => window.open(`/sso/test/${id}`, "latchkey-test"), connection);
+    await (await stalePopup).waitForEvent("close");
+    await expect(page.getByTestId("test-result")).toHaveAttribute("data-code", "connection_not_configured");
+
+    // The IdP admin's side, then ours: import the IdP's metadata and save.
+    await configureIdp(page, connection, { acs_url: acsUrl, audience: entityId });
+    await page.getByLabel("Metadata URL", { exact: true }).fill(`${PEERS.samlIdpUrl}/apps/${connection}/metadata`);
+    await page.getByRole("button", { name: "Import from URL" }).click();
+    await expect(page.getByLabel("IdP Entity ID", { exact: true })).toHaveValue(`${PEERS.samlIdpUrl}/apps/${connection}`);
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect(page.getByText("Saved.")).toBeVisible();
+    await expect(page.getByTestId("health-summary")).toHaveText("Ready to test");
+    await expect(page.getByRole("button", { name: "Test Connection" })).toBeEnabled();
+
+    // Each classic misconfiguration at the IdP, explained with expected vs received.
+    const failures: { name: string; idp: IdpApp; code: string; expected?: string; received?: string }[] = [
+      {
+        name: "audience",
+        idp: { acs_url: acsUrl, audience: "https://wrong.example.com/saml" },
+        code: "audience_mismatch",
+        expected: entityId,
+        received: "https://wrong.example.com/saml",
+      },
+      {
+        name: "acs-url",
+        idp: { acs_url: acsUrl, audience: entityId, recipient_url: "https://wrong.example.com/acs" },
+        code: "acs_url_mismatch",
+        expected: acsUrl,
+        received: "https://wrong.example.com/acs",
+      },
+      {
+        name: "email-missing",
+        idp: { acs_url: acsUrl, audience: entityId, omit_attributes: ["email"], name_id_format: "persistent" },
+        code: "email_attribute_missing",
+      },
+      {
+        name: "unsigned",
+        idp: { acs_url: acsUrl, audience: entityId, sign: "none" },
+        code: "invalid_saml_response",
+      },
+    ];
+    for (const failure of failures) {
+      await configureIdp(page, connection, failure.idp);
+      const result = await runTest(page);
+      await expect(result).toHaveAttribute("data-outcome", "failure");
+      await expect(result).toHaveAttribute("data-code", failure.code);
+      await expect(result.getByText("What it means")).toBeVisible();
+      await expect(result.getByText("How to fix it")).toBeVisible();
+      if (failure.expected) await expect(result.getByTestId("expected")).toHaveText(failure.expected);
+      if (failure.received) await expect(result.getByTestId("received")).toHaveText(failure.received);
+      await screenshot(page, `saml-test-${failure.name}`);
+    }
+
+    // Fixed at the IdP: the test passes and shows everything the IdP sent.
+    await configureIdp(page, connection, { acs_url: acsUrl, audience: entityId });
+    const passed = await runTest(page);
+    await expect(passed).toHaveAttribute("data-outcome", "success");
+    await expect(passed.getByTestId("test-email")).toHaveText(MEMBER.email);
+    const attributes = passed.getByRole("table", { name: "Attributes received" });
+    await expect(attributes.getByRole("row", { name: /firstName/ })).toContainText(MEMBER.firstName);
+    await expect(attributes.getByRole("row", { name: /lastName/ })).toContainText(MEMBER.lastName);
+    await screenshot(page, "saml-test-passed");
+
+    // The admin was never signed in as the tester, and the event log lists every run.
+    await page.reload();
+    await waitForHydration(page);
+    await expect(page.getByRole("heading", { name: "Initech Okta" })).toBeVisible();
+    const events = page.getByRole("list", { name: "Sign-in events" }).getByRole("listitem");
+    await expect(events).toHaveCount(6);
+    await expect(events.first()).toHaveAttribute("data-outcome", "success");
+    await screenshot(page, "saml-event-log");
+
+    // A member signs in through the organization's login URL.
+    await page.context().clearCookies();
+    await page.goto(`/login/${ORG.slug}`);
+    await expect(page.getByRole("heading", { name: "Test IdP sign-in" })).toBeVisible();
+    await screenshot(page, "saml-idp-sign-in");
+    await page.getByLabel("Username").fill(MEMBER.email);
+    await page.getByRole("button", { name: "Sign in to IdP" }).click();
+    await expect(page.getByRole("heading", { name: `Welcome, ${MEMBER.firstName} ${MEMBER.lastName}` })).toBeVisible();
+    await screenshot(page, "saml-member-signed-in");
+
+    // The IdP sends a response again (IdP-initiated) where the connection does not allow it:
+    // the member sees a plain page with a reference, not the technical record.
+    await page.context().clearCookies();
+    await page.goto(`${PEERS.samlIdpUrl}/apps/${connection}/initiate?user=${encodeURIComponent(MEMBER.email)}`);
+    await expect(page.getByRole("heading", { name: "We couldn't sign you in" })).toBeVisible();
+    await expect(page.getByTestId("reference")).toHaveText(/^[A-Z0-9]{8}$/);
+    await expect(page.getByText("Expected")).toHaveCount(0);
+    await screenshot(page, "saml-member-refused");
+  });
+});

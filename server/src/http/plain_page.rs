@@ -1,0 +1,74 @@
+//! Small server-rendered pages for the protocol endpoints: the member's
+//! sign-in error page and the Test Connection popup's last page. They stand
+//! alone (inline styles), so they render even when the app bundle cannot.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use shared::Diagnosis;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f8fafc;color:#0f172a;display:flex;min-height:100vh;align-items:center;justify-content:center;margin:0;padding:1rem}main{max-width:32rem;background:#fff;border:1px solid #e2e8f0;border-radius:.75rem;padding:1.5rem 1.75rem;box-shadow:0 1px 2px rgba(0,0,0,.05)}h1{font-size:1.25rem;margin:0 0 .5rem}p{line-height:1.5;color:#334155}code{background:#f1f5f9;padding:.1rem .35rem;border-radius:.25rem;font-size:1rem}a{color:#4338ca;font-weight:500}";
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Latchkey</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+        escape(title)
+    );
+    (status, Html(html)).into_response()
+}
+
+/// What a member sees when SSO refuses them: the reason in plain words and a
+/// reference their admin can look up. The technical record stays with the admin.
+pub fn sign_in_failed(diagnosis: &Diagnosis, reference: &str) -> Response {
+    let status = if diagnosis.code == shared::DiagnosisCode::UserDeactivated {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = format!(
+        "<h1>We couldn't sign you in</h1><p><strong>{}</strong></p><p>Your organization's single sign-on setup refused this sign-in. Please contact your administrator and give them this reference:</p><p><code data-testid=\"reference\">{}</code></p><p><a href=\"/login\">Back to sign in</a></p>",
+        escape(diagnosis.title()),
+        escape(reference)
+    );
+    page(status, "Sign-in failed", &body)
+}
+
+pub fn not_found(message: &str) -> Response {
+    let body = format!("<h1>Not found</h1><p>{}</p>", escape(message));
+    page(StatusCode::NOT_FOUND, "Not found", &body)
+}
+
+pub fn forbidden(message: &str) -> Response {
+    let body = format!("<h1>Not allowed</h1><p>{}</p>", escape(message));
+    page(StatusCode::FORBIDDEN, "Not allowed", &body)
+}
+
+/// The popup's last page: hands the result to the settings page that opened
+/// it (our own origin only) and closes.
+pub fn test_finished(event_id: &str, origin: &str, connection_id: &str) -> Response {
+    let message =
+        serde_json::Value::String(format!("latchkey-test-result:{connection_id}:{event_id}"));
+    let script = format!(
+        "<script>(function(){{var o=window.opener;if(o&&!o.closed){{o.postMessage({message},{origin});window.close();}}}})();</script>",
+        origin = serde_json::Value::String(origin.to_string()),
+    );
+    let body = format!(
+        "<h1>Test finished</h1><p>The result is on the connection's page in Latchkey. You can close this window.</p><p><a href=\"/settings/authentication?connection={}\">Open the connection</a></p>{script}",
+        escape(connection_id)
+    );
+    page(StatusCode::OK, "Test finished", &body)
+}

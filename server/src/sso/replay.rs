@@ -1,0 +1,35 @@
+//! The assertion replay cache. It lives in the database so that a response
+//! used on one instance is refused on every other.
+
+use crate::db::is_unique_violation;
+use crate::entities::saml_replay::{ActiveModel, Column, Entity};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+};
+use uuid::Uuid;
+
+/// Records the assertion ID; `Ok(false)` when it was already used.
+pub async fn first_use(
+    db: &impl ConnectionTrait,
+    connection_id: Uuid,
+    assertion_id: &str,
+    remember_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    Entity::delete_many()
+        .filter(Column::ExpiresAt.lt(Utc::now()))
+        .exec(db)
+        .await?;
+    let inserted = ActiveModel {
+        connection_id: Set(connection_id),
+        assertion_id: Set(assertion_id.to_string()),
+        expires_at: Set(remember_until),
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(error) if is_unique_violation(&error) => Ok(false),
+        Err(error) => Err(error),
+    }
+}

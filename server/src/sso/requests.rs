@@ -1,0 +1,126 @@
+//! Pending SSO requests: a sign-in or test that left for the identity provider.
+//! A response must name one (SAML `InResponseTo`, OIDC `state`) unless the
+//! connection accepts IdP-initiated sign-in; each is used once.
+
+use crate::entities::sso_request::{ActiveModel, Column, Entity, Model};
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+};
+use uuid::Uuid;
+
+/// How long a member may spend at the identity provider.
+pub const REQUEST_LIFETIME: Duration = Duration::minutes(10);
+
+/// Why the browser went to the identity provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    SignIn,
+    /// An admin's Test Connection: nobody is signed in by it.
+    Test,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::SignIn => "sign_in",
+            Purpose::Test => "test",
+        }
+    }
+
+    fn parse(value: &str) -> Purpose {
+        if value == "test" {
+            Purpose::Test
+        } else {
+            Purpose::SignIn
+        }
+    }
+}
+
+/// A request to store.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub id: String,
+    pub connection_id: Uuid,
+    pub org_id: Uuid,
+    pub purpose: Purpose,
+    pub admin_user_id: Option<Uuid>,
+    pub return_to: String,
+    pub nonce: Option<String>,
+    pub pkce_verifier: Option<String>,
+}
+
+/// A stored request, read back when the response arrives.
+#[derive(Debug, Clone)]
+pub struct PendingRequest {
+    pub id: String,
+    pub connection_id: Uuid,
+    pub purpose: Purpose,
+    pub admin_user_id: Option<Uuid>,
+    pub return_to: String,
+    pub nonce: Option<String>,
+    pub pkce_verifier: Option<String>,
+}
+
+impl From<Model> for PendingRequest {
+    fn from(model: Model) -> Self {
+        Self {
+            purpose: Purpose::parse(&model.purpose),
+            id: model.id,
+            connection_id: model.connection_id,
+            admin_user_id: model.admin_user_id,
+            return_to: model.return_to,
+            nonce: model.nonce,
+            pkce_verifier: model.pkce_verifier,
+        }
+    }
+}
+
+pub async fn store(db: &impl ConnectionTrait, new: NewRequest) -> Result<(), DbErr> {
+    let now = Utc::now();
+    purge_expired(db).await?;
+    ActiveModel {
+        id: Set(new.id),
+        connection_id: Set(new.connection_id),
+        org_id: Set(new.org_id),
+        purpose: Set(new.purpose.as_str().to_string()),
+        admin_user_id: Set(new.admin_user_id),
+        return_to: Set(shared::redirect::local_path(Some(&new.return_to))),
+        nonce: Set(new.nonce),
+        pkce_verifier: Set(new.pkce_verifier),
+        created_at: Set(now),
+        expires_at: Set(now + REQUEST_LIFETIME),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The live request with this ID on this connection, if any.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    connection_id: Uuid,
+    id: &str,
+) -> Result<Option<PendingRequest>, DbErr> {
+    Ok(Entity::find_by_id(id.to_string())
+        .filter(Column::ConnectionId.eq(connection_id))
+        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .one(db)
+        .await?
+        .map(PendingRequest::from))
+}
+
+/// Uses a request up. Returns whether it was still there, so two responses
+/// racing for one request cannot both win.
+pub async fn consume(db: &impl ConnectionTrait, id: &str) -> Result<bool, DbErr> {
+    let deleted = Entity::delete_by_id(id.to_string()).exec(db).await?;
+    Ok(deleted.rows_affected == 1)
+}
+
+async fn purge_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let deleted = Entity::delete_many()
+        .filter(Column::ExpiresAt.lt(Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}

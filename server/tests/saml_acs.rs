@@ -1,0 +1,550 @@
+//! The SAML ACS against responses signed by a real SAML library: pysaml2 (with
+//! xmlsec1) renders every case in `fixtures/saml/cases/` fresh, and each must
+//! end exactly as its case file says. Then the flows around it: just-in-time
+//! accounts, RelayState, replay, Test Connection, and refused members.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::*;
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
+use serde_json::{json, Value};
+use server::entities::{sso_connection, sso_event, user};
+use server::sso::requests::{self, NewRequest, Purpose};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+const IDP_ENTITY_ID: &str = "http://idp.test/okta";
+const PUBLIC_URL: &str = "http://127.0.0.1:3000";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml")
+}
+
+fn python() -> String {
+    std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/latchkey/venv/bin/python",
+            std::env::var("HOME").unwrap()
+        )
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Case {
+    description: String,
+    expect: String,
+    shape: String,
+}
+
+fn cases() -> BTreeMap<String, Case> {
+    std::fs::read_dir(fixtures().join("cases"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().to_string();
+            let case = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            (name, case)
+        })
+        .collect()
+}
+
+/// Signed responses for these cases, addressed to this connection.
+fn forge(connection: &str, only: &[&str]) -> BTreeMap<String, String> {
+    let keys = fixtures().join("keys");
+    let key = |name: &str| keys.join(name).display().to_string();
+    let sp = format!("{PUBLIC_URL}/sso/saml/{connection}/metadata");
+    let acs = format!("{PUBLIC_URL}/sso/saml/{connection}/acs");
+    let output = std::process::Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/saml/forge.py"))
+        .args(["--cases", &fixtures().join("cases").display().to_string()])
+        .args(["--idp-key", &key("idp.key"), "--idp-cert", &key("idp.crt")])
+        .args([
+            "--attacker-key",
+            &key("attacker.key"),
+            "--attacker-cert",
+            &key("attacker.crt"),
+        ])
+        .args([
+            "--idp-entity-id",
+            IDP_ENTITY_ID,
+            "--sp-entity-id",
+            &sp,
+            "--acs-url",
+            &acs,
+        ])
+        .args(["--request-id-prefix", "_req-", "--only"])
+        .args(only)
+        .output()
+        .expect("run forge.py (pysaml2); scripts/test installs it");
+    assert!(
+        output.status.success(),
+        "forge.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("forge.py prints JSON")
+}
+
+struct Setup {
+    app: TestApp,
+    admin: String,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let app = TestApp::spawn_with(&[("LATCHKEY_PUBLIC_URL", PUBLIC_URL)])
+            .await
+            .with_acme()
+            .await;
+        let admin = app.session_for(ADMIN_EMAIL).await;
+        Self { app, admin }
+    }
+
+    /// A saved SAML connection for `provider`, with the IdP certificate and,
+    /// as a rollover slot, the expired one.
+    async fn connection(&self, provider: &str, allow_idp_initiated: bool) -> String {
+        let created = self
+            .app
+            .call_json(
+                "create_connection",
+                json!({ "new": { "protocol": "saml", "provider": provider, "display_name": "" } }),
+                Some(&self.admin),
+            )
+            .await
+            .json();
+        let id = created["summary"]["id"].as_str().unwrap().to_string();
+        let mapping = created["saml"]["mapping"].clone();
+        let certs = format!(
+            "{}{}",
+            std::fs::read_to_string(fixtures().join("keys/idp.crt")).unwrap(),
+            std::fs::read_to_string(fixtures().join("keys/expired.crt")).unwrap()
+        );
+        let saved = self
+            .app
+            .call_json(
+                "save_saml_connection",
+                json!({ "id": id, "form": {
+                    "provider": provider, "display_name": "", "sso_url": "https://idp.test/sso",
+                    "entity_id": IDP_ENTITY_ID, "certificates_pem": certs, "mapping": mapping
+                }}),
+                Some(&self.admin),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        if allow_idp_initiated {
+            let model = sso_connection::Entity::find_by_id(Uuid::parse_str(&id).unwrap())
+                .one(&self.app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let mut model = model.into_active_model();
+            model.allow_idp_initiated = Set(true);
+            model.update(&self.app.db).await.unwrap();
+        }
+        id
+    }
+
+    async fn pending(&self, connection: &str, id: &str, purpose: Purpose, return_to: &str) {
+        let connection = Uuid::parse_str(connection).unwrap();
+        let model = sso_connection::Entity::find_by_id(connection)
+            .one(&self.app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        requests::store(
+            &self.app.db,
+            NewRequest {
+                id: id.to_string(),
+                connection_id: connection,
+                org_id: model.org_id,
+                purpose,
+                admin_user_id: None,
+                return_to: return_to.to_string(),
+                nonce: None,
+                pkce_verifier: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn post_acs(
+        &self,
+        connection: &str,
+        saml_response: &str,
+        relay_state: &str,
+    ) -> TestResponse {
+        let body = url_encode(&[("SAMLResponse", saml_response), ("RelayState", relay_state)]);
+        // The IdP's page posts cross-site: no Sec-Fetch-Site: same-origin here.
+        let request = Request::post(format!("/sso/saml/{connection}/acs"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "cross-site")
+            .body(Body::from(body))
+            .unwrap();
+        self.app.send(request).await
+    }
+
+    async fn last_event(&self) -> sso_event::Model {
+        sso_event::Entity::find()
+            .order_by_desc(sso_event::Column::CreatedAt)
+            .one(&self.app.db)
+            .await
+            .unwrap()
+            .expect("an event was recorded")
+    }
+}
+
+/// Every case in the fixtures folder, SP-initiated (or IdP-initiated where the
+/// case says so), ends with the code its file names, and only `ok` cases sign
+/// anyone in. Refusals never sign in the attacker's identity.
+#[tokio::test]
+async fn every_fixture_case_ends_as_its_file_says() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let entra = setup.connection("microsoft_entra_id", false).await;
+    let idp_initiated = setup.connection("okta", true).await;
+    let cases = cases();
+    assert!(cases.len() >= 25, "the fixtures folder holds the cases");
+
+    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, case) in &cases {
+        let connection = if name == "ok_idp_initiated" {
+            idp_initiated.as_str()
+        } else if case.shape == "entra" {
+            entra.as_str()
+        } else {
+            okta.as_str()
+        };
+        groups.entry(connection).or_default().push(name);
+    }
+    let mut failures = Vec::new();
+    for (connection, names) in groups {
+        let responses = forge(connection, &names);
+        for name in names {
+            let case = &cases[name];
+            setup
+                .pending(connection, &format!("_req-{name}"), Purpose::SignIn, "/")
+                .await;
+            let response = setup
+                .post_acs(connection, &responses[name], &format!("_req-{name}"))
+                .await;
+            let event = setup.last_event().await;
+            let outcome = if response.status == StatusCode::SEE_OTHER && event.success {
+                "ok".to_string()
+            } else {
+                event.code.clone().unwrap_or_else(|| "(no code)".into())
+            };
+            if outcome != case.expect {
+                failures.push(format!(
+                    "{name}: expected {}, got {outcome} (HTTP {}; {:?} / {:?}) — {}",
+                    case.expect, response.status, event.received, event.detail, case.description
+                ));
+            }
+            if case.expect != "ok" {
+                assert!(
+                    response.session_cookie().is_none(),
+                    "{name} opened a session"
+                );
+                assert_ne!(event.email, "evil@attacker.test", "{name}");
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "cases that did not end as expected:\n{}",
+        failures.join("\n")
+    );
+
+    // Nobody but the real person got an account.
+    let emails: Vec<String> = user::Entity::find()
+        .all(&setup.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert!(
+        emails.contains(&"ada@initech.test".to_string()),
+        "{emails:?}"
+    );
+    assert!(
+        !emails
+            .iter()
+            .any(|e| e.contains("attacker") || e.contains("evil")),
+        "{emails:?}"
+    );
+}
+
+/// The first sign-in creates a member with the IdP's names and no password;
+/// the session works and the browser returns to where it started.
+#[tokio::test]
+async fn first_sign_in_creates_the_member_and_returns_to_the_page() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let responses = forge(&okta, &["ok_okta_signed_both"]);
+    setup
+        .pending(
+            &okta,
+            "_req-ok_okta_signed_both",
+            Purpose::SignIn,
+            "/settings/authentication",
+        )
+        .await;
+    let response = setup
+        .post_acs(
+            &okta,
+            &responses["ok_okta_signed_both"],
+            "_req-ok_okta_signed_both",
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+    assert_eq!(
+        response.header("location"),
+        Some("/settings/authentication")
+    );
+    let cookie = response.session_cookie().expect("a session");
+    let me = setup.app.call("whoami", "", Some(&cookie)).await.json();
+    assert_eq!(me["email"], "ada@initech.test");
+    assert_eq!(me["first_name"], "Ada");
+    assert_eq!(me["last_name"], "Lovelace");
+    assert_eq!(me["role"], "member");
+    // SSO-created accounts have no password: a password sign-in cannot work.
+    assert_eq!(
+        setup.app.sign_in("ada@initech.test", "").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let audit = setup.app.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|(action, outcome, actor)| action == "sign_in"
+                && outcome == "success"
+                && actor == "ada@initech.test"),
+        "{audit:?}"
+    );
+}
+
+/// A response accepted once is refused the second time: by the replay cache
+/// for IdP-initiated responses, and because the request was used up otherwise.
+#[tokio::test]
+async fn a_response_is_accepted_once() {
+    let setup = Setup::new().await;
+    let idp_initiated = setup.connection("okta", true).await;
+    let response = &forge(&idp_initiated, &["ok_idp_initiated"])["ok_idp_initiated"];
+    let first = setup.post_acs(&idp_initiated, response, "/settings").await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    // IdP-initiated RelayState may name a page of ours.
+    assert_eq!(first.header("location"), Some("/settings"));
+    let second = setup.post_acs(&idp_initiated, response, "").await;
+    assert_eq!(second.status, StatusCode::BAD_REQUEST);
+    assert!(second.session_cookie().is_none());
+    assert_eq!(
+        setup.last_event().await.code.as_deref(),
+        Some("response_replayed")
+    );
+    assert!(
+        second.body.contains("already been used")
+            || second.body.contains("used before")
+            || second.body.contains("reference"),
+        "{}",
+        second.body
+    );
+
+    let okta = setup.connection("okta", false).await;
+    let response = &forge(&okta, &["ok_okta_signed_assertion"])["ok_okta_signed_assertion"];
+    setup
+        .pending(&okta, "_req-ok_okta_signed_assertion", Purpose::SignIn, "/")
+        .await;
+    assert_eq!(
+        setup.post_acs(&okta, response, "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let again = setup.post_acs(&okta, response, "").await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.session_cookie().is_none());
+}
+
+/// IdP-initiated RelayState can only lead to a path of ours.
+#[tokio::test]
+async fn relay_state_cannot_redirect_off_site() {
+    let setup = Setup::new().await;
+    let connection = setup.connection("okta", true).await;
+    let response = &forge(&connection, &["ok_idp_initiated"])["ok_idp_initiated"];
+    let signed_in = setup
+        .post_acs(&connection, response, "https://evil.test/phish")
+        .await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.header("location"), Some("/"));
+}
+
+/// Test Connection: the admin sees the result, nobody is signed in, and the
+/// popup page talks only to our own origin.
+#[tokio::test]
+async fn a_test_run_records_the_result_and_signs_nobody_in() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let responses = forge(&okta, &["ok_okta_signed_both", "wrong_audience"]);
+    for (name, expect_success) in [("ok_okta_signed_both", true), ("wrong_audience", false)] {
+        setup
+            .pending(&okta, &format!("_req-{name}"), Purpose::Test, "/")
+            .await;
+        let response = setup
+            .post_acs(&okta, &responses[name], &format!("_req-{name}"))
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        assert!(response.session_cookie().is_none());
+        assert!(response.body.contains("postMessage"));
+        assert!(
+            response.body.contains("\"http://127.0.0.1:3000\""),
+            "{}",
+            response.body
+        );
+        let event = setup.last_event().await;
+        assert_eq!(event.kind, "test");
+        assert_eq!(event.success, expect_success);
+
+        // The panel reads the result through a server function.
+        let result = setup
+            .app
+            .call_json(
+                "get_sso_event",
+                json!({ "connection_id": okta, "event_id": event.id.to_string() }),
+                Some(&setup.admin),
+            )
+            .await;
+        assert_eq!(result.status, StatusCode::OK, "{}", result.body);
+        let result: Value = result.json();
+        if expect_success {
+            assert_eq!(result["email"], "ada@initech.test");
+            let names: Vec<&str> = result["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, ["email", "firstName", "lastName"]);
+        } else {
+            assert_eq!(result["diagnosis"]["code"], "audience_mismatch");
+            assert_eq!(
+                result["diagnosis"]["expected"],
+                format!("{PUBLIC_URL}/sso/saml/{okta}/metadata")
+            );
+            assert_eq!(
+                result["diagnosis"]["received"],
+                "https://other-sp.test/saml/metadata"
+            );
+        }
+    }
+    // A passed test is remembered on the connection.
+    let model = sso_connection::Entity::find_by_id(Uuid::parse_str(&okta).unwrap())
+        .one(&setup.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(model.tested_at.is_some());
+    // No member account was created by the test.
+    assert_eq!(
+        user::Entity::find().all(&setup.app.db).await.unwrap().len(),
+        2
+    );
+    // Members cannot read a connection's events.
+    let member = setup.app.session_for(MEMBER_EMAIL).await;
+    let denied = setup
+        .app
+        .call_json(
+            "get_sso_events",
+            json!({ "connection_id": okta }),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let listed = setup
+        .app
+        .call_json(
+            "get_sso_events",
+            json!({ "connection_id": okta }),
+            Some(&setup.admin),
+        )
+        .await
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+}
+
+/// A deactivated member is refused, with a page that names the reason and a
+/// reference, and no session.
+#[tokio::test]
+async fn a_deactivated_member_is_refused() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let responses = forge(&okta, &["ok_okta_signed_both", "ok_okta_signed_response"]);
+    setup
+        .pending(&okta, "_req-ok_okta_signed_both", Purpose::SignIn, "/")
+        .await;
+    assert_eq!(
+        setup
+            .post_acs(&okta, &responses["ok_okta_signed_both"], "")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let ada = user::Entity::find()
+        .all(&setup.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.email == "ada@initech.test")
+        .unwrap();
+    let mut ada = ada.into_active_model();
+    ada.active = Set(false);
+    ada.update(&setup.app.db).await.unwrap();
+
+    setup
+        .pending(&okta, "_req-ok_okta_signed_response", Purpose::SignIn, "/")
+        .await;
+    let refused = setup
+        .post_acs(&okta, &responses["ok_okta_signed_response"], "")
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.session_cookie().is_none());
+    let event = setup.last_event().await;
+    assert_eq!(event.code.as_deref(), Some("user_deactivated"));
+    assert!(
+        refused.body.contains(&event.reference),
+        "the page shows the reference"
+    );
+    assert!(
+        !refused.body.contains("Expected"),
+        "members do not see the technical record"
+    );
+}
+
+/// Bad input at the ACS: garbage, an empty form, an unknown connection and
+/// an oversized body are refused cleanly, never with a 500.
+#[tokio::test]
+async fn bad_acs_input_is_refused_cleanly() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    for body in ["%%%garbage%%%", "", "PHNhbWxwOlJlc3BvbnNlPg=="] {
+        let response = setup.post_acs(&okta, body, "").await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            response.body
+        );
+        assert_eq!(
+            setup.last_event().await.code.as_deref(),
+            Some("invalid_saml_response")
+        );
+    }
+    let unknown = setup.post_acs(&Uuid::new_v4().to_string(), "x", "").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let not_uuid = setup.post_acs("not-a-uuid", "x", "").await;
+    assert_eq!(not_uuid.status, StatusCode::NOT_FOUND);
+    let huge = "A".repeat(600 * 1024);
+    let oversized = setup.post_acs(&okta, &huge, "").await;
+    assert_eq!(oversized.status, StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -1,0 +1,64 @@
+//! One SSO sign-in or Test Connection run, as the connection's event log and
+//! the Test Connection panel show it.
+
+use crate::diagnosis::Diagnosis;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SsoEventKind {
+    SignIn,
+    Test,
+}
+
+impl SsoEventKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            SsoEventKind::SignIn => "sign_in",
+            SsoEventKind::Test => "test",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<SsoEventKind> {
+        match key {
+            "sign_in" => Some(SsoEventKind::SignIn),
+            "test" => Some(SsoEventKind::Test),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SsoEventKind::SignIn => "Sign-in",
+            SsoEventKind::Test => "Test",
+        }
+    }
+}
+
+/// An attribute (SAML) or claim (OIDC) exactly as the identity provider sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedAttribute {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoEvent {
+    pub id: String,
+    /// Unix seconds.
+    pub at: i64,
+    pub kind: SsoEventKind,
+    pub success: bool,
+    /// Short; a member quotes it from the error page.
+    pub reference: String,
+    /// The SAML NameID or the OIDC `sub`.
+    pub subject: String,
+    /// The mapped email, when one was found.
+    pub email: String,
+    /// The mapped first and last name, when found.
+    pub first_name: String,
+    pub last_name: String,
+    pub attributes: Vec<ReceivedAttribute>,
+    /// Why it failed; `None` on success.
+    pub diagnosis: Option<Diagnosis>,
+}
