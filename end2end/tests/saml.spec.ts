@@ -32,6 +32,11 @@ async function addIdpUser(page: Page) {
   expect(response.status()).toBe(204);
 }
 
+/** The result shown in the Test Connection panel (the event log below repeats it). */
+function testResult(page: Page) {
+  return page.getByRole("region", { name: "Test Connection" }).getByTestId("test-result");
+}
+
 /** Runs Test Connection, signs in at the IdP in the popup, and returns the result panel. */
 async function runTest(page: Page) {
   const popupPromise = page.waitForEvent("popup");
@@ -41,7 +46,7 @@ async function runTest(page: Page) {
   await popup.getByLabel("Username").fill(MEMBER.email);
   await popup.getByRole("button", { name: "Sign in to IdP" }).click();
   await popup.waitForEvent("close");
-  const result = page.getByTestId("test-result");
+  const result = testResult(page);
   await expect(result).toBeVisible();
   return result;
 }
@@ -71,7 +76,8 @@ test.describe("SAML sign-in", () => {
     const stalePopup = page.waitForEvent("popup");
     await page.evaluate((id) => window.open(`/sso/test/${id}`, "latchkey-test"), connection);
     await (await stalePopup).waitForEvent("close");
-    await expect(page.getByTestId("test-result")).toHaveAttribute("data-code", "connection_not_configured");
+    await expect(testResult(page)).toHaveAttribute("data-code", "connection_not_configured");
+    await screenshot(page, "saml-test-not-configured");
 
     // The IdP admin's side, then ours: import the IdP's metadata and save.
     await configureIdp(page, connection, { acs_url: acsUrl, audience: entityId });
