@@ -7,7 +7,7 @@
 use super::certificate::{sha256_fingerprint, ParsedCertificate};
 use super::envelope::{self, Envelope};
 use chrono::{DateTime, Duration, Utc};
-use samael::crypto::AllowedSignatureAlgorithm;
+use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode};
 use samael::metadata::EntityDescriptor;
 use samael::schema::Assertion;
 use samael::service_provider::{Error as SamlError, ServiceProvider, ServiceProviderBuilder};
@@ -85,13 +85,16 @@ pub fn verify(
     }
     let provider = service_provider(settings, &current)?;
     let ids: Vec<&str> = request_id.into_iter().collect();
-    let assertion = match provider.parse_xml_response(xml, Some(&ids)) {
-        Ok(assertion) => assertion,
-        Err(SamlError::FailedToValidateSignature) => {
-            return Err(signature_failure(settings, xml, envelope, &expired))
-        }
-        Err(error) => return Err(explain(settings, envelope, error, now)),
-    };
+    // PreDigest keeps exactly the bytes xmlsec digested: the strictest reduction,
+    // and 1.7x faster than rebuilding a pruned tree (see benches/acs.rs).
+    let assertion =
+        match provider.parse_xml_response_with_mode(xml, Some(&ids), ReduceMode::PreDigest) {
+            Ok(assertion) => assertion,
+            Err(SamlError::FailedToValidateSignature) => {
+                return Err(signature_failure(settings, xml, envelope, &expired))
+            }
+            Err(error) => return Err(explain(settings, envelope, error, now)),
+        };
     let verified = verified_assertion(assertion, now);
     // With IdP-initiated sign-in allowed samael skips InResponseTo; a response
     // that names a request must still name the one we know.
