@@ -90,6 +90,13 @@ pub trait Backend: Send + Sync + 'static {
 
     async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError>;
 
+    /// Turns "Require SSO" on (only with a tested connection) or off.
+    async fn set_require_sso(
+        &self,
+        admin: &CurrentUser,
+        on: bool,
+    ) -> Result<AuthenticationOverview, AppError>;
+
     /// Where to send a member of `org_slug` to sign in with SSO, or `None`
     /// when the organization has no active connection (or does not exist).
     async fn sso_start_url(

@@ -24,6 +24,9 @@ pub enum AppError {
     /// Same answer for unknown domains and for organizations without SSO.
     #[error("Single sign-on isn't available for that email address. Sign in with your password, or ask your Integrations Admin for your organization's login link.")]
     SsoNotAvailable,
+    /// Only after the password was verified, so a guesser learns nothing from it.
+    #[error("Your organization requires single sign-on. Use Sign in with SSO, or go to {login_path} to sign in through your identity provider.")]
+    SsoRequired { login_path: String },
     #[error("Some fields need attention: {0}")]
     Invalid(FieldErrors),
     #[error("The request could not be read: {0}")]
@@ -43,6 +46,7 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::NotFound => "not_found",
             AppError::SsoNotAvailable => "sso_not_available",
+            AppError::SsoRequired { .. } => "sso_required",
             AppError::Invalid(_) => "invalid_input",
             AppError::BadRequest(_) => "bad_request",
             AppError::Internal { .. } => "internal",
@@ -52,7 +56,9 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Unauthenticated | AppError::InvalidCredentials => 401,
-            AppError::Forbidden | AppError::AccountDeactivated => 403,
+            AppError::Forbidden | AppError::AccountDeactivated | AppError::SsoRequired { .. } => {
+                403
+            }
             AppError::RateLimited { .. } => 429,
             AppError::NotFound | AppError::SsoNotAvailable => 404,
             AppError::Invalid(_) => 422,
@@ -128,6 +134,9 @@ mod tests {
                 retry_after_secs: 3,
             },
             AppError::SsoNotAvailable,
+            AppError::SsoRequired {
+                login_path: "/login/acme".into(),
+            },
             AppError::NotFound,
             AppError::Invalid(FieldErrors::default()),
             AppError::BadRequest("x".into()),

@@ -51,7 +51,23 @@ async function runTest(page: Page) {
   return result;
 }
 
+async function openAuthentication(page: Page) {
+  await signIn(page, ACCOUNTS.admin);
+  await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
+  await page.goto("/settings/authentication");
+  await waitForHydration(page);
+}
+
 test.describe("SAML sign-in", () => {
+  test("Require SSO is refused while no connection has passed Test Connection", async ({ page }) => {
+    await openAuthentication(page);
+    await expect(page.getByTestId("require-sso-state")).toContainText("once a connection passes Test Connection");
+    await page.getByLabel("Require SSO").check();
+    await expect(page.locator("#require-sso-error")).toContainText("Run Test Connection successfully");
+    await expect(page.getByLabel("Require SSO")).not.toBeChecked();
+    await screenshot(page, "require-sso-refused");
+  });
+
   test("Test Connection explains each failure, passes, and a member signs in", async ({ page }) => {
     await addIdpUser(page);
     await signIn(page, ACCOUNTS.admin);
@@ -165,5 +181,23 @@ test.describe("SAML sign-in", () => {
     await expect(page.getByTestId("reference")).toHaveText(/^[A-Z0-9]{8}$/);
     await expect(page.getByText("Expected")).toHaveCount(0);
     await screenshot(page, "saml-member-refused");
+  });
+
+  test("with SSO required, members are sent to SSO while an admin keeps break-glass access", async ({ page }) => {
+    await openAuthentication(page);
+    await page.getByLabel("Require SSO").check();
+    await expect(page.getByTestId("require-sso-state")).toHaveText("On: members sign in through SSO only.");
+    await screenshot(page, "require-sso-on");
+
+    await page.context().clearCookies();
+    await signIn(page, ACCOUNTS.member);
+    await expect(page.getByRole("alert")).toContainText("requires single sign-on");
+    await expect(page.getByRole("alert")).toContainText(`/login/${ORG.slug}`);
+    await screenshot(page, "require-sso-member-refused");
+
+    await page.context().clearCookies();
+    await openAuthentication(page);
+    await page.getByLabel("Require SSO").uncheck();
+    await expect(page.getByTestId("require-sso-state")).toHaveText("Off: members may still use passwords.");
   });
 });

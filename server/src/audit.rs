@@ -20,6 +20,8 @@ pub enum AuditAction {
     ConnectionActivated,
     ConnectionDeactivated,
     ConnectionDeleted,
+    RequireSsoEnabled,
+    RequireSsoDisabled,
 }
 
 impl AuditAction {
@@ -35,6 +37,8 @@ impl AuditAction {
             AuditAction::ConnectionActivated => "connection_activated",
             AuditAction::ConnectionDeactivated => "connection_deactivated",
             AuditAction::ConnectionDeleted => "connection_deleted",
+            AuditAction::RequireSsoEnabled => "require_sso_enabled",
+            AuditAction::RequireSsoDisabled => "require_sso_disabled",
         }
     }
 }

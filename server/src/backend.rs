@@ -124,15 +124,22 @@ impl Backend for ServerBackend {
                 .map_err(internal)?;
             return Err(AppError::AccountDeactivated);
         }
-        let token = sessions::open(
-            &self.db,
-            account.user.id,
-            account.org.id,
-            SignInMethod::Password,
-            client_ip,
-        )
-        .await
-        .map_err(internal)?;
+        // Checked only now that the password is right: a guesser learns nothing.
+        let method = if !account.org.require_sso {
+            SignInMethod::Password
+        } else if account.role.is_integrations_admin() {
+            SignInMethod::BreakGlass
+        } else {
+            self.audit_failure(Some(&account), &email, "sso_required", client_ip)
+                .await
+                .map_err(internal)?;
+            return Err(AppError::SsoRequired {
+                login_path: format!("/login/{}", account.org.slug),
+            });
+        };
+        let token = sessions::open(&self.db, account.user.id, account.org.id, method, client_ip)
+            .await
+            .map_err(internal)?;
         audit::record(
             &self.db,
             AuditEntry {
@@ -143,7 +150,7 @@ impl Backend for ServerBackend {
                 },
                 action: AuditAction::SignIn,
                 success: true,
-                detail: json!({ "method": SignInMethod::Password.as_str() }),
+                detail: json!({ "method": method.as_str() }),
                 client_ip,
             },
         )
@@ -263,6 +270,14 @@ impl Backend for ServerBackend {
 
     async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError> {
         self.connections.delete(admin, id).await
+    }
+
+    async fn set_require_sso(
+        &self,
+        admin: &CurrentUser,
+        on: bool,
+    ) -> Result<AuthenticationOverview, AppError> {
+        self.connections.set_require_sso(admin, on).await
     }
 
     async fn sso_start_url(

@@ -20,6 +20,8 @@ pub const SESSION_LIFETIME: Duration = Duration::hours(12);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInMethod {
     Password,
+    /// An Integrations Admin's password sign-in while the organization requires SSO.
+    BreakGlass,
     Saml,
     Oidc,
 }
@@ -28,6 +30,7 @@ impl SignInMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             SignInMethod::Password => "password",
+            SignInMethod::BreakGlass => "break_glass",
             SignInMethod::Saml => "saml",
             SignInMethod::Oidc => "oidc",
         }

@@ -68,6 +68,12 @@ pub struct AuthenticationOverview {
     pub org_name: String,
     pub login_url: String,
     pub connections: Vec<ConnectionSummary>,
+    /// Members must sign in through SSO; admins keep password sign-in (break-glass).
+    #[serde(default)]
+    pub require_sso: bool,
+    /// Whether an active connection has passed Test Connection (Require SSO needs one).
+    #[serde(default)]
+    pub has_tested_connection: bool,
 }
 
 /// The create form: protocol, IdP and an optional name.

@@ -91,3 +91,11 @@ pub async fn delete_connection(id: String) -> Result<(), AppError> {
         .await
         .map_err(fail)
 }
+
+/// "Require SSO": members must sign in through the identity provider.
+#[server(endpoint = "set_require_sso", input = Json)]
+pub async fn set_require_sso(on: bool) -> Result<AuthenticationOverview, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?.set_require_sso(&admin, on).await.map_err(fail)
+}

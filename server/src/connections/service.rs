@@ -68,17 +68,46 @@ impl ConnectionService {
     pub async fn overview(&self, admin: &CurrentUser) -> Result<AuthenticationOverview, AppError> {
         let org_id = self.org_id(admin).await?;
         let now = now_unix();
-        let connections = store::list(&self.db, org_id)
-            .await
-            .map_err(internal)?
+        let models = store::list(&self.db, org_id).await.map_err(internal)?;
+        let connections = models
             .iter()
             .map(|m| view::summary(m, &self.urls, now))
             .collect();
+        let org = store::organization(&self.db, org_id)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::Unauthenticated)?;
         Ok(AuthenticationOverview {
             org_name: admin.org_name.clone(),
             login_url: self.urls.login_url(&admin.org_slug),
             connections,
+            require_sso: org.require_sso,
+            has_tested_connection: models.iter().any(|m| m.active && m.tested_at.is_some()),
         })
+    }
+
+    /// Require SSO only once an active connection has passed Test Connection,
+    /// so turning it on cannot lock members out of a connection that never worked.
+    pub async fn set_require_sso(
+        &self,
+        admin: &CurrentUser,
+        on: bool,
+    ) -> Result<AuthenticationOverview, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let overview = self.overview(admin).await?;
+        if on && !overview.has_tested_connection {
+            return Err(field_error(
+                "require_sso",
+                "no_tested_connection",
+                "Run Test Connection successfully on an active connection first. Until one passes, members could be locked out.",
+            ));
+        }
+        if overview.require_sso != on {
+            store::set_require_sso(&self.db, org_id, actor(admin), on)
+                .await
+                .map_err(internal)?;
+        }
+        self.overview(admin).await
     }
 
     pub async fn create(

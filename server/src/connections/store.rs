@@ -2,6 +2,7 @@
 //! change in one transaction with its audit row.
 
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
+use crate::entities::organization;
 use crate::entities::sso_connection::{self, ActiveModel, Column, Entity, Model};
 use crate::saml::certificate::parse_pem_bundle;
 use crate::secrets::SecretKey;
@@ -274,6 +275,47 @@ pub async fn delete(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+pub async fn organization(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+) -> Result<Option<organization::Model>, DbErr> {
+    organization::Entity::find_by_id(org_id).one(db).await
+}
+
+/// Sets "Require SSO" with its audit row, in one transaction.
+pub async fn set_require_sso(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    actor: Actor,
+    on: bool,
+) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    organization::ActiveModel {
+        id: Set(org_id),
+        require_sso: Set(on),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            org_id: Some(org_id),
+            actor,
+            action: if on {
+                AuditAction::RequireSsoEnabled
+            } else {
+                AuditAction::RequireSsoDisabled
+            },
+            success: true,
+            detail: json!({ "require_sso": on }),
+            client_ip: None,
+        },
+    )
+    .await?;
+    txn.commit().await
 }
 
 type WriteFuture<'a> =

@@ -8,8 +8,9 @@ mod oidc_form;
 mod saml_form;
 mod testing;
 
+use crate::components::fields::FieldMessage;
 use crate::components::fields::{CopyValue, StatusBadge};
-use crate::functions::connections::get_authentication_overview;
+use crate::functions::connections::{get_authentication_overview, SetRequireSso};
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -51,6 +52,7 @@ fn Overview() -> impl IntoView {
                                 <CopyValue id="login-url" label="Login URL" value=overview.login_url.clone()/>
                             </div>
                         </section>
+                        <RequireSso on=overview.require_sso has_tested=overview.has_tested_connection/>
                         <ConnectionList connections=overview.connections.clone()/>
                         <create::CreateConnection/>
                     }
@@ -109,4 +111,55 @@ fn ConnectionList(connections: Vec<ConnectionSummary>) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// "Require SSO": refused by the server until a connection has passed Test
+/// Connection; admins keep password sign-in as break-glass access.
+#[component]
+fn RequireSso(on: bool, has_tested: bool) -> impl IntoView {
+    let action = ServerAction::<SetRequireSso>::new();
+    let current = RwSignal::new(on);
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(overview)) => current.set(overview.require_sso),
+        Some(Err(_)) => current.set(current.get_untracked()),
+        None => {}
+    });
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    view! {
+        <section class="mt-6 rounded-xl border border-slate-200 bg-white p-5" aria-labelledby="require-sso-heading">
+            <div class="flex flex-wrap items-start justify-between gap-4">
+                <div class="max-w-2xl">
+                    <h2 id="require-sso-heading" class="font-semibold">"Require single sign-on"</h2>
+                    <p class="mt-1 text-sm text-slate-600">
+                        "Members must sign in through your identity provider; their passwords stop working. Integrations Admins keep password sign-in for emergencies (break-glass access), and every such sign-in is marked in the audit log."
+                    </p>
+                </div>
+                <label for="require-sso" class="flex items-center gap-2 text-sm font-medium text-slate-800">
+                    <input
+                        id="require-sso"
+                        type="checkbox"
+                        role="switch"
+                        class="h-5 w-5 rounded border-slate-300"
+                        aria-describedby="require-sso-error"
+                        prop:checked=move || current.get()
+                        disabled=move || action.pending().get()
+                        on:change=move |ev| {
+                            action.dispatch(SetRequireSso { on: event_target_checked(&ev) });
+                        }
+                    />
+                    "Require SSO"
+                </label>
+            </div>
+            <p data-testid="require-sso-state" class="mt-3 text-sm text-slate-700">
+                {move || if current.get() {
+                    "On: members sign in through SSO only."
+                } else if has_tested {
+                    "Off: members may still use passwords."
+                } else {
+                    "Off. It can be turned on once a connection passes Test Connection."
+                }}
+            </p>
+            <FieldMessage id="require-sso-error" error field="require_sso"/>
+        </section>
+    }
 }

@@ -1,0 +1,133 @@
+//! "Require SSO": refused until a connection passed Test Connection; when on,
+//! members are refused a password sign-in (after the password is checked) and
+//! Integrations Admins get in as break-glass, marked in the audit log.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use serde_json::json;
+use server::entities::{audit_event, session, sso_connection};
+
+async fn connection(app: &TestApp, admin: &str) -> String {
+    let created = app
+        .call_json(
+            "create_connection",
+            json!({ "new": { "protocol": "saml", "provider": "okta", "display_name": "" } }),
+            Some(admin),
+        )
+        .await
+        .json();
+    created["summary"]["id"].as_str().unwrap().to_string()
+}
+
+async fn mark_tested(app: &TestApp, id: &str) {
+    let model = sso_connection::Entity::find_by_id(uuid::Uuid::parse_str(id).unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut model = model.into_active_model();
+    model.tested_at = Set(Some(chrono::Utc::now()));
+    model.update(&app.db).await.unwrap();
+}
+
+async fn require_sso(app: &TestApp, admin: &str, on: bool) -> TestResponse {
+    app.call_json("set_require_sso", json!({ "on": on }), Some(admin))
+        .await
+}
+
+/// Without a connection that passed Test Connection, Require SSO is refused
+/// with a reason next to the switch, and nothing changes.
+#[tokio::test]
+async fn require_sso_needs_a_tested_connection() {
+    let app = TestApp::spawn().await.with_acme().await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    connection(&app, &admin).await;
+    let refused = require_sso(&app, &admin, true).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("no_tested_connection"),
+        "{}",
+        refused.body
+    );
+    let overview = app
+        .call_json("get_authentication_overview", json!({}), Some(&admin))
+        .await
+        .json();
+    assert_eq!(overview["require_sso"], false);
+    assert_eq!(overview["has_tested_connection"], false);
+    // Members cannot flip it at all.
+    let member = app.session_for(MEMBER_EMAIL).await;
+    assert_eq!(
+        require_sso(&app, &member, true).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// With SSO required, a member with the right password is sent to SSO, a
+/// wrong password reads as always, and an admin gets in as break-glass.
+#[tokio::test]
+async fn members_must_use_sso_and_admins_keep_break_glass() {
+    let app = TestApp::spawn().await.with_acme().await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let id = connection(&app, &admin).await;
+    mark_tested(&app, &id).await;
+    let on = require_sso(&app, &admin, true).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    assert_eq!(on.json()["require_sso"], true);
+
+    let member = app.sign_in(MEMBER_EMAIL, PASSWORD).await;
+    assert_eq!(member.status, StatusCode::FORBIDDEN, "{}", member.body);
+    assert!(
+        member.body.contains("sso_required") || member.body.contains("SsoRequired"),
+        "{}",
+        member.body
+    );
+    assert!(member.body.contains("/login/acme"), "{}", member.body);
+    assert!(member.session_cookie().is_none());
+    // The check comes after the password: a wrong one says nothing about SSO.
+    let guess = app.sign_in(MEMBER_EMAIL, "wrong password entirely").await;
+    assert_eq!(guess.status, StatusCode::UNAUTHORIZED);
+    assert!(!guess.body.contains("SsoRequired"));
+
+    let break_glass = app.sign_in(ADMIN_EMAIL, PASSWORD).await;
+    assert_eq!(break_glass.status, StatusCode::OK, "{}", break_glass.body);
+    let token = break_glass.session_cookie().unwrap();
+    let stored = session::Entity::find_by_id(server::sessions::token_hash(&token))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.method, "break_glass");
+
+    let events = audit_event::Entity::find().all(&app.db).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "require_sso_enabled"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "sign_in_failed" && e.detail.contains("sso_required")),
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e.action == "sign_in" && e.detail.contains("break_glass")));
+
+    // Turned off again, passwords work for members.
+    assert_eq!(
+        require_sso(&app, &admin, false).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.sign_in(MEMBER_EMAIL, PASSWORD).await.status,
+        StatusCode::OK
+    );
+    let events = audit_event::Entity::find().all(&app.db).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "require_sso_disabled"));
+}
