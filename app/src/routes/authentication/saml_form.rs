@@ -260,15 +260,19 @@ pub fn SamlForm(
                         id="allow-idp-initiated"
                         type="checkbox"
                         class="mt-1 h-4 w-4 rounded border-slate-300"
+                        aria-describedby="allow-idp-initiated-hint"
                         prop:checked=move || allow_idp_initiated.get()
                         on:change=move |ev| allow_idp_initiated.set(event_target_checked(&ev))
                     />
-                    <label for="allow-idp-initiated" class="text-sm">
-                        <span class="font-medium text-slate-800">"Allow IdP-initiated sign-in"</span>
-                        <span class="block text-xs text-slate-500">
+                    // The hint stays outside the label: "Identity provider" must name only the dropdown.
+                    <div class="text-sm">
+                        <label for="allow-idp-initiated" class="font-medium text-slate-800">
+                            "Allow IdP-initiated sign-in"
+                        </label>
+                        <p id="allow-idp-initiated-hint" class="text-xs text-slate-500">
                             "Lets members start from their identity provider's app dashboard (for example an Okta or Entra tile). Leave it off unless members need it: sign-ins started here are bound to a request Latchkey sent, which is safer."
-                        </span>
-                    </label>
+                        </p>
+                    </div>
                 </div>
                 <div class="flex items-center gap-3">
                     <button type="submit" class=PRIMARY_BUTTON disabled=move || save.pending().get()>
