@@ -90,6 +90,27 @@ pub trait Backend: Send + Sync + 'static {
 
     async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError>;
 
+    /// Claims an email domain for "Sign in with SSO" (one organization per domain).
+    async fn add_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError>;
+
+    async fn remove_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError>;
+
+    /// Where "Sign in with SSO" sends this email address, or `None` when no
+    /// organization claims its domain (or has no active connection).
+    async fn sso_start_url_for_email(
+        &self,
+        email: &str,
+        return_to: &str,
+    ) -> Result<Option<String>, AppError>;
+
     /// Turns "Require SSO" on (only with a tested connection) or off.
     async fn set_require_sso(
         &self,

@@ -22,6 +22,8 @@ pub enum AuditAction {
     ConnectionDeleted,
     RequireSsoEnabled,
     RequireSsoDisabled,
+    DomainAdded,
+    DomainRemoved,
 }
 
 impl AuditAction {
@@ -39,6 +41,8 @@ impl AuditAction {
             AuditAction::ConnectionDeleted => "connection_deleted",
             AuditAction::RequireSsoEnabled => "require_sso_enabled",
             AuditAction::RequireSsoDisabled => "require_sso_disabled",
+            AuditAction::DomainAdded => "domain_added",
+            AuditAction::DomainRemoved => "domain_removed",
         }
     }
 }

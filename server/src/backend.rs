@@ -272,6 +272,38 @@ impl Backend for ServerBackend {
         self.connections.delete(admin, id).await
     }
 
+    async fn add_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError> {
+        self.connections.add_domain(admin, domain).await
+    }
+
+    async fn remove_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError> {
+        self.connections.remove_domain(admin, domain).await
+    }
+
+    async fn sso_start_url_for_email(
+        &self,
+        email: &str,
+        return_to: &str,
+    ) -> Result<Option<String>, AppError> {
+        match self.sso.start_sign_in_for_email(email, return_to).await {
+            Ok(url) => Ok(Some(url)),
+            Err(StartError::NotAvailable) => Ok(None),
+            Err(StartError::NotConfigured(diagnosis)) => {
+                tracing::warn!(code = %diagnosis.code, "SSO could not start");
+                Ok(None)
+            }
+            Err(StartError::Database(error)) => Err(internal(error)),
+        }
+    }
+
     async fn set_require_sso(
         &self,
         admin: &CurrentUser,

@@ -74,6 +74,9 @@ pub struct AuthenticationOverview {
     /// Whether an active connection has passed Test Connection (Require SSO needs one).
     #[serde(default)]
     pub has_tested_connection: bool,
+    /// Email domains that route "Sign in with SSO" to this organization.
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 /// The create form: protocol, IdP and an optional name.

@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod connection;
 pub mod diagnosis;
 pub mod doctor;
+pub mod domain;
 pub mod mapping;
 pub mod redirect;
 pub mod sso_event;

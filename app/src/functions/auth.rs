@@ -50,14 +50,24 @@ pub async fn logout() -> Result<(), AppError> {
     Ok(())
 }
 
-/// Starts single sign-on for the organization that owns the email's domain.
+/// Starts single sign-on for the organization that claims the email's domain.
+/// The answer for an unknown domain never says whether an organization exists.
 #[server(endpoint = "start_sso")]
-pub async fn start_sso(email: String) -> Result<(), AppError> {
-    use crate::ssr::fail;
+pub async fn start_sso(email: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::ssr::{backend, fail};
     let mut errors = shared::FieldErrors::default();
     errors.check(shared::validate::email("email", &email));
     errors.into_result().map_err(|e| fail(e.into()))?;
-    // No organization has claimed a domain yet: domain routing arrives with SSO
-    // connections. The answer never says whether an organization exists.
-    Err(fail(AppError::SsoNotAvailable))
+    let return_to = shared::redirect::local_path(next.as_deref());
+    match backend()?
+        .sso_start_url_for_email(&email, &return_to)
+        .await
+        .map_err(fail)?
+    {
+        Some(url) => {
+            leptos_axum::redirect(&url);
+            Ok(())
+        }
+        None => Err(fail(AppError::SsoNotAvailable)),
+    }
 }

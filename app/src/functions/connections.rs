@@ -99,3 +99,20 @@ pub async fn set_require_sso(on: bool) -> Result<AuthenticationOverview, AppErro
     let admin = require_integrations_admin().await?;
     backend()?.set_require_sso(&admin, on).await.map_err(fail)
 }
+
+#[server(endpoint = "add_org_domain", input = Json)]
+pub async fn add_org_domain(domain: String) -> Result<AuthenticationOverview, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?.add_domain(&admin, &domain).await.map_err(fail)
+}
+
+#[server(endpoint = "remove_org_domain", input = Json)]
+pub async fn remove_org_domain(domain: String) -> Result<AuthenticationOverview, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .remove_domain(&admin, &domain)
+        .await
+        .map_err(fail)
+}

@@ -58,7 +58,10 @@ pub fn LoginPage() -> impl IntoView {
         match errors.into_result() {
             Ok(()) => {
                 local_error.set(None);
-                sso.dispatch(StartSso { email });
+                sso.dispatch(StartSso {
+                    email,
+                    next: Some(next()),
+                });
             }
             Err(errors) => local_error.set(Some(errors.into())),
         }

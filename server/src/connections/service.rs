@@ -83,7 +83,41 @@ impl ConnectionService {
             connections,
             require_sso: org.require_sso,
             has_tested_connection: models.iter().any(|m| m.active && m.tested_at.is_some()),
+            domains: store::domains(&self.db, org_id).await.map_err(internal)?,
         })
+    }
+
+    pub async fn add_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError> {
+        let org_id = self.org_id(admin).await?;
+        shared::domain::validate_domain("domain", domain)
+            .map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+        let domain = shared::domain::normalize_domain(domain);
+        match store::add_domain(&self.db, org_id, actor(admin), &domain).await {
+            Ok(()) => self.overview(admin).await,
+            Err(store::DomainError::Taken) => Err(field_error(
+                "domain",
+                "domain_taken",
+                format!("{domain} is already claimed. Each domain belongs to one organization; remove it there first."),
+            )),
+            Err(store::DomainError::Database(error)) => Err(internal(error)),
+        }
+    }
+
+    pub async fn remove_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let domain = shared::domain::normalize_domain(domain);
+        store::remove_domain(&self.db, org_id, actor(admin), &domain)
+            .await
+            .map_err(internal)?;
+        self.overview(admin).await
     }
 
     /// Require SSO only once an active connection has passed Test Connection,

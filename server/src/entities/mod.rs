@@ -2,6 +2,7 @@
 
 pub mod audit_event;
 pub mod membership;
+pub mod org_domain;
 pub mod organization;
 pub mod saml_replay;
 pub mod session;

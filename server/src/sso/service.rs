@@ -4,7 +4,7 @@
 use super::requests::{self, NewRequest, Purpose};
 use crate::connections::{store, PublicUrls};
 use crate::entities::sso_connection::Model as Connection;
-use crate::entities::{organization, sso_connection};
+use crate::entities::{org_domain, organization, sso_connection};
 use crate::saml::request as authn_request;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use shared::{Diagnosis, DiagnosisCode, Protocol};
@@ -60,6 +60,24 @@ impl SsoService {
             .ok_or(StartError::NotAvailable)?;
         self.start(&connection, Purpose::SignIn, None, return_to)
             .await
+    }
+
+    /// "Sign in with SSO" by email: the organization that claims the domain.
+    pub async fn start_sign_in_for_email(
+        &self,
+        email: &str,
+        return_to: &str,
+    ) -> Result<String, StartError> {
+        let domain = shared::domain::email_domain(email).ok_or(StartError::NotAvailable)?;
+        let claimed = org_domain::Entity::find_by_id(domain)
+            .one(&self.db)
+            .await?
+            .ok_or(StartError::NotAvailable)?;
+        let org = organization::Entity::find_by_id(claimed.org_id)
+            .one(&self.db)
+            .await?
+            .ok_or(StartError::NotAvailable)?;
+        self.start_sign_in(&org.slug, return_to).await
     }
 
     /// The IdP URL for an admin's Test Connection; the connection must belong
