@@ -20,6 +20,16 @@ pub enum AuditAction {
     ConnectionActivated,
     ConnectionDeactivated,
     ConnectionDeleted,
+    ScimEnabled,
+    ScimTokenIssued,
+    ScimTokenRotated,
+    ScimRotationCompleted,
+    ScimRotationCancelled,
+    ScimDisabled,
+    ScimUserCreated,
+    ScimUserDeactivated,
+    ScimUserReactivated,
+    ScimUserDeleted,
 }
 
 impl AuditAction {
@@ -35,6 +45,16 @@ impl AuditAction {
             AuditAction::ConnectionActivated => "connection_activated",
             AuditAction::ConnectionDeactivated => "connection_deactivated",
             AuditAction::ConnectionDeleted => "connection_deleted",
+            AuditAction::ScimEnabled => "scim_enabled",
+            AuditAction::ScimTokenIssued => "scim_token_issued",
+            AuditAction::ScimTokenRotated => "scim_token_rotated",
+            AuditAction::ScimRotationCompleted => "scim_rotation_completed",
+            AuditAction::ScimRotationCancelled => "scim_rotation_cancelled",
+            AuditAction::ScimDisabled => "scim_disabled",
+            AuditAction::ScimUserCreated => "scim_user_created",
+            AuditAction::ScimUserDeactivated => "scim_user_deactivated",
+            AuditAction::ScimUserReactivated => "scim_user_reactivated",
+            AuditAction::ScimUserDeleted => "scim_user_deleted",
         }
     }
 }
@@ -52,6 +72,10 @@ pub enum Actor {
     },
     /// The operator, through the `latchkey` command.
     Cli,
+    /// An identity provider, through a SCIM connection.
+    Scim {
+        connection_id: Uuid,
+    },
 }
 
 impl Actor {
@@ -60,6 +84,7 @@ impl Actor {
             Actor::User { id, email } => (Some(*id), email.clone()),
             Actor::Anonymous { claimed_email } => (None, claimed_email.clone()),
             Actor::Cli => (None, "cli".into()),
+            Actor::Scim { connection_id } => (None, format!("scim:{connection_id}")),
         }
     }
 }

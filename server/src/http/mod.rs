@@ -5,6 +5,7 @@ mod csrf;
 mod headers;
 mod health;
 mod saml;
+pub mod scim;
 
 use crate::backend::ServerBackend;
 use crate::config::Config;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub backend: BackendHandle,
     /// Encrypts stored secrets; never logged, never sent to a browser.
     pub secrets: SecretKey,
+    /// The SCIM endpoints' shared parts (token cache, request bookkeeping).
+    pub scim: crate::scim::Scim,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -48,6 +51,7 @@ impl AppState {
     pub fn new(db: DatabaseConnection, config: Config) -> Result<Self, SecretError> {
         let secrets = SecretKey::load(config.secret_key.as_deref(), &config.data_dir)?;
         let config = Arc::new(config);
+        let scim = crate::scim::Scim::new(db.clone(), &config.public_url);
         let backend = ServerBackend {
             db: db.clone(),
             config: config.clone(),
@@ -74,6 +78,7 @@ impl AppState {
             leptos,
             backend: BackendHandle(Arc::new(backend)),
             secrets,
+            scim,
         })
     }
 }
@@ -88,7 +93,7 @@ pub fn router(state: AppState) -> Router {
         let options = state.leptos.clone();
         move || shell(options.clone())
     };
-    Router::new()
+    let pages = Router::new()
         .merge(health::router())
         .merge(saml::router())
         .leptos_routes_with_context(&state, routes, context.clone(), page_shell)
@@ -99,7 +104,12 @@ pub fn router(state: AppState) -> Router {
             state.config.clone(),
             csrf::refuse_cross_site_writes,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    // SCIM has its own bearer-token guard and a larger body limit (big group PATCHes);
+    // the CSRF guard covers /api only.
+    Router::new()
+        .merge(scim::router(&state))
+        .merge(pages)
         .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

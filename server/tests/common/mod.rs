@@ -187,6 +187,53 @@ impl TestApp {
         response.session_cookie().expect("session cookie")
     }
 
+    /// Enables SCIM for `acme` as its admin; returns the connection id and the token.
+    pub async fn enable_scim(&self) -> (uuid::Uuid, String) {
+        self.enable_scim_for("acme").await
+    }
+
+    pub async fn enable_scim_for(&self, slug: &str) -> (uuid::Uuid, String) {
+        let org = accounts::find_organization(&self.db, slug)
+            .await
+            .unwrap()
+            .expect("organization");
+        let admin = server::scim::connections::Admin {
+            org_id: org.id,
+            actor: Actor::Cli,
+        };
+        let (connection, token) =
+            server::scim::connections::enable(&self.db, &admin, "okta", "Okta SCIM")
+                .await
+                .expect("enable SCIM");
+        (connection.id, token)
+    }
+
+    /// A SCIM request to `/scim/v2/{connection}{path}` with a bearer token.
+    pub async fn scim(
+        &self,
+        method: &str,
+        connection: uuid::Uuid,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("/scim/v2/{connection}{path}"))
+            .header(header::ACCEPT, "application/scim+json");
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/scim+json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
+    }
+
     /// Audit rows as `(action, outcome, actor)`, oldest first.
     pub async fn audit(&self) -> Vec<(String, String, String)> {
         use sea_orm::{EntityTrait, QueryOrder};
