@@ -75,3 +75,25 @@ ensure_build_tools() {
   ensure_rust_tools
   ensure_node_tools
 }
+
+# Python peers for the tests (PyPI only): scim2-tester drives the SCIM conformance
+# test (server/tests/scim_conformance.rs), pysaml2 plays a SAML IdP.
+PYTHON_VENV="${LATCHKEY_VENV:-$HOME/.cache/latchkey/venv}"
+PYTHON_TOOLS=(scim2-tester==0.5.2 scim2-cli==0.6.0 scim2-client==0.13.2 scim2-models==0.12.3 pysaml2==7.5.5)
+ensure_python_tools() {
+  ensure_debian_packages python3 python3-venv xmlsec1
+  if [ ! -x "$PYTHON_VENV/bin/python" ]; then
+    say "Creating the Python tools venv at $PYTHON_VENV"
+    python3 -m venv "$PYTHON_VENV"
+  fi
+  local missing=()
+  for spec in "${PYTHON_TOOLS[@]}"; do
+    "$PYTHON_VENV/bin/pip" show "${spec%%==*}" 2>/dev/null | grep -qx "Version: ${spec##*==}" \
+      || missing+=("$spec")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "Installing Python test tools: ${missing[*]}"
+    "$PYTHON_VENV/bin/pip" install -q "${missing[@]}"
+  fi
+  export LATCHKEY_PYTHON="$PYTHON_VENV/bin/python"
+}

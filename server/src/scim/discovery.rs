@@ -82,6 +82,7 @@ struct Attr {
     uniqueness: &'static str,
     case_exact: bool,
     references: &'static [&'static str],
+    canonical: &'static [&'static str],
     subs: Vec<Attr>,
 }
 
@@ -96,6 +97,7 @@ fn attr(name: &'static str, kind: &'static str) -> Attr {
         uniqueness: "none",
         case_exact: false,
         references: &[],
+        canonical: &[],
         subs: Vec::new(),
     }
 }
@@ -143,6 +145,10 @@ impl Attr {
         self.references = r;
         self
     }
+    fn canonical(mut self, values: &'static [&'static str]) -> Self {
+        self.canonical = values;
+        self
+    }
 
     fn to_json(&self) -> Value {
         let mut v = json!({
@@ -158,6 +164,9 @@ impl Attr {
         });
         if self.kind == "reference" {
             v["referenceTypes"] = json!(self.references);
+        }
+        if !self.canonical.is_empty() {
+            v["canonicalValues"] = json!(self.canonical);
         }
         if !self.subs.is_empty() {
             v["subAttributes"] = Value::Array(self.subs.iter().map(Attr::to_json).collect());
@@ -242,7 +251,9 @@ fn group_attributes() -> Vec<Attr> {
                 attr("$ref", "reference")
                     .refs(&["User", "Group"])
                     .mutability("immutable"),
-                string("type").mutability("immutable"),
+                string("type")
+                    .mutability("immutable")
+                    .canonical(&["User", "Group"]),
             ],
         ),
     ]

@@ -204,6 +204,12 @@ fn apply_at(
             "\"{key}\" cannot be changed."
         )));
     }
+    if key == "active" && kind == OpKind::Remove && path.sub_attr.is_none() {
+        // An account always has a status; removing it must not silently mean anything.
+        return Err(ScimError::InvalidValue(
+            "\"active\" cannot be removed: replace it with false to deactivate the user.".into(),
+        ));
+    }
     let sub = path.sub_attr.as_deref().map(canonical_name);
     match &path.filter {
         None => match sub {

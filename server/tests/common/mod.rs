@@ -21,6 +21,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub db: DatabaseConnection,
+    pub state: AppState,
     pub router: axum::Router,
     pub client: SocketAddr,
     _dir: tempfile::TempDir,
@@ -80,9 +81,11 @@ impl TestApp {
             .await
             .expect("connect");
         server::db::migrate(&db).await.expect("migrate");
-        let router = router(AppState::new(db.clone(), config).expect("state"));
+        let state = AppState::new(db.clone(), config).expect("state");
+        let router = router(state.clone());
         Self {
             db,
+            state,
             router,
             client: "203.0.113.7:50000".parse().unwrap(),
             _dir: dir,
@@ -206,6 +209,18 @@ impl TestApp {
                 .await
                 .expect("enable SCIM");
         (connection.id, token)
+    }
+
+    /// The admin of `acme` as the SCIM connection functions take it.
+    pub async fn scim_admin(&self) -> server::scim::connections::Admin {
+        let org = accounts::find_organization(&self.db, "acme")
+            .await
+            .unwrap()
+            .expect("organization");
+        server::scim::connections::Admin {
+            org_id: org.id,
+            actor: Actor::Cli,
+        }
     }
 
     /// A SCIM request to `/scim/v2/{connection}{path}` with a bearer token.
