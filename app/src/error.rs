@@ -24,6 +24,9 @@ pub enum AppError {
     /// Same answer for unknown domains and for organizations without SSO.
     #[error("Single sign-on isn't available for that email address. Sign in with your password, or ask your Integrations Admin for your organization's login link.")]
     SsoNotAvailable,
+    /// The action does not fit the current state (e.g. a rotation already running).
+    #[error("{0}")]
+    Conflict(String),
     #[error("Some fields need attention: {0}")]
     Invalid(FieldErrors),
     #[error("The request could not be read: {0}")]
@@ -43,6 +46,7 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::NotFound => "not_found",
             AppError::SsoNotAvailable => "sso_not_available",
+            AppError::Conflict(_) => "conflict",
             AppError::Invalid(_) => "invalid_input",
             AppError::BadRequest(_) => "bad_request",
             AppError::Internal { .. } => "internal",
@@ -55,6 +59,7 @@ impl AppError {
             AppError::Forbidden | AppError::AccountDeactivated => 403,
             AppError::RateLimited { .. } => 429,
             AppError::NotFound | AppError::SsoNotAvailable => 404,
+            AppError::Conflict(_) => 409,
             AppError::Invalid(_) => 422,
             AppError::BadRequest(_) => 400,
             AppError::Internal { .. } => 500,
@@ -131,6 +136,7 @@ mod tests {
             AppError::NotFound,
             AppError::Invalid(FieldErrors::default()),
             AppError::BadRequest("x".into()),
+            AppError::Conflict("x".into()),
             AppError::Internal {
                 reference: "E1".into(),
             },

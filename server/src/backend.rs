@@ -16,6 +16,7 @@ use shared::connection::{
     AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
     OidcForm, SamlForm,
 };
+use shared::provisioning::{EnableScimForm, IssuedToken, ProvisioningOverview};
 use shared::CurrentUser;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub struct ServerBackend {
     pub config: Arc<Config>,
     pub throttle: Arc<SignInThrottle>,
     pub connections: ConnectionService,
+    pub provisioning: crate::provisioning::ProvisioningService,
 }
 
 /// Logs the real cause and gives the person a reference to quote, never the cause.
@@ -259,5 +261,42 @@ impl Backend for ServerBackend {
 
     async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError> {
         self.connections.delete(admin, id).await
+    }
+
+    async fn provisioning_overview(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError> {
+        self.provisioning.overview(admin).await
+    }
+
+    async fn enable_scim(
+        &self,
+        admin: &CurrentUser,
+        form: EnableScimForm,
+    ) -> Result<IssuedToken, AppError> {
+        self.provisioning.enable(admin, form).await
+    }
+
+    async fn rotate_scim_token(&self, admin: &CurrentUser) -> Result<IssuedToken, AppError> {
+        self.provisioning.rotate(admin).await
+    }
+
+    async fn complete_scim_rotation(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError> {
+        self.provisioning.complete_rotation(admin).await
+    }
+
+    async fn cancel_scim_rotation(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError> {
+        self.provisioning.cancel_rotation(admin).await
+    }
+
+    async fn disable_scim(&self, admin: &CurrentUser) -> Result<ProvisioningOverview, AppError> {
+        self.provisioning.disable(admin).await
     }
 }

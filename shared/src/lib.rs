@@ -7,6 +7,7 @@ pub mod connection;
 pub mod diagnosis;
 pub mod doctor;
 pub mod mapping;
+pub mod provisioning;
 pub mod redirect;
 pub mod validate;
 

@@ -2,4 +2,5 @@
 
 pub mod auth;
 pub mod connections;
+pub mod provisioning;
 pub mod settings;

@@ -65,6 +65,7 @@ impl AppState {
                     ..OutboundPolicy::default()
                 },
             },
+            provisioning: crate::provisioning::ProvisioningService { scim: scim.clone() },
         };
         let leptos = LeptosOptions::builder()
             .output_name(option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("latchkey"))
