@@ -3,6 +3,7 @@
 //! evaluation, discovery, storage, tokens and the request bookkeeping.
 
 pub mod activity;
+pub mod bench;
 pub mod connections;
 pub mod discovery;
 pub mod errors;
