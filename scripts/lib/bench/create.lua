@@ -1,6 +1,6 @@
 -- POST /Users with a unique userName per request (thread number + counter).
+-- `thread_tag` is a global set per thread by setup(); a local here would shadow it.
 local counter = 0
-local thread_tag = "t"
 
 function setup(thread)
   thread:set("thread_tag", "t" .. tostring(math.random(1, 1e9)))

@@ -396,6 +396,7 @@ async fn answer_users(state: &AppState, caller: &Caller, query: Query) -> Answer
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let page = store
         .list_users(
@@ -425,6 +426,7 @@ async fn create_user(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let user = store.create_user(&caller, draft).await?;
     Ok(created(
@@ -443,6 +445,7 @@ async fn get_user(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let user = store.user(&caller, &id).await?;
     Ok(ok(
@@ -462,6 +465,7 @@ async fn replace_user(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let current = store.user(&caller, &id).await?;
     let draft = UserDraft::from_document(parse_json(&body)?)?;
@@ -484,6 +488,7 @@ async fn patch_user(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let current = store.user(&caller, &id).await?;
     let mut doc = users::patch_document(&current, &base);
@@ -504,6 +509,7 @@ async fn delete_user(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     store.delete_user(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -534,6 +540,7 @@ async fn answer_groups(state: &AppState, caller: &Caller, query: Query) -> Answe
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let page = store
         .list_groups(
@@ -575,6 +582,7 @@ async fn create_group(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let (group, members) = store.create_group(&caller, draft).await?;
     Ok(created(query.shape(
@@ -594,6 +602,7 @@ async fn get_group(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let group = store.group(&caller, &id).await?;
     let members = if query.wants_members() {
@@ -619,6 +628,7 @@ async fn replace_group(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let current = store.group(&caller, &id).await?;
     let draft = GroupDraft::from_document(parse_json(&body)?)?;
@@ -647,6 +657,7 @@ async fn patch_group(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     let current = store.group(&caller, &id).await?;
     let old = store
@@ -673,6 +684,7 @@ async fn delete_group(
     let store = Store {
         db: &state.db,
         base: &base,
+        gate: &state.scim.write_gate,
     };
     store.delete_group(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -62,6 +62,30 @@ pub struct Page<T> {
 pub struct Store<'a> {
     pub db: &'a DatabaseConnection,
     pub base: &'a str,
+    /// Serialises write transactions on SQLite (see [`WriteGate`]).
+    pub gate: &'a WriteGate,
+}
+
+/// SQLite allows one writer at a time; connections that collide wait in SQLite's
+/// busy handler, which sleeps and inflates tail latency. Queuing writers in the
+/// process instead keeps them moving. PostgreSQL needs no gate.
+#[derive(Default)]
+pub struct WriteGate(Option<tokio::sync::Mutex<()>>);
+
+impl WriteGate {
+    pub fn for_backend(db: &DatabaseConnection) -> Self {
+        match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => Self(Some(tokio::sync::Mutex::new(()))),
+            _ => Self(None),
+        }
+    }
+
+    pub async fn enter(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.0 {
+            Some(mutex) => Some(mutex.lock().await),
+            None => None,
+        }
+    }
 }
 
 fn not_found(kind: &str, id: &str) -> ScimError {
@@ -124,6 +148,7 @@ impl Store<'_> {
             None => None,
         };
         let now = Utc::now();
+        let _writing = self.gate.enter().await;
         let txn = self.db.begin().await?;
         let created = user::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -175,6 +200,7 @@ impl Store<'_> {
             None => None,
         };
         let was_active = current.active;
+        let _writing = self.gate.enter().await;
         let txn = self.db.begin().await?;
         let mut model: user::ActiveModel = current.into();
         model.email_normalized = Set(normalize_email(&draft.user_name));
@@ -208,6 +234,7 @@ impl Store<'_> {
     /// Deletes the account; its sessions and memberships go with it.
     pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<(), ScimError> {
         let found = self.user(caller, id).await?;
+        let _writing = self.gate.enter().await;
         let txn = self.db.begin().await?;
         sessions::close_all_for_user(&txn, found.id).await?;
         user::Entity::delete_by_id(found.id).exec(&txn).await?;
@@ -230,17 +257,21 @@ impl Store<'_> {
         };
         if let Some(condition) = translated {
             let query = scoped.filter(condition);
-            let total = query.clone().count(self.db).await?;
             let items = if count == 0 {
                 Vec::new()
             } else {
                 query
+                    .clone()
                     .order_by_asc(user::Column::CreatedAt)
                     .order_by_asc(user::Column::Id)
                     .offset(start_index - 1)
                     .limit(count)
                     .all(self.db)
                     .await?
+            };
+            let total = match known_total(start_index, count, items.len()) {
+                Some(total) => total,
+                None => query.count(self.db).await?,
             };
             return Ok(Page { total, items });
         }
@@ -342,6 +373,7 @@ impl Store<'_> {
     ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
         self.check_members(caller, &draft.members).await?;
         let now = Utc::now();
+        let _writing = self.gate.enter().await;
         let txn = self.db.begin().await?;
         let group = scim_group::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -381,6 +413,7 @@ impl Store<'_> {
             .copied()
             .collect();
         self.check_members(caller, &added).await?;
+        let _writing = self.gate.enter().await;
         let txn = self.db.begin().await?;
         let mut model: scim_group::ActiveModel = current.into();
         model.display_name_normalized = Set(draft.display_name.to_lowercase());
@@ -424,17 +457,21 @@ impl Store<'_> {
         };
         if let Some(condition) = translated {
             let query = scoped.filter(condition);
-            let total = query.clone().count(self.db).await?;
             let items = if count == 0 {
                 Vec::new()
             } else {
                 query
+                    .clone()
                     .order_by_asc(scim_group::Column::CreatedAt)
                     .order_by_asc(scim_group::Column::Id)
                     .offset(start_index - 1)
                     .limit(count)
                     .all(self.db)
                     .await?
+            };
+            let total = match known_total(start_index, count, items.len()) {
+                Some(total) => total,
+                None => query.count(self.db).await?,
             };
             return Ok(Page { total, items });
         }
@@ -459,6 +496,20 @@ impl Store<'_> {
             .collect();
         Ok(page_of(matching, start_index, count))
     }
+}
+
+/// The total without a COUNT query, when the page itself shows it: a page that is
+/// not full and not empty ends the results (a lookup by userName is one such page).
+fn known_total(start_index: u64, count: u64, found: usize) -> Option<u64> {
+    let found = found as u64;
+    if count == 0 {
+        return None;
+    }
+    if found == 0 {
+        // Nothing from the first row on means nothing at all.
+        return (start_index == 1).then_some(0);
+    }
+    (found < count).then(|| start_index - 1 + found)
 }
 
 fn page_of<T>(all: Vec<T>, start_index: u64, count: u64) -> Page<T> {
