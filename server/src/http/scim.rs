@@ -291,9 +291,8 @@ impl Query {
         let count = number("count", find(pairs, "count"))?
             .unwrap_or(100)
             .clamp(0, MAX_RESULTS as i64) as u64;
-        if find(pairs, "sortBy").is_some_and(|s| !s.is_empty()) {
-            // Sorting is not offered (ServiceProviderConfig says so); the order stays stable.
-        }
+        // `sortBy` is ignored: sorting is not offered (ServiceProviderConfig says so)
+        // and lists keep their stable creation order.
         Ok(Self {
             filter,
             start_index,

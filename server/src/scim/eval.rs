@@ -20,7 +20,7 @@ pub fn matches(filter: &Filter, doc: &Map<String, Value>, core_schema: &str) -> 
             .iter()
             .any(|v| is_present(v)),
         Filter::Compare { path, op, value } => {
-            let exact = case_exact(path, doc);
+            let exact = case_exact(path);
             values_at(doc, path, core_schema)
                 .iter()
                 .any(|v| compare(v, *op, value, exact))
@@ -72,7 +72,7 @@ fn container(doc: &Map<String, Value>, scope: Scope) -> Option<&Map<String, Valu
     }
 }
 
-fn case_exact(path: &AttrPath, _doc: &Map<String, Value>) -> bool {
+fn case_exact(path: &AttrPath) -> bool {
     match &path.sub_attr {
         // `members.value` and `manager.value` are ids.
         Some(sub) => sub.eq_ignore_ascii_case("value") && is_reference_attr(&path.attr),

@@ -3,7 +3,7 @@
 //! `externalId` → its own column; everything else is kept as a JSON document.
 
 use super::errors::ScimError;
-use super::resource::{get_ci, normalize, ENTERPRISE_SCHEMA, USER_SCHEMA};
+use super::resource::{normalize, ENTERPRISE_SCHEMA, USER_SCHEMA};
 use crate::entities::user;
 use serde_json::{json, Map, Value};
 
@@ -197,11 +197,6 @@ pub fn patch_document(user: &user::Model, base: &str) -> Map<String, Value> {
         doc.remove(key);
     }
     doc
-}
-
-/// Whether the document's `userName` is present, e.g. for a clear message.
-pub fn has_user_name(doc: &Map<String, Value>) -> bool {
-    get_ci(doc, "userName").is_some()
 }
 
 #[cfg(test)]
