@@ -8,6 +8,7 @@ use shared::connection::{
     AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
     OidcForm, SamlForm,
 };
+use shared::provisioning::{EnableScimForm, IssuedToken, ProvisioningOverview};
 use shared::sso_event::SsoEvent;
 use shared::CurrentUser;
 use std::net::IpAddr;
@@ -140,6 +141,35 @@ pub trait Backend: Send + Sync + 'static {
         connection_id: &str,
         event_id: &str,
     ) -> Result<SsoEvent, AppError>;
+
+    /// Settings > User Provisioning: the SCIM connection card and recent requests.
+    async fn provisioning_overview(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError>;
+
+    /// Enables SCIM and returns the first bearer token, shown this once.
+    async fn enable_scim(
+        &self,
+        admin: &CurrentUser,
+        form: EnableScimForm,
+    ) -> Result<IssuedToken, AppError>;
+
+    /// Issues a second token; the first keeps working until the rotation completes.
+    async fn rotate_scim_token(&self, admin: &CurrentUser) -> Result<IssuedToken, AppError>;
+
+    async fn complete_scim_rotation(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError>;
+
+    async fn cancel_scim_rotation(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError>;
+
+    /// Revokes every token; users stay as they are.
+    async fn disable_scim(&self, admin: &CurrentUser) -> Result<ProvisioningOverview, AppError>;
 }
 
 /// How the server hands its backend to the Leptos context.

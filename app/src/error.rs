@@ -27,6 +27,9 @@ pub enum AppError {
     /// Only after the password was verified, so a guesser learns nothing from it.
     #[error("Your organization requires single sign-on. Use Sign in with SSO, or go to {login_path} to sign in through your identity provider.")]
     SsoRequired { login_path: String },
+    /// The action does not fit the current state (e.g. a rotation already running).
+    #[error("{0}")]
+    Conflict(String),
     #[error("Some fields need attention: {0}")]
     Invalid(FieldErrors),
     #[error("The request could not be read: {0}")]
@@ -47,6 +50,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::SsoNotAvailable => "sso_not_available",
             AppError::SsoRequired { .. } => "sso_required",
+            AppError::Conflict(_) => "conflict",
             AppError::Invalid(_) => "invalid_input",
             AppError::BadRequest(_) => "bad_request",
             AppError::Internal { .. } => "internal",
@@ -61,6 +65,7 @@ impl AppError {
             }
             AppError::RateLimited { .. } => 429,
             AppError::NotFound | AppError::SsoNotAvailable => 404,
+            AppError::Conflict(_) => 409,
             AppError::Invalid(_) => 422,
             AppError::BadRequest(_) => 400,
             AppError::Internal { .. } => 500,
@@ -140,6 +145,7 @@ mod tests {
             AppError::NotFound,
             AppError::Invalid(FieldErrors::default()),
             AppError::BadRequest("x".into()),
+            AppError::Conflict("x".into()),
             AppError::Internal {
                 reference: "E1".into(),
             },

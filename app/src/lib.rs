@@ -22,7 +22,8 @@ use routes::{
     home::HomePage,
     login::{LoginPage, OrgLoginPage},
     not_found::NotFound,
-    settings::{ProvisioningSettings, SettingsLayout},
+    provisioning::ProvisioningSettings,
+    settings::SettingsLayout,
 };
 
 /// The HTML document around the application, rendered on the server.

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_accounts;
 mod m20261123_000002_sso_connections;
 mod m20261123_000003_sso_sign_in;
+mod m20261123_000004_scim;
 mod m20261123_000005_org_domains;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_accounts::Migration),
             Box::new(m20261123_000002_sso_connections::Migration),
             Box::new(m20261123_000003_sso_sign_in::Migration),
+            Box::new(m20261123_000004_scim::Migration),
             Box::new(m20261123_000005_org_domains::Migration),
         ]
     }

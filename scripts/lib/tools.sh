@@ -70,20 +70,21 @@ ensure_browser_test_tools() {
   fi
 }
 
-# Python test peers: pysaml2 (a real SAML IdP, with Debian's xmlsec1) in a venv
-# outside the clone. Reinstalled only when a requirements file changes.
+# Python test peers (PyPI only), in a venv outside the clone: pysaml2 plays a SAML
+# IdP (with Debian's xmlsec1), scim2-tester checks the SCIM server. Reinstalled
+# only when a requirements file changes.
 LATCHKEY_VENV="${LATCHKEY_VENV:-$HOME/.cache/latchkey/venv}"
 export LATCHKEY_PYTHON="$LATCHKEY_VENV/bin/python"
 ensure_python_tools() {
-  ensure_debian_packages xmlsec1 python3-venv
-  local requirements=(end2end/peers/requirements.txt)
+  ensure_debian_packages python3 python3-venv xmlsec1
+  local requirements=(end2end/peers/requirements.txt server/tests/scim/requirements.txt)
   local stamp="$LATCHKEY_VENV/.requirements"
   local wanted
   wanted=$(cat "${requirements[@]}" | sha256sum)
   if [ -x "$LATCHKEY_PYTHON" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
     return 0
   fi
-  say "Installing the Python test peers (pysaml2)"
+  say "Installing the Python test peers (pysaml2, scim2-tester)"
   [ -x "$LATCHKEY_PYTHON" ] || python3 -m venv "$LATCHKEY_VENV"
   "$LATCHKEY_PYTHON" -m pip install -q --disable-pip-version-check "${requirements[@]/#/-r}"
   echo "$wanted" >"$stamp"

@@ -141,6 +141,8 @@ pub async fn create_user(
         last_name: Set(new.last_name.trim().to_string()),
         password_hash: Set(password_hash),
         active: Set(true),
+        external_id: Set(None),
+        scim_attributes: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -24,6 +24,16 @@ pub enum AuditAction {
     RequireSsoDisabled,
     DomainAdded,
     DomainRemoved,
+    ScimEnabled,
+    ScimTokenIssued,
+    ScimTokenRotated,
+    ScimRotationCompleted,
+    ScimRotationCancelled,
+    ScimDisabled,
+    ScimUserCreated,
+    ScimUserDeactivated,
+    ScimUserReactivated,
+    ScimUserDeleted,
 }
 
 impl AuditAction {
@@ -43,6 +53,16 @@ impl AuditAction {
             AuditAction::RequireSsoDisabled => "require_sso_disabled",
             AuditAction::DomainAdded => "domain_added",
             AuditAction::DomainRemoved => "domain_removed",
+            AuditAction::ScimEnabled => "scim_enabled",
+            AuditAction::ScimTokenIssued => "scim_token_issued",
+            AuditAction::ScimTokenRotated => "scim_token_rotated",
+            AuditAction::ScimRotationCompleted => "scim_rotation_completed",
+            AuditAction::ScimRotationCancelled => "scim_rotation_cancelled",
+            AuditAction::ScimDisabled => "scim_disabled",
+            AuditAction::ScimUserCreated => "scim_user_created",
+            AuditAction::ScimUserDeactivated => "scim_user_deactivated",
+            AuditAction::ScimUserReactivated => "scim_user_reactivated",
+            AuditAction::ScimUserDeleted => "scim_user_deleted",
         }
     }
 }
@@ -60,6 +80,10 @@ pub enum Actor {
     },
     /// The operator, through the `latchkey` command.
     Cli,
+    /// An identity provider, through a SCIM connection.
+    Scim {
+        connection_id: Uuid,
+    },
 }
 
 impl Actor {
@@ -68,6 +92,7 @@ impl Actor {
             Actor::User { id, email } => (Some(*id), email.clone()),
             Actor::Anonymous { claimed_email } => (None, claimed_email.clone()),
             Actor::Cli => (None, "cli".into()),
+            Actor::Scim { connection_id } => (None, format!("scim:{connection_id}")),
         }
     }
 }

@@ -18,6 +18,7 @@ use shared::connection::{
     AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
     OidcForm, SamlForm,
 };
+use shared::provisioning::{EnableScimForm, IssuedToken, ProvisioningOverview};
 use shared::sso_event::SsoEvent;
 use shared::CurrentUser;
 use std::net::IpAddr;
@@ -29,6 +30,7 @@ pub struct ServerBackend {
     pub throttle: Arc<SignInThrottle>,
     pub connections: ConnectionService,
     pub sso: SsoService,
+    pub provisioning: crate::provisioning::ProvisioningService,
 }
 
 /// Logs the real cause and gives the person a reference to quote, never the cause.
@@ -351,5 +353,42 @@ impl Backend for ServerBackend {
             .await
             .map_err(internal)?
             .ok_or(AppError::NotFound)
+    }
+
+    async fn provisioning_overview(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError> {
+        self.provisioning.overview(admin).await
+    }
+
+    async fn enable_scim(
+        &self,
+        admin: &CurrentUser,
+        form: EnableScimForm,
+    ) -> Result<IssuedToken, AppError> {
+        self.provisioning.enable(admin, form).await
+    }
+
+    async fn rotate_scim_token(&self, admin: &CurrentUser) -> Result<IssuedToken, AppError> {
+        self.provisioning.rotate(admin).await
+    }
+
+    async fn complete_scim_rotation(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError> {
+        self.provisioning.complete_rotation(admin).await
+    }
+
+    async fn cancel_scim_rotation(
+        &self,
+        admin: &CurrentUser,
+    ) -> Result<ProvisioningOverview, AppError> {
+        self.provisioning.cancel_rotation(admin).await
+    }
+
+    async fn disable_scim(&self, admin: &CurrentUser) -> Result<ProvisioningOverview, AppError> {
+        self.provisioning.disable(admin).await
     }
 }

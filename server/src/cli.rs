@@ -50,4 +50,27 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Enable SCIM provisioning for an organization and print its base URL and
+    /// bearer token (shown once), as Settings > User Provisioning does.
+    EnableScim {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// okta, microsoft_entra_id, jumpcloud, onelogin, cyberark or other.
+        #[arg(long, default_value = "other")]
+        provider: String,
+    },
+    /// Benchmark helper: add N SCIM-style users (`user<n>@<domain>`) in bulk and
+    /// write their ids to a file, one a line.
+    #[command(hide = true)]
+    SeedScimUsers {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        count: u32,
+        #[arg(long, default_value = "bench.test")]
+        domain: String,
+        #[arg(long)]
+        ids_file: std::path::PathBuf,
+    },
 }

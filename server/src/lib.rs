@@ -14,6 +14,7 @@ pub mod http;
 pub mod oidc;
 pub mod outbound;
 pub mod password;
+pub mod provisioning;
 pub mod saml;
 pub mod scim;
 pub mod secrets;

@@ -79,6 +79,48 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("Created {} ({role}).", user.email);
             Ok(())
         }
+        Command::EnableScim { org, provider } => {
+            let found = accounts::find_organization(&db, &org)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no organization has the slug \"{org}\""))?;
+            let provider = shared::IdentityProvider::from_key(&provider)
+                .filter(|p| p.supports_scim())
+                .ok_or_else(|| format!("\"{provider}\" is not a SCIM identity provider"))?;
+            let admin = server::scim::connections::Admin {
+                org_id: found.id,
+                actor: Actor::Cli,
+            };
+            let name = shared::provisioning::name_or_default("", provider);
+            let (connection, token) =
+                server::scim::connections::enable(&db, &admin, provider.key(), &name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let base =
+                server::scim::Scim::new(db.clone(), &config.public_url).base_url(connection.id);
+            println!(
+                "SCIM Base URL: {base}\nBearer Token:  {token}\nThe token is shown only once."
+            );
+            Ok(())
+        }
+        Command::SeedScimUsers {
+            org,
+            count,
+            domain,
+            ids_file,
+        } => {
+            let found = accounts::find_organization(&db, &org)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no organization has the slug \"{org}\""))?;
+            let ids = server::scim::bench::seed_users(&db, found.id, count, &domain)
+                .await
+                .map_err(|e| e.to_string())?;
+            let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+            std::fs::write(&ids_file, text).map_err(|e| e.to_string())?;
+            println!("Added {} users; ids in {}.", ids.len(), ids_file.display());
+            Ok(())
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod diagnosis;
 pub mod doctor;
 pub mod domain;
 pub mod mapping;
+pub mod provisioning;
 pub mod redirect;
 pub mod sso_event;
 pub mod time;

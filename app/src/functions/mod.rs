@@ -2,5 +2,6 @@
 
 pub mod auth;
 pub mod connections;
+pub mod provisioning;
 pub mod settings;
 pub mod sso;

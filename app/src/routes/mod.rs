@@ -4,4 +4,5 @@ pub mod authentication;
 pub mod home;
 pub mod login;
 pub mod not_found;
+pub mod provisioning;
 pub mod settings;

@@ -4,7 +4,6 @@
 use crate::components::AppHeader;
 use crate::error::AppError;
 use crate::functions::auth::whoami;
-use crate::functions::settings::settings_access;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_location;
@@ -61,50 +60,9 @@ pub fn AccessError(error: AppError) -> impl IntoView {
     }
 }
 
+/// A dashed panel for a feature that is not set up yet: what it gives you.
 #[component]
-pub fn ProvisioningSettings() -> impl IntoView {
-    let access = Resource::new(|| (), |_| settings_access());
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match access.await {
-                    Ok(_) => view! { <ProvisioningEmpty/> }.into_any(),
-                    Err(error) => view! { <AccessError error/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn ProvisioningEmpty() -> impl IntoView {
-    view! {
-        <PageTitle
-            title="User Provisioning"
-            intro="Let your identity provider create, update and deactivate accounts automatically with SCIM 2.0."
-        />
-        <EmptyState
-            heading="SCIM provisioning is off"
-            text="When you enable SCIM for Okta, Microsoft Entra ID, JumpCloud, OneLogin, CyberArk or any SCIM 2.0 client, you will:"
-            steps=&[
-                "Get a SCIM base URL and a bearer token to paste into your identity provider.",
-                "See new people get accounts, and leavers lose access, without doing it by hand.",
-                "Rotate the token without downtime, and see every request your identity provider makes.",
-            ]
-        />
-    }
-}
-
-#[component]
-fn PageTitle(title: &'static str, intro: &'static str) -> impl IntoView {
-    view! {
-        <h1 class="text-2xl font-semibold">{title}</h1>
-        <p class="mt-1 text-slate-600">{intro}</p>
-    }
-}
-
-#[component]
-fn EmptyState(
+pub fn EmptyState(
     heading: &'static str,
     text: &'static str,
     steps: &'static [&'static str],

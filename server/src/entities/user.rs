@@ -13,6 +13,10 @@ pub struct Model {
     /// argon2id PHC string; `None` for SSO-only accounts.
     pub password_hash: Option<String>,
     pub active: bool,
+    /// The identity provider's own identifier for this user (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// JSON object with the SCIM attributes that have no column of their own.
+    pub scim_attributes: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -6,6 +6,7 @@ mod headers;
 mod health;
 mod plain_page;
 mod saml;
+pub mod scim;
 mod sso;
 
 use crate::backend::ServerBackend;
@@ -40,6 +41,8 @@ pub struct AppState {
     /// Encrypts stored secrets; never logged, never sent to a browser.
     pub secrets: SecretKey,
     pub sso: SsoService,
+    /// The SCIM endpoints' shared parts (token cache, request bookkeeping).
+    pub scim: crate::scim::Scim,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -57,6 +60,7 @@ impl AppState {
             urls: PublicUrls::new(&config.public_url),
             secure_cookies: config.public_url.scheme() == "https",
         };
+        let scim = crate::scim::Scim::new(db.clone(), &config.public_url);
         let backend = ServerBackend {
             sso: sso.clone(),
             db: db.clone(),
@@ -71,6 +75,7 @@ impl AppState {
                     ..OutboundPolicy::default()
                 },
             },
+            provisioning: crate::provisioning::ProvisioningService { scim: scim.clone() },
         };
         let leptos = LeptosOptions::builder()
             .output_name(option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("latchkey"))
@@ -85,6 +90,7 @@ impl AppState {
             backend: BackendHandle(Arc::new(backend)),
             secrets,
             sso,
+            scim,
         })
     }
 }
@@ -108,8 +114,11 @@ pub fn router(state: AppState) -> Router {
             context, shell,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    // SCIM has its own bearer-token guard and a larger body limit (big group PATCHes);
+    // the CSRF guard looks at /api only.
     Router::new()
         .merge(saml::router())
+        .merge(scim::router(&state))
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             state.config.clone(),

@@ -1,8 +1,56 @@
 //! The SCIM 2.0 protocol layer (RFC 7643, RFC 7644): no HTML, no UI knowledge.
-//! So far the filter and PATCH-path grammars; the endpoints build on them.
+//! Grammar (`filter`, `path`), documents (`resource`, `users`, `groups`), PATCH,
+//! evaluation, discovery, storage, tokens and the request bookkeeping.
 
+pub mod activity;
+pub mod bench;
+pub mod connections;
+pub mod discovery;
+pub mod errors;
+pub mod eval;
 pub mod filter;
+pub mod groups;
+pub mod patch;
 pub mod path;
+pub mod resource;
+pub mod store;
+pub mod tokens;
+pub mod users;
 
+pub use errors::ScimError;
 pub use filter::{AttrPath, CompareOp, Filter, FilterError, Number, Value};
 pub use path::{PatchPath, PathError};
+
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What the SCIM endpoints share: storage, the token cache and the bookkeeping.
+#[derive(Clone)]
+pub struct Scim {
+    pub db: DatabaseConnection,
+    /// The public URL without a trailing slash.
+    pub public_base: String,
+    pub tokens: Arc<connections::TokenCache>,
+    pub activity: Arc<activity::Activity>,
+    pub write_gate: Arc<store::WriteGate>,
+}
+
+impl Scim {
+    pub fn new(db: DatabaseConnection, public_url: &url::Url) -> Self {
+        let activity = activity::Activity::new(db.clone());
+        activity.spawn_flusher();
+        Self {
+            write_gate: Arc::new(store::WriteGate::for_backend(&db)),
+            db,
+            public_base: public_url.as_str().trim_end_matches('/').to_string(),
+            tokens: Arc::new(connections::TokenCache::default()),
+            activity,
+        }
+    }
+
+    /// The SCIM base URL an admin copies into the IdP.
+    pub fn base_url(&self, connection_id: Uuid) -> String {
+        format!("{}/scim/v2/{connection_id}", self.public_base)
+    }
+}

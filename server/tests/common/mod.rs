@@ -21,6 +21,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub db: DatabaseConnection,
+    pub state: AppState,
     pub router: axum::Router,
     pub client: SocketAddr,
     _dir: tempfile::TempDir,
@@ -80,9 +81,11 @@ impl TestApp {
             .await
             .expect("connect");
         server::db::migrate(&db).await.expect("migrate");
-        let router = router(AppState::new(db.clone(), config).expect("state"));
+        let state = AppState::new(db.clone(), config).expect("state");
+        let router = router(state.clone());
         Self {
             db,
+            state,
             router,
             client: "203.0.113.7:50000".parse().unwrap(),
             _dir: dir,
@@ -185,6 +188,65 @@ impl TestApp {
         let response = self.sign_in(email, PASSWORD).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
         response.session_cookie().expect("session cookie")
+    }
+
+    /// Enables SCIM for `acme` as its admin; returns the connection id and the token.
+    pub async fn enable_scim(&self) -> (uuid::Uuid, String) {
+        self.enable_scim_for("acme").await
+    }
+
+    pub async fn enable_scim_for(&self, slug: &str) -> (uuid::Uuid, String) {
+        let org = accounts::find_organization(&self.db, slug)
+            .await
+            .unwrap()
+            .expect("organization");
+        let admin = server::scim::connections::Admin {
+            org_id: org.id,
+            actor: Actor::Cli,
+        };
+        let (connection, token) =
+            server::scim::connections::enable(&self.db, &admin, "okta", "Okta SCIM")
+                .await
+                .expect("enable SCIM");
+        (connection.id, token)
+    }
+
+    /// The admin of `acme` as the SCIM connection functions take it.
+    pub async fn scim_admin(&self) -> server::scim::connections::Admin {
+        let org = accounts::find_organization(&self.db, "acme")
+            .await
+            .unwrap()
+            .expect("organization");
+        server::scim::connections::Admin {
+            org_id: org.id,
+            actor: Actor::Cli,
+        }
+    }
+
+    /// A SCIM request to `/scim/v2/{connection}{path}` with a bearer token.
+    pub async fn scim(
+        &self,
+        method: &str,
+        connection: uuid::Uuid,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("/scim/v2/{connection}{path}"))
+            .header(header::ACCEPT, "application/scim+json");
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/scim+json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
     }
 
     /// Audit rows as `(action, outcome, actor)`, oldest first.

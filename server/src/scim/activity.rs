@@ -1,0 +1,131 @@
+//! Per-request bookkeeping kept off the request path: the request log and the
+//! time the IdP last called are gathered in memory and written in batches.
+
+use crate::entities::{scim_connection, scim_request};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How many log entries each connection keeps.
+pub const KEEP_PER_CONNECTION: u64 = 200;
+/// Most entries held in memory between flushes; beyond that the oldest are dropped.
+const MAX_PENDING: usize = 10_000;
+pub const FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub connection_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub outcome: String,
+}
+
+#[derive(Default)]
+struct Pending {
+    records: Vec<RequestRecord>,
+    last_called: HashMap<Uuid, DateTime<Utc>>,
+}
+
+pub struct Activity {
+    db: DatabaseConnection,
+    pending: Mutex<Pending>,
+    /// Serialises flushes, so two never write the same batch.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+impl Activity {
+    pub fn new(db: DatabaseConnection) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            pending: Mutex::new(Pending::default()),
+            flushing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Starts the periodic flush; it ends when the last handle is dropped.
+    pub fn spawn_flusher(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak: Weak<Self> = Arc::downgrade(self);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(FLUSH_EVERY).await;
+                let Some(activity) = weak.upgrade() else {
+                    break;
+                };
+                if let Err(error) = activity.flush().await {
+                    tracing::warn!(%error, "could not write the SCIM request log");
+                }
+            }
+        });
+    }
+
+    /// Notes a request; never waits for the database.
+    pub fn record(&self, record: RequestRecord) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.last_called.insert(record.connection_id, record.at);
+        if pending.records.len() >= MAX_PENDING {
+            pending.records.remove(0);
+        }
+        pending.records.push(record);
+    }
+
+    /// Writes what has gathered since the last flush.
+    pub async fn flush(&self) -> Result<(), DbErr> {
+        let _guard = self.flushing.lock().await;
+        let Pending {
+            records,
+            last_called,
+        } = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for chunk in records.chunks(500) {
+            let rows = chunk.iter().map(|r| scim_request::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                connection_id: Set(r.connection_id),
+                created_at: Set(r.at),
+                method: Set(r.method.chars().take(16).collect()),
+                path: Set(r.path.chars().take(512).collect()),
+                status: Set(i32::from(r.status)),
+                outcome: Set(r.outcome.chars().take(254).collect()),
+            });
+            if let Err(error) = scim_request::Entity::insert_many(rows).exec(&self.db).await {
+                // A connection deleted meanwhile: its entries go with it.
+                tracing::debug!(%error, "dropped SCIM request log entries");
+            }
+        }
+        for (connection_id, at) in &last_called {
+            scim_connection::Entity::update_many()
+                .col_expr(scim_connection::Column::LastCalledAt, Expr::value(*at))
+                .filter(scim_connection::Column::Id.eq(*connection_id))
+                .exec(&self.db)
+                .await?;
+            self.prune(*connection_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn prune(&self, connection_id: Uuid) -> Result<(), DbErr> {
+        let cutoff = scim_request::Entity::find()
+            .filter(scim_request::Column::ConnectionId.eq(connection_id))
+            .order_by_desc(scim_request::Column::CreatedAt)
+            .offset(KEEP_PER_CONNECTION)
+            .one(&self.db)
+            .await?;
+        if let Some(cutoff) = cutoff {
+            scim_request::Entity::delete_many()
+                .filter(scim_request::Column::ConnectionId.eq(connection_id))
+                .filter(scim_request::Column::CreatedAt.lte(cutoff.created_at))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,699 @@
+//! SCIM storage: users (accounts) and groups of one organization, with filters
+//! answered by indexes where they can be and by evaluation where they cannot.
+
+use super::errors::ScimError;
+use super::eval;
+use super::filter::{AttrPath, CompareOp, Filter, Value as FilterValue};
+use super::groups::{self, GroupDraft};
+use super::resource::{GROUP_SCHEMA, USER_SCHEMA};
+use super::users::{self, UserDraft};
+use crate::audit::{self, Actor, AuditAction, AuditEntry};
+use crate::db::is_unique_violation;
+use crate::entities::{membership, scim_group, scim_group_member, user};
+use crate::password;
+use crate::sessions;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::{json, Map, Value};
+use shared::validate::normalize_email;
+use shared::Role;
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// Logs the cause of a storage failure and answers with a reference only.
+pub fn internal(error: impl std::fmt::Display) -> ScimError {
+    let reference = Uuid::new_v4().simple().to_string()[..8].to_uppercase();
+    tracing::error!(%reference, %error, "SCIM storage error");
+    ScimError::Internal(format!(
+        "The server could not complete the request (reference {reference})."
+    ))
+}
+
+impl From<DbErr> for ScimError {
+    fn from(e: DbErr) -> Self {
+        internal(e)
+    }
+}
+
+/// Who is calling: one organization's SCIM connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub connection_id: Uuid,
+    pub org_id: Uuid,
+}
+
+impl Caller {
+    fn actor(&self) -> Actor {
+        Actor::Scim {
+            connection_id: self.connection_id,
+        }
+    }
+}
+
+pub struct Page<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+pub struct Store<'a> {
+    pub db: &'a DatabaseConnection,
+    pub base: &'a str,
+    /// Serialises write transactions on SQLite (see [`WriteGate`]).
+    pub gate: &'a WriteGate,
+}
+
+/// SQLite allows one writer at a time; connections that collide wait in SQLite's
+/// busy handler, which sleeps and inflates tail latency. Queuing writers in the
+/// process instead keeps them moving. PostgreSQL needs no gate.
+#[derive(Default)]
+pub struct WriteGate(Option<tokio::sync::Mutex<()>>);
+
+impl WriteGate {
+    pub fn for_backend(db: &DatabaseConnection) -> Self {
+        match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => Self(Some(tokio::sync::Mutex::new(()))),
+            _ => Self(None),
+        }
+    }
+
+    pub async fn enter(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.0 {
+            Some(mutex) => Some(mutex.lock().await),
+            None => None,
+        }
+    }
+}
+
+fn not_found(kind: &str, id: &str) -> ScimError {
+    ScimError::NotFound(format!(
+        "No {kind} with id \"{}\".",
+        id.chars().take(64).collect::<String>()
+    ))
+}
+
+fn parse_id(kind: &str, id: &str) -> Result<Uuid, ScimError> {
+    Uuid::parse_str(id).map_err(|_| not_found(kind, id))
+}
+
+fn user_exists(user_name: &str) -> ScimError {
+    ScimError::Uniqueness(format!(
+        "A user with userName \"{}\" already exists in this organization.",
+        user_name.chars().take(254).collect::<String>()
+    ))
+}
+
+async fn audit_user(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    action: AuditAction,
+    user: &user::Model,
+) -> Result<(), DbErr> {
+    audit::record(
+        db,
+        AuditEntry {
+            org_id: Some(caller.org_id),
+            actor: caller.actor(),
+            action,
+            success: true,
+            detail: json!({ "user_id": user.id, "email": user.email }),
+            client_ip: None,
+        },
+    )
+    .await
+}
+
+impl Store<'_> {
+    // ------------------------------------------------------------------ users
+
+    pub async fn user(&self, caller: &Caller, id: &str) -> Result<user::Model, ScimError> {
+        let uuid = parse_id("User", id)?;
+        user::Entity::find_by_id(uuid)
+            .filter(user::Column::OrgId.eq(caller.org_id))
+            .one(self.db)
+            .await?
+            .ok_or_else(|| not_found("User", id))
+    }
+
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        draft: UserDraft,
+    ) -> Result<user::Model, ScimError> {
+        let password_hash = match &draft.password {
+            Some(pw) => Some(password::hash(pw.clone()).await.map_err(internal)?),
+            None => None,
+        };
+        let now = Utc::now();
+        let _writing = self.gate.enter().await;
+        let txn = self.db.begin().await?;
+        let created = user::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            org_id: Set(caller.org_id),
+            email_normalized: Set(normalize_email(&draft.user_name)),
+            email: Set(draft.user_name.clone()),
+            first_name: Set(draft.first_name.clone()),
+            last_name: Set(draft.last_name.clone()),
+            password_hash: Set(password_hash),
+            active: Set(draft.active),
+            external_id: Set(draft.external_id.clone()),
+            scim_attributes: Set(draft.extra_json()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                user_exists(&draft.user_name)
+            } else {
+                internal(e)
+            }
+        })?;
+        membership::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            org_id: Set(caller.org_id),
+            user_id: Set(created.id),
+            role: Set(Role::Member.as_str().to_string()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        audit_user(&txn, caller, AuditAction::ScimUserCreated, &created).await?;
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// Writes a user's new state (PUT, or a PATCH's result). Deactivation ends the
+    /// user's sessions in the same transaction.
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        current: user::Model,
+        draft: UserDraft,
+    ) -> Result<user::Model, ScimError> {
+        let password_hash = match &draft.password {
+            Some(pw) => Some(password::hash(pw.clone()).await.map_err(internal)?),
+            None => None,
+        };
+        let was_active = current.active;
+        let _writing = self.gate.enter().await;
+        let txn = self.db.begin().await?;
+        let mut model: user::ActiveModel = current.into();
+        model.email_normalized = Set(normalize_email(&draft.user_name));
+        model.email = Set(draft.user_name.clone());
+        model.first_name = Set(draft.first_name.clone());
+        model.last_name = Set(draft.last_name.clone());
+        model.active = Set(draft.active);
+        model.external_id = Set(draft.external_id.clone());
+        model.scim_attributes = Set(draft.extra_json());
+        if let Some(hash) = password_hash {
+            model.password_hash = Set(Some(hash));
+        }
+        model.updated_at = Set(Utc::now());
+        let updated = model.update(&txn).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                user_exists(&draft.user_name)
+            } else {
+                internal(e)
+            }
+        })?;
+        if was_active && !updated.active {
+            sessions::close_all_for_user(&txn, updated.id).await?;
+            audit_user(&txn, caller, AuditAction::ScimUserDeactivated, &updated).await?;
+        } else if !was_active && updated.active {
+            audit_user(&txn, caller, AuditAction::ScimUserReactivated, &updated).await?;
+        }
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// Deletes the account; its sessions and memberships go with it.
+    pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<(), ScimError> {
+        let found = self.user(caller, id).await?;
+        let _writing = self.gate.enter().await;
+        let txn = self.db.begin().await?;
+        sessions::close_all_for_user(&txn, found.id).await?;
+        user::Entity::delete_by_id(found.id).exec(&txn).await?;
+        audit_user(&txn, caller, AuditAction::ScimUserDeleted, &found).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+    ) -> Result<Page<user::Model>, ScimError> {
+        let scoped = user::Entity::find().filter(user::Column::OrgId.eq(caller.org_id));
+        let translated = match filter {
+            None => Some(Condition::all()),
+            Some(f) => user_condition(f),
+        };
+        if let Some(condition) = translated {
+            let query = scoped.filter(condition);
+            let items = if count == 0 {
+                Vec::new()
+            } else {
+                query
+                    .clone()
+                    .order_by_asc(user::Column::CreatedAt)
+                    .order_by_asc(user::Column::Id)
+                    .offset(start_index - 1)
+                    .limit(count)
+                    .all(self.db)
+                    .await?
+            };
+            let total = match known_total(start_index, count, items.len()) {
+                Some(total) => total,
+                None => query.count(self.db).await?,
+            };
+            return Ok(Page { total, items });
+        }
+        // A filter no index answers: evaluate it on each user of the organization.
+        let filter = filter.expect("only a filter can fail to translate");
+        let all = scoped
+            .order_by_asc(user::Column::CreatedAt)
+            .order_by_asc(user::Column::Id)
+            .all(self.db)
+            .await?;
+        let matching: Vec<user::Model> = all
+            .into_iter()
+            .filter(|u| {
+                let Value::Object(doc) = users::to_resource(u, self.base) else {
+                    return false;
+                };
+                eval::matches(filter, &doc, USER_SCHEMA)
+            })
+            .collect();
+        Ok(page_of(matching, start_index, count))
+    }
+
+    // ----------------------------------------------------------------- groups
+
+    pub async fn group(&self, caller: &Caller, id: &str) -> Result<scim_group::Model, ScimError> {
+        let uuid = parse_id("Group", id)?;
+        scim_group::Entity::find_by_id(uuid)
+            .filter(scim_group::Column::OrgId.eq(caller.org_id))
+            .one(self.db)
+            .await?
+            .ok_or_else(|| not_found("Group", id))
+    }
+
+    /// Members of each group, in the order they were added.
+    pub async fn members(&self, group_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Uuid>>, ScimError> {
+        let mut out: HashMap<Uuid, Vec<Uuid>> =
+            group_ids.iter().map(|id| (*id, Vec::new())).collect();
+        if group_ids.is_empty() {
+            return Ok(out);
+        }
+        for chunk in group_ids.chunks(500) {
+            let rows = scim_group_member::Entity::find()
+                .filter(scim_group_member::Column::GroupId.is_in(chunk.to_vec()))
+                .order_by_asc(scim_group_member::Column::UserId)
+                .all(self.db)
+                .await?;
+            for row in rows {
+                out.entry(row.group_id).or_default().push(row.user_id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses members that are not users of this organization.
+    async fn check_members(&self, caller: &Caller, members: &[Uuid]) -> Result<(), ScimError> {
+        let mut known = HashSet::new();
+        for chunk in members.chunks(500) {
+            let found: Vec<Uuid> = user::Entity::find()
+                .select_only()
+                .column(user::Column::Id)
+                .filter(user::Column::OrgId.eq(caller.org_id))
+                .filter(user::Column::Id.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(self.db)
+                .await?;
+            known.extend(found);
+        }
+        match members.iter().find(|m| !known.contains(m)) {
+            Some(missing) => Err(ScimError::InvalidValue(format!(
+                "Member \"{missing}\" is not a user of this organization."
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    async fn add_members(
+        &self,
+        db: &impl ConnectionTrait,
+        group_id: Uuid,
+        members: &[Uuid],
+    ) -> Result<(), DbErr> {
+        for chunk in members.chunks(500) {
+            let rows = chunk.iter().map(|user_id| scim_group_member::ActiveModel {
+                group_id: Set(group_id),
+                user_id: Set(*user_id),
+            });
+            scim_group_member::Entity::insert_many(rows)
+                .on_conflict_do_nothing()
+                .exec(db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_group(
+        &self,
+        caller: &Caller,
+        draft: GroupDraft,
+    ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
+        self.check_members(caller, &draft.members).await?;
+        let now = Utc::now();
+        let _writing = self.gate.enter().await;
+        let txn = self.db.begin().await?;
+        let group = scim_group::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            org_id: Set(caller.org_id),
+            display_name_normalized: Set(draft.display_name.to_lowercase()),
+            display_name: Set(draft.display_name),
+            external_id: Set(draft.external_id),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        self.add_members(&txn, group.id, &draft.members).await?;
+        txn.commit().await?;
+        Ok((group, draft.members))
+    }
+
+    /// Writes a group's new state, changing only the memberships that differ.
+    pub async fn update_group(
+        &self,
+        caller: &Caller,
+        current: scim_group::Model,
+        old_members: &[Uuid],
+        draft: GroupDraft,
+    ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
+        let old: HashSet<Uuid> = old_members.iter().copied().collect();
+        let new: HashSet<Uuid> = draft.members.iter().copied().collect();
+        let added: Vec<Uuid> = draft
+            .members
+            .iter()
+            .filter(|m| !old.contains(m))
+            .copied()
+            .collect();
+        let removed: Vec<Uuid> = old_members
+            .iter()
+            .filter(|m| !new.contains(m))
+            .copied()
+            .collect();
+        self.check_members(caller, &added).await?;
+        let _writing = self.gate.enter().await;
+        let txn = self.db.begin().await?;
+        let mut model: scim_group::ActiveModel = current.into();
+        model.display_name_normalized = Set(draft.display_name.to_lowercase());
+        model.display_name = Set(draft.display_name);
+        model.external_id = Set(draft.external_id);
+        model.updated_at = Set(Utc::now());
+        let group = model.update(&txn).await?;
+        for chunk in removed.chunks(500) {
+            scim_group_member::Entity::delete_many()
+                .filter(scim_group_member::Column::GroupId.eq(group.id))
+                .filter(scim_group_member::Column::UserId.is_in(chunk.to_vec()))
+                .exec(&txn)
+                .await?;
+        }
+        self.add_members(&txn, group.id, &added).await?;
+        txn.commit().await?;
+        let mut members = draft.members;
+        members.sort();
+        Ok((group, members))
+    }
+
+    pub async fn delete_group(&self, caller: &Caller, id: &str) -> Result<(), ScimError> {
+        let group = self.group(caller, id).await?;
+        scim_group::Entity::delete_by_id(group.id)
+            .exec(self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list_groups(
+        &self,
+        caller: &Caller,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+    ) -> Result<Page<scim_group::Model>, ScimError> {
+        let scoped = scim_group::Entity::find().filter(scim_group::Column::OrgId.eq(caller.org_id));
+        let translated = match filter {
+            None => Some(Condition::all()),
+            Some(f) => group_condition(f),
+        };
+        if let Some(condition) = translated {
+            let query = scoped.filter(condition);
+            let items = if count == 0 {
+                Vec::new()
+            } else {
+                query
+                    .clone()
+                    .order_by_asc(scim_group::Column::CreatedAt)
+                    .order_by_asc(scim_group::Column::Id)
+                    .offset(start_index - 1)
+                    .limit(count)
+                    .all(self.db)
+                    .await?
+            };
+            let total = match known_total(start_index, count, items.len()) {
+                Some(total) => total,
+                None => query.count(self.db).await?,
+            };
+            return Ok(Page { total, items });
+        }
+        let filter = filter.expect("only a filter can fail to translate");
+        let all = scoped
+            .order_by_asc(scim_group::Column::CreatedAt)
+            .order_by_asc(scim_group::Column::Id)
+            .all(self.db)
+            .await?;
+        let ids: Vec<Uuid> = all.iter().map(|g| g.id).collect();
+        let members = self.members(&ids).await?;
+        let matching = all
+            .into_iter()
+            .filter(|g| {
+                let Value::Object(doc) =
+                    groups::to_resource(g, members.get(&g.id).map(Vec::as_slice), self.base)
+                else {
+                    return false;
+                };
+                eval::matches(filter, &doc, GROUP_SCHEMA)
+            })
+            .collect();
+        Ok(page_of(matching, start_index, count))
+    }
+}
+
+/// The total without a COUNT query, when the page itself shows it: a page that is
+/// not full and not empty ends the results (a lookup by userName is one such page).
+fn known_total(start_index: u64, count: u64, found: usize) -> Option<u64> {
+    let found = found as u64;
+    if count == 0 {
+        return None;
+    }
+    if found == 0 {
+        // Nothing from the first row on means nothing at all.
+        return (start_index == 1).then_some(0);
+    }
+    (found < count).then(|| start_index - 1 + found)
+}
+
+fn page_of<T>(all: Vec<T>, start_index: u64, count: u64) -> Page<T> {
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip((start_index - 1) as usize)
+        .take(count as usize)
+        .collect();
+    Page { total, items }
+}
+
+// ------------------------------------------------------- filters as SQL
+
+/// A column a filter may use, and how its values compare.
+enum Column {
+    /// Compared lower-cased (the column holds a lower-cased copy).
+    Folded(Expr),
+    Exact(Expr),
+    Id(Expr),
+    Bool(Expr),
+    Time(Expr),
+}
+
+fn is_core(path: &AttrPath, schema: &str) -> bool {
+    path.urn
+        .as_deref()
+        .is_none_or(|u| u.eq_ignore_ascii_case(schema))
+}
+
+fn user_column(path: &AttrPath) -> Option<Column> {
+    if !is_core(path, USER_SCHEMA) {
+        return None;
+    }
+    let attr = path.attr.to_ascii_lowercase();
+    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
+    Some(match (attr.as_str(), sub.as_deref()) {
+        ("username", None) => Column::Folded(Expr::col(user::Column::EmailNormalized)),
+        ("externalid", None) => Column::Exact(Expr::col(user::Column::ExternalId)),
+        ("id", None) => Column::Id(Expr::col(user::Column::Id)),
+        ("active", None) => Column::Bool(Expr::col(user::Column::Active)),
+        ("meta", Some("lastmodified")) => Column::Time(Expr::col(user::Column::UpdatedAt)),
+        ("meta", Some("created")) => Column::Time(Expr::col(user::Column::CreatedAt)),
+        ("name", Some("givenname")) => {
+            Column::Folded(Func::lower(Expr::col(user::Column::FirstName)).into())
+        }
+        ("name", Some("familyname")) => {
+            Column::Folded(Func::lower(Expr::col(user::Column::LastName)).into())
+        }
+        _ => return None,
+    })
+}
+
+fn group_column(path: &AttrPath) -> Option<Column> {
+    if !is_core(path, GROUP_SCHEMA) {
+        return None;
+    }
+    let attr = path.attr.to_ascii_lowercase();
+    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
+    Some(match (attr.as_str(), sub.as_deref()) {
+        ("displayname", None) => {
+            Column::Folded(Expr::col(scim_group::Column::DisplayNameNormalized))
+        }
+        ("externalid", None) => Column::Exact(Expr::col(scim_group::Column::ExternalId)),
+        ("id", None) => Column::Id(Expr::col(scim_group::Column::Id)),
+        ("meta", Some("lastmodified")) => Column::Time(Expr::col(scim_group::Column::UpdatedAt)),
+        ("meta", Some("created")) => Column::Time(Expr::col(scim_group::Column::CreatedAt)),
+        _ => return None,
+    })
+}
+
+pub fn user_condition(filter: &Filter) -> Option<Condition> {
+    condition(filter, &user_column)
+}
+
+pub fn group_condition(filter: &Filter) -> Option<Condition> {
+    condition(filter, &group_column)
+}
+
+fn never() -> Condition {
+    Condition::all().add(Expr::val(1).eq(0))
+}
+
+fn condition(filter: &Filter, column: &dyn Fn(&AttrPath) -> Option<Column>) -> Option<Condition> {
+    Some(match filter {
+        Filter::And(l, r) => Condition::all()
+            .add(condition(l, column)?)
+            .add(condition(r, column)?),
+        Filter::Or(l, r) => Condition::any()
+            .add(condition(l, column)?)
+            .add(condition(r, column)?),
+        Filter::Not(inner) => condition(inner, column)?.not(),
+        Filter::ValuePath { .. } => return None,
+        Filter::Present(path) => match column(path)? {
+            Column::Exact(c) => Condition::all().add(c.clone().is_not_null()).add(c.ne("")),
+            // Every user has these.
+            Column::Folded(_) | Column::Id(_) | Column::Bool(_) | Column::Time(_) => {
+                Condition::all()
+            }
+        },
+        Filter::Compare { path, op, value } => compare(column(path)?, *op, value)?,
+    })
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn string_compare(c: Expr, op: CompareOp, v: String) -> Condition {
+    let cond = match op {
+        CompareOp::Eq => c.eq(v),
+        CompareOp::Ne => c.ne(v),
+        CompareOp::Co => c.like(LikeExpr::new(format!("%{}%", escape_like(&v))).escape('\\')),
+        CompareOp::Sw => c.like(LikeExpr::new(format!("{}%", escape_like(&v))).escape('\\')),
+        CompareOp::Ew => c.like(LikeExpr::new(format!("%{}", escape_like(&v))).escape('\\')),
+        CompareOp::Gt => c.gt(v),
+        CompareOp::Ge => c.gte(v),
+        CompareOp::Lt => c.lt(v),
+        CompareOp::Le => c.lte(v),
+    };
+    Condition::all().add(cond)
+}
+
+fn compare(column: Column, op: CompareOp, value: &FilterValue) -> Option<Condition> {
+    match (column, value) {
+        // LIKE ignores case on SQLite but not on PostgreSQL; only lower-cased columns use it.
+        (Column::Folded(c), FilterValue::String(v)) => {
+            Some(string_compare(c, op, v.to_lowercase()))
+        }
+        (Column::Exact(c), FilterValue::String(v)) => match op {
+            CompareOp::Eq | CompareOp::Ne => Some(string_compare(c, op, v.clone())),
+            _ => None,
+        },
+        (Column::Exact(c), FilterValue::Null) => match op {
+            CompareOp::Eq => Some(Condition::all().add(c.is_null())),
+            CompareOp::Ne => Some(Condition::all().add(c.is_not_null())),
+            _ => None,
+        },
+        (Column::Id(c), FilterValue::String(v)) => match (op, Uuid::parse_str(v)) {
+            (CompareOp::Eq, Ok(id)) => Some(Condition::all().add(c.eq(id))),
+            (CompareOp::Eq, Err(_)) => Some(never()),
+            (CompareOp::Ne, Ok(id)) => Some(Condition::all().add(c.ne(id))),
+            (CompareOp::Ne, Err(_)) => Some(Condition::all()),
+            _ => None,
+        },
+        (Column::Bool(c), FilterValue::Bool(b)) => match op {
+            CompareOp::Eq => Some(Condition::all().add(c.eq(*b))),
+            CompareOp::Ne => Some(Condition::all().add(c.ne(*b))),
+            _ => None,
+        },
+        (Column::Time(c), FilterValue::String(v)) => {
+            let t: DateTime<Utc> = DateTime::parse_from_rfc3339(v).ok()?.with_timezone(&Utc);
+            Some(Condition::all().add(match op {
+                CompareOp::Eq => c.eq(t),
+                CompareOp::Ne => c.ne(t),
+                CompareOp::Gt => c.gt(t),
+                CompareOp::Ge => c.gte(t),
+                CompareOp::Lt => c.lt(t),
+                CompareOp::Le => c.lte(t),
+                _ => return None,
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The document a PATCH of a group works on.
+pub fn group_patch_document(
+    group: &scim_group::Model,
+    members: &[Uuid],
+    base: &str,
+) -> Map<String, Value> {
+    let Value::Object(mut doc) = groups::to_resource(group, Some(members), base) else {
+        return Map::new();
+    };
+    for key in ["meta", "schemas", "id"] {
+        doc.remove(key);
+    }
+    doc
+}
