@@ -186,6 +186,30 @@ test.describe("SAML sign-in", () => {
     await screenshot(page, "saml-member-refused");
   });
 
+  test("Sign in with SSO finds the organization by the email's domain", async ({ page }) => {
+    await openAuthentication(page);
+    await page.getByLabel("Domain", { exact: true }).fill("gmail.com");
+    await page.getByRole("button", { name: "Add domain" }).click();
+    await expect(page.locator("#domain-error")).toContainText("public mail service");
+    await page.getByLabel("Domain", { exact: true }).fill("initech.test");
+    await page.getByRole("button", { name: "Add domain" }).click();
+    await expect(page.getByRole("list", { name: "Claimed domains" })).toContainText("initech.test");
+    await screenshot(page, "sso-domains");
+
+    await page.context().clearCookies();
+    await page.goto("/login");
+    await waitForHydration(page);
+    await page.getByLabel("Email").fill("someone@unclaimed.test");
+    await page.getByRole("button", { name: "Sign in with SSO" }).click();
+    await expect(page.getByRole("alert")).toContainText("isn't available for that email address");
+    await page.getByLabel("Email").fill(MEMBER.email);
+    await page.getByRole("button", { name: "Sign in with SSO" }).click();
+    await expect(page.getByRole("heading", { name: "Test IdP sign-in" })).toBeVisible();
+    await page.getByLabel("Username").fill(MEMBER.email);
+    await page.getByRole("button", { name: "Sign in to IdP" }).click();
+    await expect(page.getByRole("heading", { name: `Welcome, ${MEMBER.firstName} ${MEMBER.lastName}` })).toBeVisible();
+  });
+
   test("with SSO required, members are sent to SSO while an admin keeps break-glass access", async ({ page }) => {
     await openAuthentication(page);
     await page.getByLabel("Require SSO").check();
