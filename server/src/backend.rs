@@ -40,6 +40,20 @@ pub fn internal(error: impl std::fmt::Display) -> AppError {
     AppError::Internal { reference }
 }
 
+/// Where SSO starts, or `None` when it cannot: an unready connection reads like
+/// none at all to the person signing in, and is logged for the admin.
+fn start_url(started: Result<String, StartError>) -> Result<Option<String>, AppError> {
+    match started {
+        Ok(url) => Ok(Some(url)),
+        Err(StartError::NotAvailable) => Ok(None),
+        Err(StartError::NotConfigured(diagnosis)) => {
+            tracing::warn!(code = %diagnosis.code, "SSO could not start");
+            Ok(None)
+        }
+        Err(StartError::Database(error)) => Err(internal(error)),
+    }
+}
+
 impl ServerBackend {
     async fn audit_failure(
         &self,
@@ -295,15 +309,7 @@ impl Backend for ServerBackend {
         email: &str,
         return_to: &str,
     ) -> Result<Option<String>, AppError> {
-        match self.sso.start_sign_in_for_email(email, return_to).await {
-            Ok(url) => Ok(Some(url)),
-            Err(StartError::NotAvailable) => Ok(None),
-            Err(StartError::NotConfigured(diagnosis)) => {
-                tracing::warn!(code = %diagnosis.code, "SSO could not start");
-                Ok(None)
-            }
-            Err(StartError::Database(error)) => Err(internal(error)),
-        }
+        start_url(self.sso.start_sign_in_for_email(email, return_to).await)
     }
 
     async fn set_require_sso(
@@ -319,15 +325,7 @@ impl Backend for ServerBackend {
         org_slug: &str,
         return_to: &str,
     ) -> Result<Option<String>, AppError> {
-        match self.sso.start_sign_in(org_slug, return_to).await {
-            Ok(url) => Ok(Some(url)),
-            Err(StartError::NotAvailable) => Ok(None),
-            Err(StartError::NotConfigured(diagnosis)) => {
-                tracing::warn!(code = %diagnosis.code, org_slug, "SSO could not start");
-                Ok(None)
-            }
-            Err(StartError::Database(error)) => Err(internal(error)),
-        }
+        start_url(self.sso.start_sign_in(org_slug, return_to).await)
     }
 
     async fn sso_events(

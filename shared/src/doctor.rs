@@ -231,31 +231,8 @@ pub fn summary_label(checks: &[DoctorCheck]) -> &'static str {
     }
 }
 
-/// `2025-03-01 14:05 UTC` for a Unix time, without a date library.
-pub fn format_unix_utc(unix: i64) -> String {
-    let days = unix.div_euclid(SECONDS_PER_DAY);
-    let secs = unix.rem_euclid(SECONDS_PER_DAY);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+/// `2025-03-01 14:05 UTC` for a Unix time.
+pub use crate::time::format_utc_minutes as format_unix_utc;
 
 fn days_text(seconds: i64) -> String {
     match seconds / SECONDS_PER_DAY {

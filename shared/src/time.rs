@@ -3,14 +3,29 @@
 
 /// `2026-11-23 16:02:05 UTC` for Unix seconds.
 pub fn format_utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let ((y, m, d), secs) = split(unix);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         secs / 3600,
         secs % 3600 / 60,
         secs % 60
+    )
+}
+
+/// `2026-11-23 16:02 UTC`: for dates far away, like certificate expiry.
+pub fn format_utc_minutes(unix: i64) -> String {
+    let ((y, m, d), secs) = split(unix);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+fn split(unix: i64) -> ((i64, u32, u32), i64) {
+    (
+        civil_from_days(unix.div_euclid(86_400)),
+        unix.rem_euclid(86_400),
     )
 }
 
@@ -38,5 +53,9 @@ mod tests {
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(format_utc(1_795_449_725), "2026-11-23 16:02:05 UTC");
         assert_eq!(format_utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(
+            super::format_utc_minutes(1_795_449_725),
+            "2026-11-23 16:02 UTC"
+        );
     }
 }
