@@ -112,6 +112,13 @@ pub trait Backend: Send + Sync + 'static {
         return_to: &str,
     ) -> Result<Option<String>, AppError>;
 
+    /// One page of the organization's audit log.
+    async fn audit_log(
+        &self,
+        admin: &CurrentUser,
+        query: shared::audit::AuditQuery,
+    ) -> Result<shared::audit::AuditPage, AppError>;
+
     /// Turns "Require SSO" on (only with a tested connection) or off.
     async fn set_require_sso(
         &self,

@@ -18,6 +18,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use routes::{
+    audit::AuditLog,
     authentication::AuthenticationSettings,
     home::HomePage,
     login::{LoginPage, OrgLoginPage},
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/settings") view=SettingsLayout ssr=SsrMode::Async>
                     <Route path=path!("/authentication") view=AuthenticationSettings/>
                     <Route path=path!("/provisioning") view=ProvisioningSettings/>
+                    <Route path=path!("/audit") view=AuditLog/>
                     <Route
                         path=path!("")
                         view=|| view! { <Redirect path="/settings/authentication"/> }

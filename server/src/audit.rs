@@ -128,3 +128,76 @@ pub async fn record(db: &impl ConnectionTrait, entry: AuditEntry) -> Result<(), 
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
+
+/// One page of an organization's audit log, newest first.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    query: &shared::audit::AuditQuery,
+) -> Result<shared::audit::AuditPage, DbErr> {
+    use sea_orm::sea_query::ExprTrait;
+    use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    use shared::audit::AUDIT_PAGE_SIZE;
+    let mut select = audit_event::Entity::find()
+        .filter(audit_event::Column::OrgId.eq(org_id))
+        .order_by_desc(audit_event::Column::CreatedAt);
+    if let Some(kind) = query.kind {
+        let mut any = Condition::any();
+        for pattern in kind.patterns() {
+            any = any.add(audit_event::Column::Action.like(*pattern));
+        }
+        select = select.filter(any);
+    }
+    let user = query.user.trim().to_lowercase();
+    if !user.is_empty() {
+        let escaped = user
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        select = select.filter(
+            sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(
+                sea_orm::sea_query::Expr::col(audit_event::Column::Actor),
+            ))
+            .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
+    }
+    let mut rows = select
+        .offset(query.page * AUDIT_PAGE_SIZE)
+        .limit(AUDIT_PAGE_SIZE + 1)
+        .all(db)
+        .await?;
+    let has_next = rows.len() as u64 > AUDIT_PAGE_SIZE;
+    rows.truncate(AUDIT_PAGE_SIZE as usize);
+    Ok(shared::audit::AuditPage {
+        rows: rows.into_iter().map(to_row).collect(),
+        page: query.page,
+        has_next,
+    })
+}
+
+fn to_row(event: audit_event::Model) -> shared::audit::AuditRow {
+    let details = serde_json::from_str::<Value>(&event.detail)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .map(|fields| {
+            fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    shared::audit::AuditRow {
+        at: event.created_at.timestamp(),
+        actor: event.actor,
+        action: event.action,
+        success: event.outcome == "success",
+        details,
+        client_ip: event.client_ip,
+    }
+}

@@ -312,6 +312,20 @@ impl Backend for ServerBackend {
         start_url(self.sso.start_sign_in_for_email(email, return_to).await)
     }
 
+    async fn audit_log(
+        &self,
+        admin: &CurrentUser,
+        query: shared::audit::AuditQuery,
+    ) -> Result<shared::audit::AuditPage, AppError> {
+        let org = accounts::find_organization(&self.db, &admin.org_slug)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::Unauthenticated)?;
+        audit::page(&self.db, org.id, &query)
+            .await
+            .map_err(internal)
+    }
+
     async fn set_require_sso(
         &self,
         admin: &CurrentUser,

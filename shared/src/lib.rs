@@ -2,6 +2,7 @@
 //! compiled for both wasm32 and native. No I/O lives here.
 
 pub mod account;
+pub mod audit;
 pub mod catalogue;
 pub mod connection;
 pub mod diagnosis;

@@ -1,5 +1,6 @@
 //! Server functions, grouped by domain. The pages reach the server only through these.
 
+pub mod audit;
 pub mod auth;
 pub mod connections;
 pub mod provisioning;

@@ -1,5 +1,6 @@
 //! One module per area of the site.
 
+pub mod audit;
 pub mod authentication;
 pub mod home;
 pub mod login;

@@ -1,0 +1,132 @@
+//! Settings > Audit log: sign-ins (password, SAML, break-glass), failures with
+//! their diagnosis code, connection and SCIM changes, token events.
+
+use crate::components::fields::{INPUT_CLASS, SECONDARY_BUTTON};
+use crate::functions::audit::get_audit_log;
+use crate::routes::settings::AccessError;
+use leptos::prelude::*;
+use shared::audit::{AuditKind, AuditQuery, AuditRow};
+use shared::time::format_utc;
+
+#[component]
+pub fn AuditLog() -> impl IntoView {
+    let kind = RwSignal::new(None::<AuditKind>);
+    let user = RwSignal::new(String::new());
+    let page = RwSignal::new(0u64);
+    let log = Resource::new(
+        move || AuditQuery {
+            kind: kind.get(),
+            user: user.get(),
+            page: page.get(),
+        },
+        get_audit_log,
+    );
+    view! {
+        <h1 class="text-2xl font-semibold">"Audit log"</h1>
+        <p class="mt-1 text-slate-600">
+            "Every sign-in, failed sign-in and change to your organization's sign-in and provisioning settings, newest first."
+        </p>
+        <div class="mt-4 flex flex-wrap items-end gap-4">
+            <div>
+                <label for="audit-kind" class="block text-sm font-medium text-slate-800">"Kind"</label>
+                <select
+                    id="audit-kind"
+                    class=INPUT_CLASS
+                    on:change=move |ev| {
+                        kind.set(AuditKind::from_key(&event_target_value(&ev)));
+                        page.set(0);
+                    }
+                >
+                    <option value="">"Everything"</option>
+                    {AuditKind::ALL
+                        .into_iter()
+                        .map(|k| view! { <option value=k.key()>{k.label()}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <div>
+                <label for="audit-user" class="block text-sm font-medium text-slate-800">"User"</label>
+                <input
+                    id="audit-user"
+                    type="search"
+                    class=INPUT_CLASS
+                    placeholder="name@company.com"
+                    on:change=move |ev| {
+                        user.set(event_target_value(&ev));
+                        page.set(0);
+                    }
+                />
+            </div>
+        </div>
+        <Transition fallback=|| view! { <p class="mt-6 text-slate-500">"Loading the audit log…"</p> }>
+            {move || Suspend::new(async move {
+                match log.await {
+                    Ok(result) => {
+                        let has_next = result.has_next;
+                        let current = result.page;
+                        view! {
+                            <AuditTable rows=result.rows/>
+                            <div class="mt-4 flex items-center gap-3">
+                                <button type="button" class=SECONDARY_BUTTON disabled=current == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>
+                                    "Newer"
+                                </button>
+                                <span class="text-sm text-slate-600">"Page " {current + 1}</span>
+                                <button type="button" class=SECONDARY_BUTTON disabled=!has_next on:click=move |_| page.update(|p| *p += 1)>
+                                    "Older"
+                                </button>
+                            </div>
+                        }
+                        .into_any()
+                    }
+                    Err(error) => view! { <AccessError error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
+}
+
+#[component]
+fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="mt-6 text-slate-600">"Nothing matches these filters."</p> }
+            .into_any();
+    }
+    view! {
+        <table class="mt-6 w-full table-auto border-collapse text-left text-sm" aria-label="Audit events">
+            <thead>
+                <tr class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500">
+                    <th class="py-2 pr-3">"Time"</th>
+                    <th class="py-2 pr-3">"Who"</th>
+                    <th class="py-2 pr-3">"What"</th>
+                    <th class="py-2 pr-3">"Result"</th>
+                    <th class="py-2">"Details"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|row| view! {
+                        <tr class="border-b border-slate-100 align-top" data-action=row.action.clone()>
+                            <td class="whitespace-nowrap py-2 pr-3 font-mono text-xs text-slate-500">{format_utc(row.at)}</td>
+                            <td class="break-all py-2 pr-3">{row.actor.clone()}</td>
+                            <td class="py-2 pr-3 font-mono text-xs">{row.action.clone()}</td>
+                            <td class=if row.success { "py-2 pr-3 text-emerald-700" } else { "py-2 pr-3 text-red-700" }>
+                                {if row.success { "Success" } else { "Failed" }}
+                            </td>
+                            <td class="break-all py-2 font-mono text-xs text-slate-600">
+                                {row
+                                    .details
+                                    .iter()
+                                    .map(|(k, v)| format!("{k}: {v}"))
+                                    .collect::<Vec<_>>()
+                                    .join(" · ")}
+                            </td>
+                        </tr>
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
