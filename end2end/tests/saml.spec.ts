@@ -224,6 +224,24 @@ test.describe("SAML sign-in", () => {
 
     await page.context().clearCookies();
     await openAuthentication(page);
+
+    // The audit log shows the refusal and the break-glass sign-in.
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await expect(page.getByRole("heading", { name: "Audit log" })).toBeVisible();
+    await waitForHydration(page);
+    const events = page.getByRole("table", { name: "Audit events" });
+    await expect(events.locator('tr[data-action="require_sso_enabled"]').first()).toBeVisible();
+    await page.getByLabel("Kind").selectOption({ label: "Sign-ins and sign-outs" });
+    await expect(events.locator('tr[data-action="sign_in"]').filter({ hasText: "break_glass" }).first()).toBeVisible();
+    await page.getByLabel("User", { exact: true }).fill(ACCOUNTS.member.email);
+    await page.getByLabel("User", { exact: true }).press("Enter");
+    const refused = events.locator('tr[data-action="sign_in_failed"]').filter({ hasText: "sso_required" });
+    await expect(refused.first()).toBeVisible();
+    await expect(events.locator("tbody tr").filter({ hasNotText: ACCOUNTS.member.email })).toHaveCount(0);
+    await screenshot(page, "audit-log");
+
+    await page.goto("/settings/authentication");
+    await waitForHydration(page);
     await page.getByLabel("Require SSO").uncheck();
     await expect(page.getByTestId("require-sso-state")).toHaveText("Off: members may still use passwords.");
   });
