@@ -370,6 +370,16 @@ fn created(resource: Value) -> Response {
     response
 }
 
+/// The SCIM store for one request: the database, the caller's base URL, and
+/// the write gate every handler shares.
+fn store<'a>(state: &'a AppState, base: &'a str) -> Store<'a> {
+    Store {
+        db: &state.db,
+        base,
+        gate: &state.scim.write_gate,
+    }
+}
+
 // -------------------------------------------------------------------- users
 
 async fn list_users(
@@ -392,11 +402,7 @@ async fn search_users(
 
 async fn answer_users(state: &AppState, caller: &Caller, query: Query) -> Answer {
     let base = base_of(state, caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(state, &base);
     let page = store
         .list_users(
             caller,
@@ -422,11 +428,7 @@ async fn create_user(
     let query = Query::from_raw(raw)?;
     let draft = UserDraft::from_document(parse_json(&body)?)?;
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     let user = store.create_user(&caller, draft).await?;
     Ok(created(
         query.shape(users::to_resource(&user, &base), USER_SCHEMA),
@@ -441,11 +443,7 @@ async fn get_user(
 ) -> Answer {
     let query = Query::from_raw(raw)?;
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     let user = store.user(&caller, &id).await?;
     Ok(ok(
         query.shape(users::to_resource(&user, &base), USER_SCHEMA)
@@ -461,11 +459,7 @@ async fn replace_user(
 ) -> Answer {
     let query = Query::from_raw(raw)?;
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     let current = store.user(&caller, &id).await?;
     let draft = UserDraft::from_document(parse_json(&body)?)?;
     let user = store.update_user(&caller, current, draft).await?;
@@ -484,11 +478,7 @@ async fn patch_user(
     let query = Query::from_raw(raw)?;
     let operations = patch::parse_request(&parse_json(&body)?)?;
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     let current = store.user(&caller, &id).await?;
     let mut doc = users::patch_document(&current, &base);
     patch::apply_all(&mut doc, &operations, USER_SCHEMA)?;
@@ -505,11 +495,7 @@ async fn delete_user(
     Path((_, id)): Path<(String, String)>,
 ) -> Answer {
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     store.delete_user(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -536,11 +522,7 @@ async fn search_groups(
 
 async fn answer_groups(state: &AppState, caller: &Caller, query: Query) -> Answer {
     let base = base_of(state, caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(state, &base);
     let page = store
         .list_groups(
             caller,
@@ -578,11 +560,7 @@ async fn create_group(
     let query = Query::from_raw(raw)?;
     let draft = GroupDraft::from_document(parse_json(&body)?)?;
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     let (group, members) = store.create_group(&caller, draft).await?;
     Ok(created(query.shape(
         groups::to_resource(&group, Some(&members), &base),
@@ -598,11 +576,7 @@ async fn get_group(
 ) -> Answer {
     let query = Query::from_raw(raw)?;
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     let group = store.group(&caller, &id).await?;
     let members = if query.wants_members() {
         store.members(&[group.id]).await?.remove(&group.id)
@@ -624,11 +598,7 @@ async fn replace_group(
 ) -> Answer {
     let query = Query::from_raw(raw)?;
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     let current = store.group(&caller, &id).await?;
     let draft = GroupDraft::from_document(parse_json(&body)?)?;
     let old = store
@@ -653,11 +623,7 @@ async fn patch_group(
     let query = Query::from_raw(raw)?;
     let operations = patch::parse_request(&parse_json(&body)?)?;
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     let current = store.group(&caller, &id).await?;
     let old = store
         .members(&[current.id])
@@ -680,11 +646,7 @@ async fn delete_group(
     Path((_, id)): Path<(String, String)>,
 ) -> Answer {
     let base = base_of(&state, &caller);
-    let store = Store {
-        db: &state.db,
-        base: &base,
-        gate: &state.scim.write_gate,
-    };
+    let store = store(&state, &base);
     store.delete_group(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
