@@ -38,9 +38,12 @@ pub fn fail(error: AppError) -> AppError {
 }
 
 pub fn session_token() -> Option<String> {
-    let parts = use_context::<Parts>()?;
-    parts
-        .headers
+    session_token_in(&use_context::<Parts>()?.headers)
+}
+
+/// The session cookie's value in request headers; also used by plain axum handlers.
+pub fn session_token_in(headers: &http::HeaderMap) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())

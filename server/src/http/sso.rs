@@ -3,25 +3,13 @@
 use super::{plain_page, AppState};
 use crate::accounts::find_organization;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/sso/test/{connection_id}", get(start_test))
-}
-
-fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == app::ssr::SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
-        .filter(|value| !value.is_empty())
 }
 
 /// `GET /sso/test/{connection_id}`: an Integrations Admin's Test Connection.
@@ -31,7 +19,7 @@ async fn start_test(
     Path(connection_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let user = match session_token(&headers) {
+    let user = match app::ssr::session_token_in(&headers) {
         Some(token) => state.backend.0.session_user(&token).await.ok().flatten(),
         None => None,
     };
