@@ -9,7 +9,7 @@ use shared::connection::{
     OidcForm, SamlForm,
 };
 use shared::provisioning::{EnableScimForm, IssuedToken, ProvisioningOverview};
-use shared::sso_event::SsoEvent;
+use shared::sso_event::{SsoChoice, SsoEvent};
 use shared::CurrentUser;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -29,6 +29,23 @@ pub struct NewSession {
     pub token: String,
     pub max_age_secs: i64,
     pub user: CurrentUser,
+}
+
+/// Where single sign-on goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoStart {
+    /// To the identity provider; the cookie (if any) binds the sign-in to this browser.
+    Redirect {
+        url: String,
+        set_cookie: Option<String>,
+    },
+    /// The organization has several active connections: the member picks one.
+    Choose {
+        org_slug: String,
+        choices: Vec<SsoChoice>,
+    },
+    /// Nothing to start; deliberately vague about why.
+    NotAvailable,
 }
 
 #[async_trait]
@@ -104,13 +121,10 @@ pub trait Backend: Send + Sync + 'static {
         domain: &str,
     ) -> Result<AuthenticationOverview, AppError>;
 
-    /// Where "Sign in with SSO" sends this email address, or `None` when no
-    /// organization claims its domain (or has no active connection).
-    async fn sso_start_url_for_email(
-        &self,
-        email: &str,
-        return_to: &str,
-    ) -> Result<Option<String>, AppError>;
+    /// Where "Sign in with SSO" sends this email address; `NotAvailable` when
+    /// no organization claims its domain (or has no active connection).
+    async fn sso_start_for_email(&self, email: &str, return_to: &str)
+        -> Result<SsoStart, AppError>;
 
     /// One page of the organization's audit log.
     async fn audit_log(
@@ -126,13 +140,14 @@ pub trait Backend: Send + Sync + 'static {
         on: bool,
     ) -> Result<AuthenticationOverview, AppError>;
 
-    /// Where to send a member of `org_slug` to sign in with SSO, or `None`
-    /// when the organization has no active connection (or does not exist).
-    async fn sso_start_url(
+    /// Where to send a member of `org_slug` to sign in with SSO: through
+    /// `connection` when it names one of the organization's active connections.
+    async fn sso_start(
         &self,
         org_slug: &str,
+        connection: Option<&str>,
         return_to: &str,
-    ) -> Result<Option<String>, AppError>;
+    ) -> Result<SsoStart, AppError>;
 
     /// A connection's recent sign-ins and tests, newest first.
     async fn sso_events(

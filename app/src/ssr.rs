@@ -81,6 +81,26 @@ pub fn set_session_cookie(value: &str, max_age_secs: i64, secure: bool) {
     }
 }
 
+/// Sends the browser where single sign-on goes next (setting the cookie that
+/// binds an OpenID Connect sign-in to this browser), or says what to show.
+pub fn follow_sso_start(start: crate::backend::SsoStart) -> shared::sso_event::OrgSignIn {
+    use crate::backend::SsoStart;
+    use shared::sso_event::OrgSignIn;
+    match start {
+        SsoStart::Redirect { url, set_cookie } => {
+            if let (Some(cookie), Some(options)) = (set_cookie, use_context::<ResponseOptions>()) {
+                if let Ok(header) = HeaderValue::from_str(&cookie) {
+                    options.append_header(SET_COOKIE, header);
+                }
+            }
+            leptos_axum::redirect(&url);
+            OrgSignIn::Redirecting
+        }
+        SsoStart::Choose { choices, .. } => OrgSignIn::Choose(choices),
+        SsoStart::NotAvailable => OrgSignIn::NotAvailable,
+    }
+}
+
 /// The signed-in user, or `None`.
 pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
     match session_token() {

@@ -55,3 +55,15 @@ export async function signIn(page: Page, account: Account) {
   await page.getByLabel("Password", { exact: true }).fill(account.password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
+
+/**
+ * After going to the organization's login URL (or "Sign in with SSO"): with
+ * several active connections the member picks one; with one, the browser is
+ * already on its way to the identity provider.
+ */
+export async function continueWith(page: Page, connectionName: string) {
+  await page.waitForURL((url) => url.pathname !== "/login");
+  if (new URL(page.url()).pathname.startsWith(`/login/${ORG.slug}`)) {
+    await page.getByRole("link", { name: `Continue with ${connectionName}` }).click();
+  }
+}

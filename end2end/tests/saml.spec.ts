@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { ACCOUNTS, ORG, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
+import { ACCOUNTS, continueWith, ORG, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
 
 /**
  * SAML end to end against a real SAML IdP (pysaml2, peers/saml-idp.py): the admin
@@ -169,6 +169,7 @@ test.describe("SAML sign-in", () => {
     // A member signs in through the organization's login URL.
     await page.context().clearCookies();
     await page.goto(`/login/${ORG.slug}`);
+    await continueWith(page, "Initech Okta");
     await expect(page.getByRole("heading", { name: "Test IdP sign-in" })).toBeVisible();
     await screenshot(page, "saml-idp-sign-in");
     await page.getByLabel("Username").fill(MEMBER.email);
@@ -204,6 +205,7 @@ test.describe("SAML sign-in", () => {
     await expect(page.getByRole("alert")).toContainText("isn't available for that email address");
     await page.getByLabel("Email").fill(MEMBER.email);
     await page.getByRole("button", { name: "Sign in with SSO" }).click();
+    await continueWith(page, "Initech Okta");
     await expect(page.getByRole("heading", { name: "Test IdP sign-in" })).toBeVisible();
     await page.getByLabel("Username").fill(MEMBER.email);
     await page.getByRole("button", { name: "Sign in to IdP" }).click();
@@ -233,6 +235,8 @@ test.describe("SAML sign-in", () => {
     await expect(events.locator('tr[data-action="require_sso_enabled"]').first()).toBeVisible();
     await page.getByLabel("Kind").selectOption({ label: "Sign-ins and sign-outs" });
     await expect(events.locator('tr[data-action="sign_in"]').filter({ hasText: "break_glass" }).first()).toBeVisible();
+    // The member's sign-ins through the IdP (found by email domain, and by the login URL).
+    await expect(events.locator('tr[data-action="sign_in"]').filter({ hasText: "saml" }).first()).toBeVisible();
     await page.getByLabel("User", { exact: true }).fill(ACCOUNTS.member.email);
     await page.getByLabel("User", { exact: true }).press("Enter");
     const refused = events.locator('tr[data-action="sign_in_failed"]').filter({ hasText: "sso_required" });

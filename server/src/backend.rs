@@ -6,10 +6,10 @@ use crate::config::Config;
 use crate::connections::service::ConnectionService;
 use crate::password;
 use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
-use crate::sso::service::StartError;
+use crate::sso::service::{SignInStart, StartError};
 use crate::sso::{events, SsoService};
 use crate::throttle::SignInThrottle;
-use app::backend::{Backend, NewSession, SignInRequest};
+use app::backend::{Backend, NewSession, SignInRequest, SsoStart};
 use app::error::AppError;
 use async_trait::async_trait;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -40,15 +40,19 @@ pub fn internal(error: impl std::fmt::Display) -> AppError {
     AppError::Internal { reference }
 }
 
-/// Where SSO starts, or `None` when it cannot: an unready connection reads like
-/// none at all to the person signing in, and is logged for the admin.
-fn start_url(started: Result<String, StartError>) -> Result<Option<String>, AppError> {
+/// Where SSO goes next: an unready connection reads like none at all to the
+/// person signing in, and is logged for the admin.
+fn sso_start(started: Result<SignInStart, StartError>) -> Result<SsoStart, AppError> {
     match started {
-        Ok(url) => Ok(Some(url)),
-        Err(StartError::NotAvailable) => Ok(None),
+        Ok(SignInStart::Started(started)) => Ok(SsoStart::Redirect {
+            url: started.url,
+            set_cookie: started.set_cookie,
+        }),
+        Ok(SignInStart::Choose { org_slug, choices }) => Ok(SsoStart::Choose { org_slug, choices }),
+        Err(StartError::NotAvailable) => Ok(SsoStart::NotAvailable),
         Err(StartError::NotConfigured(diagnosis)) => {
             tracing::warn!(code = %diagnosis.code, "SSO could not start");
-            Ok(None)
+            Ok(SsoStart::NotAvailable)
         }
         Err(StartError::Database(error)) => Err(internal(error)),
     }
@@ -304,12 +308,12 @@ impl Backend for ServerBackend {
         self.connections.remove_domain(admin, domain).await
     }
 
-    async fn sso_start_url_for_email(
+    async fn sso_start_for_email(
         &self,
         email: &str,
         return_to: &str,
-    ) -> Result<Option<String>, AppError> {
-        start_url(self.sso.start_sign_in_for_email(email, return_to).await)
+    ) -> Result<SsoStart, AppError> {
+        sso_start(self.sso.start_sign_in_for_email(email, return_to).await)
     }
 
     async fn audit_log(
@@ -334,12 +338,17 @@ impl Backend for ServerBackend {
         self.connections.set_require_sso(admin, on).await
     }
 
-    async fn sso_start_url(
+    async fn sso_start(
         &self,
         org_slug: &str,
+        connection: Option<&str>,
         return_to: &str,
-    ) -> Result<Option<String>, AppError> {
-        start_url(self.sso.start_sign_in(org_slug, return_to).await)
+    ) -> Result<SsoStart, AppError> {
+        sso_start(
+            self.sso
+                .start_sign_in(org_slug, connection, return_to)
+                .await,
+        )
     }
 
     async fn sso_events(

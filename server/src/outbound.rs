@@ -97,26 +97,8 @@ pub fn is_internal(ip: IpAddr) -> bool {
 
 /// GETs `raw_url` under the policy and returns the body as text.
 pub async fn fetch_text(raw_url: &str, policy: OutboundPolicy) -> Result<String, FetchError> {
-    let url = Url::parse(raw_url.trim()).map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(FetchError::Scheme);
-    }
-    let host = url
-        .host_str()
-        .ok_or_else(|| FetchError::InvalidUrl("it has no host".into()))?
-        .trim_matches(|c| c == '[' || c == ']')
-        .to_string();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let address = resolve(&host, port, policy).await?;
-
-    let client = reqwest::Client::builder()
-        .timeout(policy.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        // Connect to the address that was checked, not to a second DNS answer.
-        .resolve(&host, address)
-        .user_agent("Latchkey")
-        .build()
-        .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+    let url = checked_url(raw_url)?;
+    let client = client_for(&url, policy).await?;
     let classify = |e| classify(e, policy.timeout);
     let mut response = client.get(url).send().await.map_err(classify)?;
     let status = response.status();
@@ -132,14 +114,81 @@ pub async fn fetch_text(raw_url: &str, policy: OutboundPolicy) -> Result<String,
     if !status.is_success() {
         return Err(FetchError::Status(status.as_u16()));
     }
+    let body = read_body(&mut response, policy).await?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Sends any request under the policy (the OpenID Connect token, JWKS and
+/// UserInfo calls) and returns the answer whatever its status: an error status
+/// carries the provider's explanation. Redirects are returned, not followed.
+pub async fn send(
+    request: http::Request<Vec<u8>>,
+    policy: OutboundPolicy,
+) -> Result<http::Response<Vec<u8>>, FetchError> {
+    let url = checked_url(&request.uri().to_string())?;
+    let client = client_for(&url, policy).await?;
+    let classify = |e| classify(e, policy.timeout);
+    let (parts, body) = request.into_parts();
+    let mut response = client
+        .request(parts.method, url)
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(classify)?;
+    let mut answer = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        answer = answer.header(name, value);
+    }
+    let body = read_body(&mut response, policy).await?;
+    answer
+        .body(body)
+        .map_err(|e| FetchError::Unreachable(e.to_string()))
+}
+
+fn checked_url(raw_url: &str) -> Result<Url, FetchError> {
+    let url = Url::parse(raw_url.trim()).map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FetchError::Scheme);
+    }
+    Ok(url)
+}
+
+/// A client that can only reach the address checked against the policy.
+async fn client_for(url: &Url, policy: OutboundPolicy) -> Result<reqwest::Client, FetchError> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| FetchError::InvalidUrl("it has no host".into()))?
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let address = resolve(&host, port, policy).await?;
+    reqwest::Client::builder()
+        .timeout(policy.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        // Connect to the address that was checked, not to a second DNS answer.
+        .resolve(&host, address)
+        .user_agent("Latchkey")
+        .build()
+        .map_err(|e| FetchError::Unreachable(e.to_string()))
+}
+
+async fn read_body(
+    response: &mut reqwest::Response,
+    policy: OutboundPolicy,
+) -> Result<Vec<u8>, FetchError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| classify(e, policy.timeout))?
+    {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
             return Err(FetchError::TooLarge(MAX_RESPONSE_BYTES / 1024));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok(body)
 }
 
 async fn resolve(host: &str, port: u16, policy: OutboundPolicy) -> Result<SocketAddr, FetchError> {

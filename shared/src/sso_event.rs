@@ -62,3 +62,22 @@ pub struct SsoEvent {
     /// Why it failed; `None` on success.
     pub diagnosis: Option<Diagnosis>,
 }
+
+/// A connection a member may sign in with when the organization has several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoChoice {
+    pub connection_id: String,
+    /// The connection's display name, e.g. "Okta".
+    pub name: String,
+}
+
+/// What an organization's login URL does for the member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrgSignIn {
+    /// The browser is on its way to the identity provider.
+    Redirecting,
+    /// Several connections are active: the member picks one.
+    Choose(Vec<SsoChoice>),
+    /// No active connection (or no such organization: the two look alike).
+    NotAvailable,
+}

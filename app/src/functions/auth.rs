@@ -54,20 +54,27 @@ pub async fn logout() -> Result<(), AppError> {
 /// The answer for an unknown domain never says whether an organization exists.
 #[server(endpoint = "start_sso")]
 pub async fn start_sso(email: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::ssr::{backend, fail};
+    use crate::backend::SsoStart;
+    use crate::ssr::{backend, fail, follow_sso_start};
     let mut errors = shared::FieldErrors::default();
     errors.check(shared::validate::email("email", &email));
     errors.into_result().map_err(|e| fail(e.into()))?;
     let return_to = shared::redirect::local_path(next.as_deref());
-    match backend()?
-        .sso_start_url_for_email(&email, &return_to)
+    let start = backend()?
+        .sso_start_for_email(&email, &return_to)
         .await
-        .map_err(fail)?
-    {
-        Some(url) => {
-            leptos_axum::redirect(&url);
+        .map_err(fail)?;
+    match start {
+        // The organization's login page offers its connections.
+        SsoStart::Choose { org_slug, .. } => {
+            let path = shared::redirect::org_login_path(&org_slug, None, Some(&return_to));
+            leptos_axum::redirect(&path);
             Ok(())
         }
-        None => Err(fail(AppError::SsoNotAvailable)),
+        SsoStart::NotAvailable => Err(fail(AppError::SsoNotAvailable)),
+        redirect => {
+            follow_sso_start(redirect);
+            Ok(())
+        }
     }
 }

@@ -4,25 +4,23 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use server_fn::codec::Json;
-use shared::sso_event::SsoEvent;
+use shared::sso_event::{OrgSignIn, SsoEvent};
 
-/// Sends the browser to the organization's identity provider. Returns `false`
-/// when the organization has no active connection (or does not exist).
+/// Sends the browser to the organization's identity provider (through
+/// `connection` when given), or lists the connections to choose from.
 #[server(endpoint = "start_org_sso")]
-pub async fn start_org_sso(org_slug: String, next: Option<String>) -> Result<bool, AppError> {
-    use crate::ssr::{backend, fail};
+pub async fn start_org_sso(
+    org_slug: String,
+    connection: Option<String>,
+    next: Option<String>,
+) -> Result<OrgSignIn, AppError> {
+    use crate::ssr::{backend, fail, follow_sso_start};
     let return_to = shared::redirect::local_path(next.as_deref());
-    match backend()?
-        .sso_start_url(&org_slug, &return_to)
+    let start = backend()?
+        .sso_start(&org_slug, connection.as_deref(), &return_to)
         .await
-        .map_err(fail)?
-    {
-        Some(url) => {
-            leptos_axum::redirect(&url);
-            Ok(true)
-        }
-        None => Ok(false),
-    }
+        .map_err(fail)?;
+    Ok(follow_sso_start(start))
 }
 
 #[server(endpoint = "get_sso_events", input = Json)]

@@ -9,6 +9,7 @@ use leptos::html::Input;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use shared::sso_event::{OrgSignIn, SsoChoice};
 
 const INPUT_CLASS: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200";
 
@@ -163,20 +164,20 @@ fn input_value(node: NodeRef<Input>) -> String {
 }
 
 /// `/login/{org_slug}`: an organization's own sign-in address. Sends the
-/// browser straight to the organization's identity provider; says so plainly
-/// when single sign-on is not set up (without telling whether the organization exists).
+/// browser straight to the organization's identity provider, lets the member
+/// pick when several connections are active, and says so plainly when single
+/// sign-on is not set up (without telling whether the organization exists).
 #[component]
 pub fn OrgLoginPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
+    let slug = move || params.read().get("org_slug").unwrap_or_default();
     let started = Resource::new(
         move || {
-            (
-                params.read().get("org_slug").unwrap_or_default(),
-                query.read().get("next"),
-            )
+            let query = query.read();
+            (slug(), query.get("connection"), query.get("next"))
         },
-        |(slug, next)| start_org_sso(slug, next),
+        |(slug, connection, next)| start_org_sso(slug, connection, next),
     );
     view! {
         <main class="flex min-h-screen items-center justify-center px-4">
@@ -185,10 +186,14 @@ pub fn OrgLoginPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="mt-4 text-slate-600">"Finding your organization's sign-in…"</p> }>
                     {move || Suspend::new(async move {
                         match started.await {
-                            Ok(true) => view! {
+                            Ok(OrgSignIn::Redirecting) => view! {
                                 <h1 class="mt-4 text-xl font-semibold">"Taking you to your identity provider…"</h1>
                             }
                             .into_any(),
+                            Ok(OrgSignIn::Choose(choices)) => {
+                                let next = query.read_untracked().get("next");
+                                view! { <ConnectionChoice slug=slug() choices next/> }.into_any()
+                            }
                             _ => view! {
                                 <h1 class="mt-4 text-xl font-semibold">"Single sign-on isn't available here yet"</h1>
                                 <p class="mt-2 text-slate-600">
@@ -204,5 +209,39 @@ pub fn OrgLoginPage() -> impl IntoView {
                 </Suspense>
             </div>
         </main>
+    }
+}
+
+/// One link per active connection; each starts that connection's sign-in.
+#[component]
+fn ConnectionChoice(slug: String, choices: Vec<SsoChoice>, next: Option<String>) -> impl IntoView {
+    let href = move |connection: &str| {
+        shared::redirect::org_login_path(&slug, Some(connection), next.as_deref())
+    };
+    view! {
+        <h1 class="mt-4 text-xl font-semibold">"Choose how to sign in"</h1>
+        <p class="mt-2 text-slate-600">"Your organization signs in through more than one identity provider. Pick the one your account is in."</p>
+        <ul class="mt-6 space-y-2" aria-label="Sign-in options">
+            {choices
+                .into_iter()
+                .map(|choice| {
+                    let link = href(&choice.connection_id);
+                    view! {
+                        <li>
+                            <a
+                                href=link
+                                rel="external"
+                                class="block rounded-md border border-slate-300 px-4 py-2 font-medium text-slate-800 hover:border-indigo-500 hover:bg-indigo-50"
+                            >
+                                {format!("Continue with {}", choice.name)}
+                            </a>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+        <A href="/login" attr:class="mt-6 inline-block text-sm font-medium text-indigo-600 hover:underline">
+            "Use email and password instead"
+        </A>
     }
 }

@@ -55,10 +55,17 @@ impl AppState {
     pub fn new(db: DatabaseConnection, config: Config) -> Result<Self, SecretError> {
         let secrets = SecretKey::load(config.secret_key.as_deref(), &config.data_dir)?;
         let config = Arc::new(config);
+        let outbound = OutboundPolicy {
+            allow_private_addresses: config.allow_private_urls,
+            ..OutboundPolicy::default()
+        };
         let sso = SsoService {
             db: db.clone(),
             urls: PublicUrls::new(&config.public_url),
             secure_cookies: config.public_url.scheme() == "https",
+            secrets: secrets.clone(),
+            outbound,
+            jwks: Default::default(),
         };
         let scim = crate::scim::Scim::new(db.clone(), &config.public_url);
         let backend = ServerBackend {
@@ -70,10 +77,7 @@ impl AppState {
                 db: db.clone(),
                 secrets: secrets.clone(),
                 urls: PublicUrls::new(&config.public_url),
-                outbound: OutboundPolicy {
-                    allow_private_addresses: config.allow_private_urls,
-                    ..OutboundPolicy::default()
-                },
+                outbound,
             },
             provisioning: crate::provisioning::ProvisioningService { scim: scim.clone() },
         };

@@ -1,13 +1,13 @@
 //! Public SAML endpoints: the service-provider metadata IdPs import, and the
 //! Assertion Consumer Service.
 
-use super::{plain_page, AppState};
+use super::AppState;
 use crate::connections::{store, PublicUrls};
-use crate::sso::saml_flow::{AcsForm, AcsOutcome};
+use crate::sso::saml_flow::AcsForm;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use shared::Protocol;
@@ -77,30 +77,5 @@ async fn acs(
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    match outcome {
-        AcsOutcome::SignedIn {
-            token,
-            max_age_secs,
-            redirect_to,
-        } => {
-            let cookie = app::ssr::session_cookie(&token, max_age_secs, state.sso.secure_cookies);
-            let mut response = Redirect::to(&redirect_to).into_response();
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
-            response
-        }
-        AcsOutcome::TestFinished { event_id } => plain_page::test_finished(
-            &event_id.to_string(),
-            &state.config.public_url.origin().ascii_serialization(),
-            &connection_id,
-        ),
-        AcsOutcome::Refused {
-            diagnosis,
-            reference,
-        } => plain_page::sign_in_failed(&diagnosis, &reference),
-        AcsOutcome::UnknownConnection => plain_page::not_found(
-            "No SAML connection has this ID. Check the ACS URL in your identity provider.",
-        ),
-    }
+    super::sso::respond(&state, &connection_id, outcome)
 }

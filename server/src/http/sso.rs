@@ -1,15 +1,112 @@
-//! Starting SSO from the browser: the Test Connection popup's first stop.
+//! Single sign-on in the browser: the Test Connection popup's first stop, the
+//! OpenID Connect Redirect URI, and how any SSO answer turns into a response.
 
 use super::{plain_page, AppState};
 use crate::accounts::find_organization;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use crate::sso::finish::SsoOutcome;
+use crate::sso::oidc_flow::{binding_cookie_name, clear_binding_cookie, CallbackParams};
+use crate::sso::service::Started;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use std::net::SocketAddr;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/sso/test/{connection_id}", get(start_test))
+    Router::new()
+        .route("/sso/test/{connection_id}", get(start_test))
+        .route("/sso/oidc/{connection_id}/callback", get(oidc_callback))
+}
+
+/// `GET /sso/oidc/{connection_id}/callback`: where the OpenID Provider sends the browser back.
+async fn oidc_callback(
+    State(state): State<AppState>,
+    Path(connection_id): Path<String>,
+    RawQuery(query): RawQuery,
+    parts: axum::http::request::Parts,
+) -> Response {
+    // A query that is not the expected shape is treated as an empty one: the diagnosis says what is missing.
+    let params: CallbackParams =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let headers = &parts.headers;
+    let bound = params
+        .state
+        .as_deref()
+        .is_some_and(|s| has_cookie(headers, &binding_cookie_name(s)));
+    let client_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let returned_state = params.state.clone();
+    let outcome = match state
+        .sso
+        .complete_oidc(&connection_id, params, bound, client_ip)
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::error!(%error, "OIDC callback failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let mut response = respond(&state, &connection_id, outcome);
+    if let (Some(returned), Ok(id)) = (returned_state, connection_id.parse()) {
+        let clear = clear_binding_cookie(id, &returned, state.sso.secure_cookies);
+        append_cookie(&mut response, &clear);
+    }
+    response
+}
+
+fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| pair.trim().split_once('=').is_some_and(|(n, _)| n == name))
+}
+
+fn append_cookie(response: &mut Response, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// The browser's next step after an SSO answer, whichever the protocol.
+pub(super) fn respond(state: &AppState, connection_id: &str, outcome: SsoOutcome) -> Response {
+    match outcome {
+        SsoOutcome::SignedIn {
+            token,
+            max_age_secs,
+            redirect_to,
+        } => {
+            let cookie = app::ssr::session_cookie(&token, max_age_secs, state.sso.secure_cookies);
+            let mut response = Redirect::to(&redirect_to).into_response();
+            append_cookie(&mut response, &cookie);
+            response
+        }
+        SsoOutcome::TestFinished { event_id } => plain_page::test_finished(
+            &event_id.to_string(),
+            &state.config.public_url.origin().ascii_serialization(),
+            connection_id,
+        ),
+        SsoOutcome::Refused {
+            diagnosis,
+            reference,
+        } => plain_page::sign_in_failed(&diagnosis, &reference),
+        SsoOutcome::UnknownConnection => plain_page::not_found(
+            "No single sign-on connection has this ID. Check the URL configured in your identity provider.",
+        ),
+    }
+}
+
+fn redirect_to_idp(started: Started) -> Response {
+    let mut response = Redirect::to(&started.url).into_response();
+    if let Some(cookie) = &started.set_cookie {
+        append_cookie(&mut response, cookie);
+    }
+    response
 }
 
 /// `GET /sso/test/{connection_id}`: an Integrations Admin's Test Connection.
@@ -47,7 +144,7 @@ async fn start_test(
     };
     let admin_id = user.user_id.parse().unwrap_or_default();
     match state.sso.start_test(&connection, admin_id).await {
-        Ok(url) => Redirect::to(&url).into_response(),
+        Ok(started) => redirect_to_idp(started),
         Err(crate::sso::service::StartError::NotConfigured(diagnosis)) => {
             match state
                 .sso

@@ -4,6 +4,8 @@
 
 pub mod accounts;
 pub mod events;
+pub mod finish;
+pub mod oidc_flow;
 pub mod replay;
 pub mod requests;
 pub mod saml_flow;

@@ -1,12 +1,17 @@
 //! Starting SSO: from an organization's login URL (sign-in) or from the
 //! connection page (Test Connection).
 
+use super::oidc_flow;
 use super::requests::{self, NewRequest, Purpose};
 use crate::connections::{store, PublicUrls};
 use crate::entities::sso_connection::Model as Connection;
 use crate::entities::{org_domain, organization, sso_connection};
+use crate::oidc::jwks::JwksCache;
+use crate::outbound::OutboundPolicy;
 use crate::saml::request as authn_request;
+use crate::secrets::SecretKey;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use shared::sso_event::SsoChoice;
 use shared::{Diagnosis, DiagnosisCode, Protocol};
 use uuid::Uuid;
 
@@ -16,6 +21,30 @@ pub struct SsoService {
     pub urls: PublicUrls,
     /// Whether cookies carry `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Decrypts OIDC client secrets and encrypts PKCE verifiers at rest.
+    pub secrets: SecretKey,
+    /// Rules for calling the OpenID Provider's token, JWKS and UserInfo endpoints.
+    pub outbound: OutboundPolicy,
+    pub jwks: JwksCache,
+}
+
+/// A sign-in or test on its way to the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub url: String,
+    /// A `Set-Cookie` value binding an OpenID Connect sign-in to this browser.
+    pub set_cookie: Option<String>,
+}
+
+/// What an organization's sign-in does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInStart {
+    Started(Started),
+    /// Several active connections: the member picks one.
+    Choose {
+        org_slug: String,
+        choices: Vec<SsoChoice>,
+    },
 }
 
 /// Why SSO could not start.
@@ -32,12 +61,14 @@ pub enum StartError {
 }
 
 impl SsoService {
-    /// The IdP URL that signs a member of `org_slug` in, then returns to `return_to`.
+    /// Signs a member of `org_slug` in: through `chosen` when it names one of the
+    /// organization's ready connections, through the only one, or by choice.
     pub async fn start_sign_in(
         &self,
         org_slug: &str,
+        chosen: Option<&str>,
         return_to: &str,
-    ) -> Result<String, StartError> {
+    ) -> Result<SignInStart, StartError> {
         let org = organization::Entity::find()
             .filter(organization::Column::Slug.eq(org_slug))
             .one(&self.db)
@@ -50,16 +81,35 @@ impl SsoService {
             .all(&self.db)
             .await?
             .into_iter()
-            .filter(|c| c.protocol == Protocol::Saml.key() && !c.saml_sso_url.trim().is_empty())
+            .filter(can_start)
             .collect();
-        // With several, the one that most recently passed Test Connection wins.
+        // Connections that passed Test Connection come first, the latest on top.
         candidates.sort_by_key(|c| std::cmp::Reverse(c.tested_at));
-        let connection = candidates
-            .into_iter()
-            .next()
-            .ok_or(StartError::NotAvailable)?;
-        self.start(&connection, Purpose::SignIn, None, return_to)
-            .await
+        let picked = match chosen {
+            Some(id) => candidates.iter().position(|c| c.id.to_string() == id),
+            None if candidates.len() == 1 => Some(0),
+            None => None,
+        };
+        if let Some(index) = picked {
+            let connection = candidates.swap_remove(index);
+            let started = self
+                .start(&connection, Purpose::SignIn, None, return_to)
+                .await?;
+            return Ok(SignInStart::Started(started));
+        }
+        if candidates.is_empty() {
+            return Err(StartError::NotAvailable);
+        }
+        Ok(SignInStart::Choose {
+            org_slug: org.slug,
+            choices: candidates
+                .into_iter()
+                .map(|c| SsoChoice {
+                    connection_id: c.id.to_string(),
+                    name: c.display_name,
+                })
+                .collect(),
+        })
     }
 
     /// "Sign in with SSO" by email: the organization that claims the domain.
@@ -67,7 +117,7 @@ impl SsoService {
         &self,
         email: &str,
         return_to: &str,
-    ) -> Result<String, StartError> {
+    ) -> Result<SignInStart, StartError> {
         let domain = shared::domain::email_domain(email).ok_or(StartError::NotAvailable)?;
         let claimed = org_domain::Entity::find_by_id(domain)
             .one(&self.db)
@@ -77,7 +127,7 @@ impl SsoService {
             .one(&self.db)
             .await?
             .ok_or(StartError::NotAvailable)?;
-        self.start_sign_in(&org.slug, return_to).await
+        self.start_sign_in(&org.slug, None, return_to).await
     }
 
     /// The IdP URL for an admin's Test Connection; the connection must belong
@@ -86,7 +136,7 @@ impl SsoService {
         &self,
         connection: &Connection,
         admin: Uuid,
-    ) -> Result<String, StartError> {
+    ) -> Result<Started, StartError> {
         self.start(connection, Purpose::Test, Some(admin), "/")
             .await
     }
@@ -126,12 +176,9 @@ impl SsoService {
         purpose: Purpose,
         admin: Option<Uuid>,
         return_to: &str,
-    ) -> Result<String, StartError> {
-        if connection.protocol != Protocol::Saml.key() {
-            return Err(StartError::NotConfigured(
-                Diagnosis::new(DiagnosisCode::ConnectionNotConfigured)
-                    .with_detail("OpenID Connect sign-in is not available yet."),
-            ));
+    ) -> Result<Started, StartError> {
+        if connection.protocol == Protocol::Oidc.key() {
+            return self.start_oidc(connection, purpose, admin, return_to).await;
         }
         if connection.saml_sso_url.trim().is_empty() {
             return Err(StartError::NotConfigured(
@@ -156,14 +203,13 @@ impl SsoService {
         )
         .await?;
         // The RelayState is the request ID: opaque, and where to go next stays on our side.
-        authn_request::redirect_url(
+        let url = authn_request::redirect_url(
             &id,
             connection.saml_sso_url.trim(),
             &self.urls.sp_entity_id(connection.id),
             &self.urls.acs_url(connection.id),
             &id,
         )
-        .map(|url| url.to_string())
         .map_err(|detail| {
             StartError::NotConfigured(
                 Diagnosis::new(DiagnosisCode::ConnectionNotConfigured)
@@ -171,6 +217,60 @@ impl SsoService {
                     .with_received(connection.saml_sso_url.clone())
                     .with_detail(detail),
             )
+        })?;
+        Ok(Started {
+            url: url.to_string(),
+            set_cookie: None,
         })
+    }
+
+    async fn start_oidc(
+        &self,
+        connection: &Connection,
+        purpose: Purpose,
+        admin: Option<Uuid>,
+        return_to: &str,
+    ) -> Result<Started, StartError> {
+        let settings = self
+            .oidc_settings(connection)
+            .map_err(StartError::NotConfigured)?;
+        let request = crate::oidc::request::authorization_request(&settings).map_err(|detail| {
+            StartError::NotConfigured(
+                Diagnosis::new(DiagnosisCode::ConnectionNotConfigured).with_detail(detail),
+            )
+        })?;
+        requests::store(
+            &self.db,
+            NewRequest {
+                id: request.state.clone(),
+                connection_id: connection.id,
+                org_id: connection.org_id,
+                purpose,
+                admin_user_id: admin,
+                return_to: return_to.to_string(),
+                nonce: Some(request.nonce),
+                pkce_verifier: Some(self.secrets.encrypt(&request.pkce_verifier)),
+            },
+        )
+        .await?;
+        Ok(Started {
+            url: request.url,
+            set_cookie: Some(oidc_flow::browser_binding_cookie(
+                connection.id,
+                &request.state,
+                self.secure_cookies,
+            )),
+        })
+    }
+}
+
+/// Whether a connection has what a sign-in needs; the setup doctor explains the rest.
+fn can_start(connection: &Connection) -> bool {
+    if connection.protocol == Protocol::Oidc.key() {
+        connection.oidc_discovery.is_some()
+            && !connection.oidc_client_id.trim().is_empty()
+            && connection.oidc_client_secret.is_some()
+    } else {
+        !connection.saml_sso_url.trim().is_empty()
     }
 }

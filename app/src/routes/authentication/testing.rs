@@ -70,6 +70,9 @@ pub fn TestConnection(
                 <p role="status" class="mt-3 text-sm text-slate-600">
                     "Waiting for your identity provider… Finish signing in in the popup."
                 </p>
+                <p class="mt-1 text-sm text-slate-600">
+                    "If the popup shows an error page from your identity provider (for example, that the redirect URI does not match), the fix is on that side: compare its application settings with Service provider details above."
+                </p>
             </Show>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {

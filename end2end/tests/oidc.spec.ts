@@ -1,0 +1,96 @@
+import { expect, Page, test } from "@playwright/test";
+import { ACCOUNTS, ORG, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
+
+/**
+ * OpenID Connect end to end against a real OpenID Provider (the npm package
+ * oidc-provider, peers/oidc-provider.mjs): the admin registers Latchkey's
+ * Redirect URI at the provider, sees a wrong client secret explained by Test
+ * Connection, passes the test, and a member signs in, choosing the connection.
+ */
+
+const MEMBER = { email: "peter@initech.test", name: "Peter Gibbons" };
+
+/** Plays the IdP admin: allows this connection's Redirect URI for the client. */
+async function registerRedirectUri(page: Page, redirectUri: string) {
+  const response = await page.request.put(
+    `${PEERS.oidcIssuer}/__control/clients/${PEERS.oidcClientId}`,
+    { data: { client_secret: PEERS.oidcClientSecret, redirect_uris: [redirectUri] } },
+  );
+  expect(response.ok(), await response.text()).toBeTruthy();
+}
+
+/** Creates an OIDC connection, saves it against the provider, returns its Redirect URI. */
+async function createOidcConnection(page: Page, name: string, secret: string) {
+  await page.goto("/settings/authentication");
+  await waitForHydration(page);
+  await page.getByLabel("OIDC", { exact: true }).check();
+  await page.getByLabel("Identity provider").selectOption({ label: "Okta" });
+  await page.getByLabel("Display name", { exact: true }).fill(name);
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page).toHaveURL(/connection=/);
+  await waitForHydration(page);
+  const redirectUri = await page.getByLabel("Redirect URI", { exact: true }).inputValue();
+  await registerRedirectUri(page, redirectUri);
+  await page.getByLabel("Issuer URL", { exact: true }).fill(PEERS.oidcIssuer);
+  await page.getByLabel("Client ID", { exact: true }).fill(PEERS.oidcClientId);
+  await page.getByLabel("Client Secret", { exact: true }).fill(secret);
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("token-endpoint")).toContainText(PEERS.oidcIssuer);
+  await expect(page.getByRole("button", { name: "Test Connection" })).toBeEnabled();
+}
+
+/** Signs in at the provider's own login page (its development interaction). */
+async function signInAtProvider(page: Page, login: string) {
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill("any password");
+  await page.locator('button[type="submit"]').click();
+}
+
+/** Runs Test Connection through the popup and returns the result panel. */
+async function runTest(page: Page) {
+  const popupPromise = page.waitForEvent("popup");
+  await page.getByRole("button", { name: "Test Connection" }).click();
+  const popup = await popupPromise;
+  await signInAtProvider(popup, MEMBER.email);
+  await popup.waitForEvent("close");
+  const result = page.getByRole("region", { name: "Test Connection" }).getByTestId("test-result");
+  await expect(result).toBeVisible();
+  return result;
+}
+
+test.describe("OIDC sign-in", () => {
+  test("Test Connection explains a wrong secret, passes, and a member signs in", async ({ page }) => {
+    test.setTimeout(90_000);
+    page.on("pageerror", (e) => console.log("pageerror:", e.message.slice(0, 400)));
+    await signIn(page, ACCOUNTS.admin);
+    await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
+
+    // A connection saved with a secret the provider does not know.
+    await createOidcConnection(page, "Initech OIDC (old secret)", "not-the-secret");
+    const refused = await runTest(page);
+    await expect(refused).toHaveAttribute("data-outcome", "failure");
+    await expect(refused).toHaveAttribute("data-code", "invalid_client");
+    await expect(refused).toContainText("Client Secret");
+    await screenshot(page, "oidc-test-invalid-client");
+
+    // The right one passes and shows the claims the provider sent.
+    await createOidcConnection(page, "Initech OIDC", PEERS.oidcClientSecret);
+    const passed = await runTest(page);
+    await expect(passed).toHaveAttribute("data-outcome", "success");
+    await expect(passed.getByTestId("test-email")).toHaveText(MEMBER.email);
+    const claims = passed.getByRole("table", { name: "Attributes received" });
+    await expect(claims.getByRole("row", { name: /given_name/ })).toContainText("Peter");
+    await expect(page.getByRole("banner")).toContainText(ACCOUNTS.admin.email);
+    await screenshot(page, "oidc-test-passed");
+
+    // A member: the organization has several active connections, so they choose.
+    await page.context().clearCookies();
+    await page.goto(`/login/${ORG.slug}`);
+    await expect(page.getByRole("heading", { name: "Choose how to sign in" })).toBeVisible();
+    await screenshot(page, "sso-choose-connection");
+    await page.getByRole("link", { name: "Continue with Initech OIDC", exact: true }).click();
+    await signInAtProvider(page, MEMBER.email);
+    await expect(page.getByRole("heading", { name: `Welcome, ${MEMBER.name}` })).toBeVisible();
+    await screenshot(page, "oidc-member-signed-in");
+  });
+});

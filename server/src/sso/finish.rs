@@ -1,0 +1,272 @@
+//! How every SSO answer ends, whichever the protocol: a member is signed in
+//! (just-in-time account, session, event, audit row), a member is refused
+//! (event with a reference, audit row, plain error page), or an admin's test
+//! is recorded for the Test Connection panel.
+
+use super::accounts::{self as jit, JitError, SsoPerson};
+use super::events::{self, NewEvent};
+use super::SsoService;
+use crate::audit::{self, Actor, AuditAction, AuditEntry};
+use crate::entities::organization;
+use crate::entities::sso_connection::{self, Model as Connection};
+use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, IntoActiveModel, Set};
+use serde_json::json;
+use shared::sso_event::{ReceivedAttribute, SsoEventKind};
+use shared::Diagnosis;
+use std::net::IpAddr;
+use uuid::Uuid;
+
+/// What the answer to an SSO request leads to.
+#[derive(Debug)]
+pub enum SsoOutcome {
+    /// A member is signed in: set the cookie, go on.
+    SignedIn {
+        token: String,
+        max_age_secs: i64,
+        redirect_to: String,
+    },
+    /// A test finished, well or not: the popup tells its opener.
+    TestFinished { event_id: Uuid },
+    /// A member's sign-in failed: show the plain error page.
+    Refused {
+        diagnosis: Diagnosis,
+        reference: String,
+    },
+    /// No connection of this protocol has this ID.
+    UnknownConnection,
+}
+
+/// What a verified SAML assertion or ID token says, in protocol-neutral terms.
+#[derive(Debug, Clone)]
+pub struct Vouched {
+    /// The SAML NameID or the OIDC `sub`.
+    pub subject: String,
+    /// Everything received, for the event log and Test Connection.
+    pub attributes: Vec<ReceivedAttribute>,
+    /// The person, read through the connection's mapping; or why that failed.
+    pub person: Result<SsoPerson, Diagnosis>,
+}
+
+/// A failure on its way out, with what the identity provider vouched for so far.
+#[derive(Debug)]
+pub struct Failure {
+    pub diagnosis: Diagnosis,
+    pub vouched: Option<Vouched>,
+}
+
+impl From<Diagnosis> for Failure {
+    fn from(diagnosis: Diagnosis) -> Self {
+        Failure {
+            diagnosis,
+            vouched: None,
+        }
+    }
+}
+
+/// The protocol-specific bits the common ending records.
+#[derive(Debug, Clone, Copy)]
+pub struct Via {
+    pub method: SignInMethod,
+    pub client_ip: Option<IpAddr>,
+}
+
+impl SsoService {
+    /// Ends a sign-in or test with what the protocol check produced.
+    pub(super) async fn finish(
+        &self,
+        connection: &Connection,
+        test: bool,
+        result: Result<Vouched, Failure>,
+        return_to: String,
+        via: Via,
+    ) -> Result<SsoOutcome, DbErr> {
+        match (test, result) {
+            (true, result) => self.finish_test(connection, result).await,
+            (false, Ok(vouched)) => self.sign_in(connection, vouched, return_to, via).await,
+            (false, Err(failure)) => self.refuse(connection, failure, via).await,
+        }
+    }
+
+    async fn sign_in(
+        &self,
+        connection: &Connection,
+        vouched: Vouched,
+        return_to: String,
+        via: Via,
+    ) -> Result<SsoOutcome, DbErr> {
+        let person = match &vouched.person {
+            Ok(person) => person.clone(),
+            Err(diagnosis) => {
+                let failure = Failure {
+                    diagnosis: diagnosis.clone(),
+                    vouched: Some(vouched),
+                };
+                return self.refuse(connection, failure, via).await;
+            }
+        };
+        let org = organization::Entity::find_by_id(connection.org_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("organization".into()))?;
+        let account =
+            match jit::find_or_create(&self.db, &org, &person, &connection.display_name).await {
+                Ok(account) => account,
+                Err(JitError::Deactivated(diagnosis)) => {
+                    let failure = Failure {
+                        diagnosis,
+                        vouched: Some(vouched),
+                    };
+                    return self.refuse(connection, failure, via).await;
+                }
+                Err(JitError::Database(error)) => return Err(error),
+                Err(JitError::Account(error)) => return Err(DbErr::Custom(error.to_string())),
+            };
+        let token =
+            sessions::open(&self.db, account.user.id, org.id, via.method, via.client_ip).await?;
+        let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
+        event.user_id = Some(account.user.id);
+        events::record(&self.db, event).await?;
+        audit::record(
+            &self.db,
+            AuditEntry {
+                org_id: Some(org.id),
+                actor: Actor::User {
+                    id: account.user.id,
+                    email: account.user.email.clone(),
+                },
+                action: AuditAction::SignIn,
+                success: true,
+                detail: json!({ "method": via.method.as_str(), "connection_id": connection.id }),
+                client_ip: via.client_ip,
+            },
+        )
+        .await?;
+        Ok(SsoOutcome::SignedIn {
+            token,
+            max_age_secs: SESSION_LIFETIME.num_seconds(),
+            redirect_to: return_to,
+        })
+    }
+
+    async fn refuse(
+        &self,
+        connection: &Connection,
+        failure: Failure,
+        via: Via,
+    ) -> Result<SsoOutcome, DbErr> {
+        let code = failure.diagnosis.code;
+        let email = failure
+            .vouched
+            .as_ref()
+            .and_then(|v| v.person.as_ref().ok())
+            .map(|p| p.email.clone())
+            .unwrap_or_default();
+        let (_, reference) = events::record(
+            &self.db,
+            failure_event(connection, SsoEventKind::SignIn, &failure),
+        )
+        .await?;
+        audit::record(
+            &self.db,
+            AuditEntry {
+                org_id: Some(connection.org_id),
+                actor: Actor::Anonymous {
+                    claimed_email: email,
+                },
+                action: AuditAction::SignInFailed,
+                success: false,
+                detail: json!({
+                    "method": via.method.as_str(),
+                    "connection_id": connection.id,
+                    "code": code.code(),
+                    "reference": reference,
+                }),
+                client_ip: via.client_ip,
+            },
+        )
+        .await?;
+        Ok(SsoOutcome::Refused {
+            diagnosis: failure.diagnosis,
+            reference,
+        })
+    }
+
+    async fn finish_test(
+        &self,
+        connection: &Connection,
+        result: Result<Vouched, Failure>,
+    ) -> Result<SsoOutcome, DbErr> {
+        let event = match result {
+            Ok(vouched) => match vouched.person.clone() {
+                Ok(person) => success_event(connection, SsoEventKind::Test, vouched, person),
+                Err(diagnosis) => failure_event(
+                    connection,
+                    SsoEventKind::Test,
+                    &Failure {
+                        diagnosis,
+                        vouched: Some(vouched),
+                    },
+                ),
+            },
+            Err(failure) => failure_event(connection, SsoEventKind::Test, &failure),
+        };
+        let passed = event.outcome.is_ok();
+        let (event_id, _) = events::record(&self.db, event).await?;
+        if passed {
+            mark_tested(&self.db, connection).await?;
+        }
+        Ok(SsoOutcome::TestFinished { event_id })
+    }
+}
+
+fn success_event(
+    connection: &Connection,
+    kind: SsoEventKind,
+    vouched: Vouched,
+    person: SsoPerson,
+) -> NewEvent {
+    NewEvent {
+        connection_id: connection.id,
+        org_id: connection.org_id,
+        kind,
+        subject: vouched.subject,
+        email: person.email,
+        first_name: person.first_name,
+        last_name: person.last_name,
+        attributes: vouched.attributes,
+        user_id: None,
+        outcome: Ok(()),
+    }
+}
+
+fn failure_event(connection: &Connection, kind: SsoEventKind, failure: &Failure) -> NewEvent {
+    let mut event = NewEvent::failure(
+        connection.id,
+        connection.org_id,
+        kind,
+        failure.diagnosis.clone(),
+    );
+    if let Some(vouched) = &failure.vouched {
+        event.subject = vouched.subject.clone();
+        event.attributes = vouched.attributes.clone();
+        if let Ok(person) = &vouched.person {
+            event.email = person.email.clone();
+            event.first_name = person.first_name.clone();
+            event.last_name = person.last_name.clone();
+        }
+    }
+    event
+}
+
+/// A passed test is what "Require SSO" waits for.
+async fn mark_tested(
+    db: &sea_orm::DatabaseConnection,
+    connection: &Connection,
+) -> Result<(), DbErr> {
+    let mut model: sso_connection::ActiveModel = connection.clone().into_active_model();
+    model.tested_at = Set(Some(Utc::now()));
+    model.update(db).await?;
+    Ok(())
+}

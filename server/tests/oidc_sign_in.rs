@@ -1,0 +1,610 @@
+//! OpenID Connect sign-in and Test Connection against a real OpenID Provider:
+//! the OpenID-certified npm package `oidc-provider` (end2end/peers/oidc-provider.mjs),
+//! started on loopback for each test. Its control API registers our Redirect
+//! URI, rotates its keys and alters the next ID token, so every refusal below
+//! is fed a token the provider really issued (or forged with its keys).
+
+mod common;
+
+use axum::http::{header, StatusCode};
+use common::*;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{json, Value};
+use server::entities::{audit_event, session, sso_event, user};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+const CLIENT_ID: &str = "latchkey-e2e";
+const CLIENT_SECRET: &str = "latchkey-e2e-secret-value";
+/// The public URL the test app builds its Redirect URIs from.
+const PUBLIC_URL: &str = "http://127.0.0.1:3000";
+
+/// A running `oidc-provider`, stopped when dropped.
+struct Provider {
+    issuer: String,
+    _child: tokio::process::Child,
+    control: reqwest::Client,
+}
+
+impl Provider {
+    async fn start() -> Self {
+        let port = free_port();
+        let peer =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end/peers/oidc-provider.mjs");
+        assert!(
+            peer.with_file_name("../node_modules/oidc-provider")
+                .exists(),
+            "end2end/node_modules is missing: run `npm ci` in end2end (scripts/test does)"
+        );
+        let child = tokio::process::Command::new("node")
+            .arg(&peer)
+            .arg(port.to_string())
+            .env("OIDC_PEER_EXIT_WITH_STDIN", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs the OpenID Provider");
+        let issuer = format!("http://127.0.0.1:{port}");
+        let control = reqwest::Client::new();
+        for _ in 0..200 {
+            let health = control
+                .get(format!("{issuer}/__control/health"))
+                .send()
+                .await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return Self {
+                    issuer,
+                    _child: child,
+                    control,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the OpenID Provider did not start on port {port}");
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .control
+            .request(method, format!("{}/__control/{path}", self.issuer))
+            .json(&body)
+            .send()
+            .await
+            .expect("control API answers");
+        assert!(
+            response.status().is_success(),
+            "control {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn allow_redirect(&self, redirect_uri: &str) {
+        self.control(
+            reqwest::Method::PUT,
+            &format!("clients/{CLIENT_ID}"),
+            json!({ "client_secret": CLIENT_SECRET, "redirect_uris": [redirect_uri] }),
+        )
+        .await;
+    }
+
+    async fn tamper(&self, mode: &str) {
+        self.control(
+            reqwest::Method::PUT,
+            "tamper",
+            json!({ "mode": mode, "once": true }),
+        )
+        .await;
+    }
+
+    /// Signs `login` in at the provider, starting from `authorize_url`, and
+    /// returns where the provider sends the browser back (our callback).
+    async fn sign_in(&self, authorize_url: &str, login: &str) -> String {
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut next = authorize_url.to_string();
+        let mut form: Option<Vec<(String, String)>> = None;
+        for _ in 0..20 {
+            if next.starts_with(PUBLIC_URL) {
+                return next;
+            }
+            let request = match form.take() {
+                Some(fields) => browser.post(&next).form(&fields),
+                None => browser.get(&next),
+            };
+            let response = request.send().await.expect("provider answers");
+            let here = response.url().clone();
+            if let Some(location) = response.headers().get(header::LOCATION) {
+                next = here.join(location.to_str().unwrap()).unwrap().to_string();
+                continue;
+            }
+            let html = response.text().await.unwrap();
+            let (action, fields) = login_form(&html, login)
+                .unwrap_or_else(|| panic!("no login form at {here}: {html}"));
+            next = here.join(&action).unwrap().to_string();
+            form = Some(fields);
+        }
+        panic!("the provider never sent the browser back");
+    }
+}
+
+/// The devInteractions login form: its action and the fields to post.
+fn login_form(html: &str, login: &str) -> Option<(String, Vec<(String, String)>)> {
+    let form_start = html.find("<form")?;
+    let form = &html[form_start..];
+    let action = attribute(form, "action")?;
+    let mut fields = vec![
+        ("login".to_string(), login.to_string()),
+        ("password".to_string(), "any password".to_string()),
+    ];
+    for input in form.split("<input").skip(1) {
+        let tag = &input[..input.find('>').unwrap_or(input.len())];
+        if attribute(tag, "type").as_deref() == Some("hidden") {
+            if let (Some(name), Some(value)) = (attribute(tag, "name"), attribute(tag, "value")) {
+                fields.push((name, value));
+            }
+        }
+    }
+    Some((action.replace("&amp;", "&"), fields))
+}
+
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = tag[start..].find('"')? + start;
+    Some(tag[start..end].to_string())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The app, an admin session, and an OIDC connection saved against the provider.
+struct Setup {
+    app: TestApp,
+    admin: String,
+    connection: String,
+    provider: Provider,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        Self::with_secret(CLIENT_SECRET).await
+    }
+
+    async fn with_secret(secret: &str) -> Self {
+        let provider = Provider::start().await;
+        let app = TestApp::spawn_with(&[
+            ("LATCHKEY_ALLOW_PRIVATE_URLS", "true"),
+            ("LATCHKEY_PUBLIC_URL", PUBLIC_URL),
+        ])
+        .await
+        .with_acme()
+        .await;
+        let admin = app.session_for(ADMIN_EMAIL).await;
+        let created = app
+            .call_json(
+                "create_connection",
+                json!({ "new": { "protocol": "oidc", "provider": "okta", "display_name": "Okta OIDC" } }),
+                Some(&admin),
+            )
+            .await
+            .json();
+        let connection = created["summary"]["id"].as_str().unwrap().to_string();
+        let saved = app
+            .call_json(
+                "save_oidc_connection",
+                json!({ "id": connection, "form": {
+                    "provider": "okta", "display_name": "Okta OIDC",
+                    "issuer_url": provider.issuer, "client_id": CLIENT_ID, "client_secret": secret
+                } }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        provider
+            .allow_redirect(&format!("{PUBLIC_URL}/sso/oidc/{connection}/callback"))
+            .await;
+        Self {
+            app,
+            admin,
+            connection,
+            provider,
+        }
+    }
+
+    /// `/login/acme`: the provider's URL and the cookie binding the sign-in to this browser.
+    async fn start_sign_in(&self) -> (String, String) {
+        let started = self.app.get("/login/acme?next=/settings", None).await;
+        assert!(
+            started.status.is_redirection(),
+            "{}: {}",
+            started.status,
+            started.body
+        );
+        started_at_provider(&started)
+    }
+
+    /// Test Connection's first stop.
+    async fn start_test(&self) -> (String, String) {
+        let started = self
+            .app
+            .get(&format!("/sso/test/{}", self.connection), Some(&self.admin))
+            .await;
+        assert!(
+            started.status.is_redirection(),
+            "{}: {}",
+            started.status,
+            started.body
+        );
+        started_at_provider(&started)
+    }
+
+    /// Our callback, as the browser that started the sign-in calls it.
+    async fn callback(&self, url: &str, binding: Option<&str>) -> TestResponse {
+        let path = url.strip_prefix(PUBLIC_URL).expect("our callback");
+        let mut request = axum::http::Request::get(path).header(header::ACCEPT, "text/html");
+        if let Some(binding) = binding {
+            request = request.header(header::COOKIE, binding);
+        }
+        self.app
+            .send(request.body(axum::body::Body::empty()).unwrap())
+            .await
+    }
+
+    /// A whole sign-in as `login`, with the provider altering the ID token as told.
+    async fn sign_in_as(&self, login: &str, tamper: Option<&str>) -> TestResponse {
+        if let Some(mode) = tamper {
+            self.provider.tamper(mode).await;
+        }
+        let (authorize, binding) = self.start_sign_in().await;
+        let back = self.provider.sign_in(&authorize, login).await;
+        self.callback(&back, Some(&binding)).await
+    }
+
+    async fn last_event(&self) -> sso_event::Model {
+        sso_event::Entity::find()
+            .order_by_desc(sso_event::Column::CreatedAt)
+            .one(&self.app.db)
+            .await
+            .unwrap()
+            .expect("an event was recorded")
+    }
+
+    /// A refused sign-in: the plain error page, and the event log's code and check.
+    async fn assert_refused(&self, response: &TestResponse, code: &str, received: &str) {
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            response.body
+        );
+        assert!(response.session_cookie().is_none());
+        let event = self.last_event().await;
+        assert!(!event.success);
+        assert_eq!(event.code.as_deref(), Some(code), "{event:?}");
+        let diagnosis = format!(
+            "{:?} {:?} {:?}",
+            event.expected, event.received, event.detail
+        );
+        assert!(
+            diagnosis.contains(received),
+            "expected {received:?} in the diagnosis: {diagnosis}"
+        );
+        let sessions = session::Entity::find().all(&self.app.db).await.unwrap();
+        // Only the admin's session from set-up exists.
+        assert_eq!(sessions.len(), 1, "nobody else may be signed in");
+    }
+}
+
+fn started_at_provider(started: &TestResponse) -> (String, String) {
+    let location = started.header("location").expect("a redirect").to_string();
+    let cookie = started
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("lk_oidc_"))
+        .expect("the browser-binding cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let binding = cookie.split(';').next().unwrap().to_string();
+    (location, binding)
+}
+
+/// A member signs in through the provider: PKCE, state and nonce in the
+/// request; the account is created just in time; back to the page they wanted.
+#[tokio::test]
+async fn a_member_signs_in_and_gets_an_account() {
+    let setup = Setup::new().await;
+    let (authorize, binding) = setup.start_sign_in().await;
+    let query: std::collections::HashMap<String, String> = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert!(query.contains_key("nonce") && query.contains_key("state"));
+    assert!(binding.starts_with(&format!("lk_oidc_{}=", query["state"])));
+
+    let back = setup
+        .provider
+        .sign_in(&authorize, "new.person@acme.test")
+        .await;
+    let signed_in = setup.callback(&back, Some(&binding)).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    assert_eq!(signed_in.header("location"), Some("/settings"));
+    assert!(signed_in.session_cookie().is_some());
+    let member = user::Entity::find()
+        .filter(user::Column::Email.eq("new.person@acme.test"))
+        .one(&setup.app.db)
+        .await
+        .unwrap()
+        .expect("created just in time");
+    assert_eq!(
+        (member.first_name.as_str(), member.last_name.as_str()),
+        ("Peter", "Gibbons")
+    );
+    let event = setup.last_event().await;
+    assert!(event.success, "{event:?}");
+    assert_eq!(event.email, "new.person@acme.test");
+    let signed_in_audit = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("sign_in"))
+        .all(&setup.app.db)
+        .await
+        .unwrap();
+    assert!(
+        signed_in_audit
+            .iter()
+            .any(|e| e.detail.contains("\"oidc\"")),
+        "{signed_in_audit:?}"
+    );
+
+    // The same answer cannot be used twice.
+    let replayed = setup.callback(&back, Some(&binding)).await;
+    assert_eq!(replayed.status, StatusCode::BAD_REQUEST, "{}", replayed.body);
+    assert!(replayed.session_cookie().is_none());
+    let event = setup.last_event().await;
+    assert_eq!(event.code.as_deref(), Some("state_mismatch"));
+    assert!(event.received.unwrap_or_default().contains("unknown, expired or used"));
+}
+
+/// Test Connection signs nobody in and records what the provider sent.
+#[tokio::test]
+async fn test_connection_passes_and_signs_nobody_in() {
+    let setup = Setup::new().await;
+    let (authorize, binding) = setup.start_test().await;
+    let back = setup.provider.sign_in(&authorize, "tester@acme.test").await;
+    let finished = setup.callback(&back, Some(&binding)).await;
+    assert_eq!(finished.status, StatusCode::OK, "{}", finished.body);
+    assert!(
+        finished.body.contains("latchkey-test-result:"),
+        "{}",
+        finished.body
+    );
+    assert!(finished.session_cookie().is_none());
+    let event = setup.last_event().await;
+    assert!(event.success && event.kind == "test", "{event:?}");
+    assert!(
+        event.attributes.contains("given_name"),
+        "{}",
+        event.attributes
+    );
+    assert!(user::Entity::find()
+        .filter(user::Column::Email.eq("tester@acme.test"))
+        .one(&setup.app.db)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_invalid_client() {
+    let setup = Setup::with_secret("not-the-secret").await;
+    let response = setup.sign_in_as("someone@acme.test", None).await;
+    setup
+        .assert_refused(&response, "invalid_client", "invalid_client")
+        .await;
+}
+
+#[tokio::test]
+async fn another_audience_is_refused() {
+    let setup = Setup::new().await;
+    let response = setup
+        .sign_in_as("someone@acme.test", Some("wrong_audience"))
+        .await;
+    setup
+        .assert_refused(&response, "id_token_invalid", "aud someone-else")
+        .await;
+}
+
+#[tokio::test]
+async fn an_expired_id_token_is_refused() {
+    let setup = Setup::new().await;
+    let response = setup.sign_in_as("someone@acme.test", Some("expired")).await;
+    setup
+        .assert_refused(&response, "id_token_invalid", "The exp check failed")
+        .await;
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_refused() {
+    let setup = Setup::new().await;
+    let response = setup
+        .sign_in_as("someone@acme.test", Some("bad_signature"))
+        .await;
+    setup
+        .assert_refused(&response, "id_token_invalid", "The signature check failed")
+        .await;
+}
+
+#[tokio::test]
+async fn unsigned_and_symmetric_tokens_are_refused() {
+    let setup = Setup::new().await;
+    let none = setup
+        .sign_in_as("someone@acme.test", Some("alg_none"))
+        .await;
+    setup
+        .assert_refused(&none, "id_token_invalid", "alg none")
+        .await;
+    let hmac = setup.sign_in_as("someone@acme.test", Some("hs256")).await;
+    setup
+        .assert_refused(&hmac, "id_token_invalid", "alg HS256")
+        .await;
+}
+
+#[tokio::test]
+async fn a_nonce_mismatch_is_refused() {
+    let setup = Setup::new().await;
+    let response = setup
+        .sign_in_as("someone@acme.test", Some("nonce_mismatch"))
+        .await;
+    setup
+        .assert_refused(&response, "nonce_mismatch", "not-the-nonce-you-sent")
+        .await;
+}
+
+#[tokio::test]
+async fn an_issuer_mismatch_is_refused() {
+    let setup = Setup::new().await;
+    let response = setup
+        .sign_in_as("someone@acme.test", Some("issuer_mismatch"))
+        .await;
+    setup
+        .assert_refused(&response, "id_token_invalid", "The iss check failed")
+        .await;
+}
+
+#[tokio::test]
+async fn a_token_from_an_unpublished_key_is_refused_after_one_refetch() {
+    let setup = Setup::new().await;
+    let response = setup
+        .sign_in_as("someone@acme.test", Some("unknown_kid"))
+        .await;
+    setup
+        .assert_refused(
+            &response,
+            "id_token_invalid",
+            "even after fetching the keys again",
+        )
+        .await;
+}
+
+/// The provider rotates its signing key: the first token signed with the new
+/// key makes Latchkey fetch the JWKS again, once, and the sign-in succeeds.
+#[tokio::test]
+async fn key_rotation_is_handled_by_one_jwks_refetch() {
+    let setup = Setup::new().await;
+    let first = setup.sign_in_as("first@acme.test", None).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    setup
+        .provider
+        .control(reqwest::Method::POST, "rotate-keys", json!({}))
+        .await;
+    let after_rotation = setup.sign_in_as("second@acme.test", None).await;
+    assert_eq!(
+        after_rotation.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        after_rotation.body
+    );
+}
+
+#[tokio::test]
+async fn missing_and_unverified_emails_are_refused() {
+    let setup = Setup::new().await;
+    let missing = setup.sign_in_as("noemail-user", None).await;
+    setup
+        .assert_refused(&missing, "email_claim_missing", "Claims:")
+        .await;
+    let unverified = setup.sign_in_as("unverified@acme.test", None).await;
+    setup
+        .assert_refused(&unverified, "email_not_verified", "email_verified false")
+        .await;
+}
+
+/// The state must be one we issued, and the browser must be the one that
+/// started the sign-in (login CSRF); a provider's error says what it was.
+#[tokio::test]
+async fn state_and_browser_binding_are_enforced() {
+    let setup = Setup::new().await;
+    let (authorize, binding) = setup.start_sign_in().await;
+    let back = setup
+        .provider
+        .sign_in(&authorize, "someone@acme.test")
+        .await;
+    let other_browser = setup.callback(&back, None).await;
+    setup
+        .assert_refused(&other_browser, "state_mismatch", "Another browser")
+        .await;
+
+    let forged = format!(
+        "{PUBLIC_URL}/sso/oidc/{}/callback?code=abc&state=forged",
+        setup.connection
+    );
+    let unknown = setup.callback(&forged, Some(&binding)).await;
+    setup
+        .assert_refused(&unknown, "state_mismatch", "state forged")
+        .await;
+
+    let (_, binding) = setup.start_sign_in().await;
+    let state = binding
+        .trim_start_matches("lk_oidc_")
+        .split('=')
+        .next()
+        .unwrap()
+        .to_string();
+    let denied = format!(
+        "{PUBLIC_URL}/sso/oidc/{}/callback?error=access_denied&error_description=User%20not%20assigned&state={state}",
+        setup.connection
+    );
+    let refused = setup.callback(&denied, Some(&binding)).await;
+    setup
+        .assert_refused(&refused, "idp_error", "access_denied: User not assigned")
+        .await;
+}
+
+/// Garbage on the callback gets a clear page, never a 500.
+#[tokio::test]
+async fn bad_callback_input_is_refused_cleanly() {
+    let setup = Setup::new().await;
+    for query in [
+        "",
+        "?state=",
+        "?code=%ZZ&state=%00",
+        "?state[]=x",
+        "?error=x",
+    ] {
+        let url = format!("{PUBLIC_URL}/sso/oidc/{}/callback{query}", setup.connection);
+        let response = setup.callback(&url, None).await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {}",
+            response.body
+        );
+    }
+    let unknown = setup
+        .callback(
+            &format!("{PUBLIC_URL}/sso/oidc/not-a-connection/callback?code=1&state=2"),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
