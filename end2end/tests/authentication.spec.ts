@@ -26,6 +26,17 @@ async function createConnection(page: Page, protocol: "SAML" | "OIDC", provider:
 }
 
 test.describe("Settings > Authentication", () => {
+  // Runs before any spec passes Test Connection (files run in name order, one worker).
+  test("Require SSO is refused while no connection has passed Test Connection", async ({ page }) => {
+    await openAuthentication(page);
+    await expect(page.getByTestId("require-sso-state")).toContainText("once a connection passes Test Connection");
+    // The server refuses, so the switch springs back (click, not check()).
+    await page.getByLabel("Require SSO").click();
+    await expect(page.locator("#require-sso-error")).toContainText("Run Test Connection successfully");
+    await expect(page.getByLabel("Require SSO")).not.toBeChecked();
+    await screenshot(page, "require-sso-refused");
+  });
+
   test("the organization login URL is shown and copied", async ({ page }) => {
     await openAuthentication(page);
     const loginUrl = page.getByLabel("Login URL", { exact: true });

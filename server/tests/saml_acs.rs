@@ -8,9 +8,9 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::{json, Value};
-use server::entities::{sso_connection, sso_event, user};
+use server::entities::{sso_connection, user};
 use server::sso::requests::{self, NewRequest, Purpose};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -186,15 +186,6 @@ impl Setup {
             .unwrap();
         self.app.send(request).await
     }
-
-    async fn last_event(&self) -> sso_event::Model {
-        sso_event::Entity::find()
-            .order_by_desc(sso_event::Column::CreatedAt)
-            .one(&self.app.db)
-            .await
-            .unwrap()
-            .expect("an event was recorded")
-    }
 }
 
 /// Every case in the fixtures folder, SP-initiated (or IdP-initiated where the
@@ -231,7 +222,7 @@ async fn every_fixture_case_ends_as_its_file_says() {
             let response = setup
                 .post_acs(connection, &responses[name], &format!("_req-{name}"))
                 .await;
-            let event = setup.last_event().await;
+            let event = setup.app.last_sso_event().await;
             let outcome = if response.status == StatusCode::SEE_OTHER && event.success {
                 "ok".to_string()
             } else {
@@ -342,7 +333,7 @@ async fn a_response_is_accepted_once() {
     assert_eq!(second.status, StatusCode::BAD_REQUEST);
     assert!(second.session_cookie().is_none());
     assert_eq!(
-        setup.last_event().await.code.as_deref(),
+        setup.app.last_sso_event().await.code.as_deref(),
         Some("response_replayed")
     );
     assert!(
@@ -402,7 +393,7 @@ async fn a_test_run_records_the_result_and_signs_nobody_in() {
             "{}",
             response.body
         );
-        let event = setup.last_event().await;
+        let event = setup.app.last_sso_event().await;
         assert_eq!(event.kind, "test");
         assert_eq!(event.success, expect_success);
 
@@ -509,7 +500,7 @@ async fn a_deactivated_member_is_refused() {
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.session_cookie().is_none());
-    let event = setup.last_event().await;
+    let event = setup.app.last_sso_event().await;
     assert_eq!(event.code.as_deref(), Some("user_deactivated"));
     assert!(
         refused.body.contains(&event.reference),
@@ -536,7 +527,7 @@ async fn bad_acs_input_is_refused_cleanly() {
             response.body
         );
         assert_eq!(
-            setup.last_event().await.code.as_deref(),
+            setup.app.last_sso_event().await.code.as_deref(),
             Some("invalid_saml_response")
         );
     }

@@ -92,9 +92,12 @@ impl SsoService {
         };
         if let Some(index) = picked {
             let connection = candidates.swap_remove(index);
-            let started = self
-                .start(&connection, Purpose::SignIn, None, return_to)
-                .await?;
+            let departure = Departure {
+                purpose: Purpose::SignIn,
+                admin: None,
+                return_to,
+            };
+            let started = self.start(&connection, departure).await?;
             return Ok(SignInStart::Started(started));
         }
         if candidates.is_empty() {
@@ -137,8 +140,12 @@ impl SsoService {
         connection: &Connection,
         admin: Uuid,
     ) -> Result<Started, StartError> {
-        self.start(connection, Purpose::Test, Some(admin), "/")
-            .await
+        let departure = Departure {
+            purpose: Purpose::Test,
+            admin: Some(admin),
+            return_to: "/",
+        };
+        self.start(connection, departure).await
     }
 
     /// Looks a connection up by ID within an organization.
@@ -173,12 +180,10 @@ impl SsoService {
     async fn start(
         &self,
         connection: &Connection,
-        purpose: Purpose,
-        admin: Option<Uuid>,
-        return_to: &str,
+        departure: Departure<'_>,
     ) -> Result<Started, StartError> {
         if connection.protocol == Protocol::Oidc.key() {
-            return self.start_oidc(connection, purpose, admin, return_to).await;
+            return self.start_oidc(connection, departure).await;
         }
         if connection.saml_sso_url.trim().is_empty() {
             return Err(StartError::NotConfigured(
@@ -188,20 +193,7 @@ impl SsoService {
             ));
         }
         let id = authn_request::new_request_id();
-        requests::store(
-            &self.db,
-            NewRequest {
-                id: id.clone(),
-                connection_id: connection.id,
-                org_id: connection.org_id,
-                purpose,
-                admin_user_id: admin,
-                return_to: return_to.to_string(),
-                nonce: None,
-                pkce_verifier: None,
-            },
-        )
-        .await?;
+        requests::store(&self.db, departure.request(connection, id.clone())).await?;
         // The RelayState is the request ID: opaque, and where to go next stays on our side.
         let url = authn_request::redirect_url(
             &id,
@@ -227,9 +219,7 @@ impl SsoService {
     async fn start_oidc(
         &self,
         connection: &Connection,
-        purpose: Purpose,
-        admin: Option<Uuid>,
-        return_to: &str,
+        departure: Departure<'_>,
     ) -> Result<Started, StartError> {
         let settings = self
             .oidc_settings(connection)
@@ -239,20 +229,12 @@ impl SsoService {
                 Diagnosis::new(DiagnosisCode::ConnectionNotConfigured).with_detail(detail),
             )
         })?;
-        requests::store(
-            &self.db,
-            NewRequest {
-                id: request.state.clone(),
-                connection_id: connection.id,
-                org_id: connection.org_id,
-                purpose,
-                admin_user_id: admin,
-                return_to: return_to.to_string(),
-                nonce: Some(request.nonce),
-                pkce_verifier: Some(self.secrets.encrypt(&request.pkce_verifier)),
-            },
-        )
-        .await?;
+        let pending = NewRequest {
+            nonce: Some(request.nonce),
+            pkce_verifier: Some(self.secrets.encrypt(&request.pkce_verifier)),
+            ..departure.request(connection, request.state.clone())
+        };
+        requests::store(&self.db, pending).await?;
         Ok(Started {
             url: request.url,
             set_cookie: Some(oidc_flow::browser_binding_cookie(
@@ -261,6 +243,29 @@ impl SsoService {
                 self.secure_cookies,
             )),
         })
+    }
+}
+
+/// Why and for whom a request leaves for the identity provider.
+struct Departure<'a> {
+    purpose: Purpose,
+    admin: Option<Uuid>,
+    return_to: &'a str,
+}
+
+impl Departure<'_> {
+    /// The pending request to keep until the answer comes back.
+    fn request(&self, connection: &Connection, id: String) -> NewRequest {
+        NewRequest {
+            id,
+            connection_id: connection.id,
+            org_id: connection.org_id,
+            purpose: self.purpose,
+            admin_user_id: self.admin,
+            return_to: self.return_to.to_string(),
+            nonce: None,
+            pkce_verifier: None,
+        }
     }
 }
 

@@ -249,6 +249,18 @@ impl TestApp {
         self.send(builder.body(body).unwrap()).await
     }
 
+    /// The newest SSO sign-in or test event.
+    pub async fn last_sso_event(&self) -> server::entities::sso_event::Model {
+        use sea_orm::{EntityTrait, QueryOrder};
+        use server::entities::sso_event;
+        sso_event::Entity::find()
+            .order_by_desc(sso_event::Column::CreatedAt)
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("an event was recorded")
+    }
+
     /// Audit rows as `(action, outcome, actor)`, oldest first.
     pub async fn audit(&self) -> Vec<(String, String, String)> {
         use sea_orm::{EntityTrait, QueryOrder};
