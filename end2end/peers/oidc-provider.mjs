@@ -145,6 +145,12 @@ async function forge(idToken, mode, clientId) {
       return `${b64({ alg: "none", typ: "JWT" })}.${idToken.split(".")[1]}.`;
     case "hs256": // algorithm confusion: HMAC keyed with the client secret (known to the RP)
       return sign({ ...header, alg: "HS256" }, claims, Buffer.from(clients.get(clientId).secret));
+    case "other_azp": // authorized for another client
+      return sign(header, { ...claims, azp: "someone-else" }, realKey);
+    case "minimal": { // only the required claims, as many providers do: the rest is at UserInfo
+      const { email, email_verified, given_name, family_name, name, ...required } = claims;
+      return sign(header, required, realKey);
+    }
     case "unknown_kid": {
       const stranger = await newSigningKey();
       return sign({ ...header, kid: stranger.kid }, claims, stranger.privateKey);
@@ -156,7 +162,7 @@ async function forge(idToken, mode, clientId) {
 
 const TAMPER_MODES = new Set([
   "wrong_audience", "expired", "issuer_mismatch", "nonce_mismatch",
-  "bad_signature", "alg_none", "hs256", "unknown_kid",
+  "bad_signature", "alg_none", "hs256", "unknown_kid", "other_azp", "minimal",
 ]);
 
 let provider = buildProvider();

@@ -8,7 +8,7 @@ mod common;
 
 use axum::http::{header, StatusCode};
 use common::*;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use server::entities::{audit_event, session, user};
 use std::path::PathBuf;
@@ -455,11 +455,31 @@ async fn altered_id_tokens_are_refused_with_the_failed_check() {
             "even after fetching the keys again",
         ),
         ("nonce_mismatch", "nonce_mismatch", "not-the-nonce-you-sent"),
+        ("other_azp", "id_token_invalid", "azp someone-else"),
     ];
     for (mode, code, received) in cases {
         let response = setup.sign_in_as("someone@acme.test", Some(mode)).await;
         setup.assert_refused(mode, &response, code, received).await;
     }
+}
+
+/// An ID token with only the required claims: UserInfo supplies the email
+/// and names (for the same `sub`), and the member gets in.
+#[tokio::test]
+async fn userinfo_fills_the_claims_the_id_token_lacks() {
+    let setup = Setup::new().await;
+    let response = setup.sign_in_as("sparse@acme.test", Some("minimal")).await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+    let event = setup.app.last_sso_event().await;
+    assert!(event.success, "{event:?}");
+    assert_eq!(
+        (
+            event.email.as_str(),
+            event.first_name.as_str(),
+            event.last_name.as_str()
+        ),
+        ("sparse@acme.test", "Peter", "Gibbons")
+    );
 }
 
 /// The provider rotates its signing key: the first token signed with the new
