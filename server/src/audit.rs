@@ -148,7 +148,8 @@ pub async fn page(
         }
         select = select.filter(any);
     }
-    let user = query.user.trim().to_lowercase();
+    // No actor holds NUL (PostgreSQL text cannot), so it is dropped from the search.
+    let user = query.user.replace('\0', "").trim().to_lowercase();
     if !user.is_empty() {
         let escaped = user
             .replace('\\', "\\\\")

@@ -683,3 +683,60 @@ async fn parallel_creates_of_one_user_name_make_one_account() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A NUL byte anywhere (PostgreSQL text cannot hold one) is refused with a
+/// SCIM error or finds nothing; never a 500.
+#[tokio::test]
+async fn nul_bytes_are_refused_cleanly() {
+    let scim = Scim::start().await;
+    let user = |field: &str| {
+        let mut doc = json!({
+            "schemas": [USER],
+            "userName": "nul@acme.test",
+            "name": {"givenName": "Jane", "familyName": "Doe"},
+            "externalId": "ext-1",
+            "displayName": "Jane Doe",
+        });
+        match field {
+            "givenName" => doc["name"]["givenName"] = json!("Ja\u{0}ne"),
+            other => doc[other] = json!("x\u{0}y"),
+        }
+        doc
+    };
+    for field in ["userName", "externalId", "givenName", "displayName"] {
+        let response = scim.call("POST", "/Users", Some(user(field))).await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{field}: {}",
+            response.body
+        );
+        assert_eq!(response.json()["schemas"][0], ERROR, "{field}");
+    }
+    let filter = scim
+        .call("GET", "/Users?filter=userName%20eq%20%22a%00b%22", None)
+        .await;
+    assert!(
+        filter.status == StatusCode::OK || filter.status == StatusCode::BAD_REQUEST,
+        "{}: {}",
+        filter.status,
+        filter.body
+    );
+    let group = scim
+        .call(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G\u{0}"})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::BAD_REQUEST, "{}", group.body);
+    let created = scim.create_user("patched@acme.test").await;
+    let id = created["id"].as_str().unwrap();
+    let patched = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "name.familyName", "value": "D\u{0}e"}]),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::BAD_REQUEST, "{}", patched.body);
+}

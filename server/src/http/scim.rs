@@ -244,13 +244,30 @@ fn parse_json(body: &Bytes) -> Result<Value, ScimError> {
             "The request body is empty; send a JSON object.".into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
         ScimError::InvalidSyntax(format!(
             "The request body is not valid JSON (line {}, column {}).",
             e.line(),
             e.column()
         ))
-    })
+    })?;
+    if holds_nul(&value) {
+        return Err(ScimError::InvalidValue(
+            "Values may not contain the NUL character (\\u0000).".into(),
+        ));
+    }
+    Ok(value)
+}
+
+/// Whether any key or string holds NUL, which no attribute may (and
+/// PostgreSQL text cannot store).
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// `filter`, paging and attribute selection, from a query string or a search body.
@@ -282,6 +299,11 @@ fn number(name: &str, value: Option<&str>) -> Result<Option<i64>, ScimError> {
 impl Query {
     fn from_pairs(pairs: &[(String, String)]) -> Result<Self, ScimError> {
         let filter = match find(pairs, "filter") {
+            Some(f) if f.contains('\0') => {
+                return Err(ScimError::InvalidFilter(
+                    "The filter may not contain the NUL character.".into(),
+                ))
+            }
             Some(f) if !f.trim().is_empty() => Some(Filter::parse(f)?),
             _ => None,
         };

@@ -93,8 +93,10 @@ fn text(value: &Value) -> String {
     }
 }
 
+/// Names go into the accounts table: no control characters (PostgreSQL text
+/// cannot hold NUL), at most 100 characters.
 fn clip(name: &str) -> String {
-    name.chars().take(100).collect()
+    name.chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
 fn missing_email(claims: &Map<String, Value>, mapping: &AttributeMapping) -> Diagnosis {
@@ -158,6 +160,21 @@ mod tests {
             &AttributeMapping::default()
         )
         .is_ok());
+    }
+
+    #[test]
+    fn names_lose_control_characters() {
+        let person = map_person(
+            &claims(
+                json!({"email": "a@x.test", "given_name": "A\u{0}da", "family_name": "L\nove"}),
+            ),
+            &AttributeMapping::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (person.first_name.as_str(), person.last_name.as_str()),
+            ("Ada", "Love")
+        );
     }
 
     #[test]

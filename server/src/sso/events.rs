@@ -146,8 +146,14 @@ fn to_view(model: Model) -> SsoEvent {
     }
 }
 
+/// Shortens a value an identity provider (or an attacker) chose. NUL is
+/// dropped: PostgreSQL text cannot hold it, and it never means anything here.
 fn clip(value: &str, max_chars: usize) -> String {
-    value.chars().take(max_chars).collect()
+    value
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(max_chars)
+        .collect()
 }
 
 /// Attributes are shown to admins, not archived: keep each event small.

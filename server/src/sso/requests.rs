@@ -102,12 +102,24 @@ pub async fn find(
     connection_id: Uuid,
     id: &str,
 ) -> Result<Option<PendingRequest>, DbErr> {
+    // IDs we issue are short and URL-safe; anything else (a NUL byte, a
+    // megabyte) is nobody's request and never reaches the database.
+    if !is_request_id(id) {
+        return Ok(None);
+    }
     Ok(Entity::find_by_id(id.to_string())
         .filter(Column::ConnectionId.eq(connection_id))
         .filter(Column::ExpiresAt.gt(Utc::now()))
         .one(db)
         .await?
         .map(PendingRequest::from))
+}
+
+fn is_request_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Uses a request up. Returns whether it was still there, so two responses
@@ -123,4 +135,18 @@ async fn purge_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
         .exec(db)
         .await?;
     Ok(deleted.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_request_id;
+
+    #[test]
+    fn only_ids_shaped_like_ours_are_looked_up() {
+        assert!(is_request_id("_lk00ff"));
+        assert!(is_request_id("Ab-_09"));
+        for other in ["", "\0", "a b", "x\u{0}y", "é", &"a".repeat(65)] {
+            assert!(!is_request_id(other), "{other:?}");
+        }
+    }
 }
