@@ -15,15 +15,13 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 use routes::{
-    audit::AuditLog,
-    authentication::AuthenticationSettings,
     home::HomePage,
+    lazy::{AuditRoute, AuthenticationRoute, ProvisioningRoute},
     login::{LoginPage, OrgLoginPage},
     not_found::NotFound,
-    provisioning::ProvisioningSettings,
     settings::SettingsLayout,
 };
 
@@ -60,9 +58,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage/>
                 <Route path=path!("/login/:org_slug") view=OrgLoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("/settings") view=SettingsLayout ssr=SsrMode::Async>
-                    <Route path=path!("/authentication") view=AuthenticationSettings/>
-                    <Route path=path!("/provisioning") view=ProvisioningSettings/>
-                    <Route path=path!("/audit") view=AuditLog/>
+                    // Lazy: each settings page is its own WASM chunk (see routes::lazy).
+                    <Route path=path!("/authentication") view={Lazy::<AuthenticationRoute>::new()}/>
+                    <Route path=path!("/provisioning") view={Lazy::<ProvisioningRoute>::new()}/>
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()}/>
                     <Route
                         path=path!("")
                         view=|| view! { <Redirect path="/settings/authentication"/> }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod authentication;
 pub mod home;
+pub mod lazy;
 pub mod login;
 pub mod not_found;
 pub mod provisioning;

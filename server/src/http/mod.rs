@@ -20,12 +20,14 @@ use crate::throttle::SignInThrottle;
 use app::backend::BackendHandle;
 use app::{shell, App};
 use axum::extract::FromRef;
+use axum::handler::Handler;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -114,9 +116,12 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(sso::router())
         .leptos_routes_with_context(&state, routes, context.clone(), page_shell)
-        .fallback(file_and_error_handler_with_context::<AppState, _>(
-            context, shell,
-        ))
+        // The WASM bundle, JS and CSS go out gzip-compressed (about a third of
+        // their size); pages stream uncompressed so Suspense chunks arrive at once.
+        .fallback(
+            file_and_error_handler_with_context::<AppState, _>(context, shell)
+                .layer(CompressionLayer::new().gzip(true)),
+        )
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     // SCIM has its own bearer-token guard and a larger body limit (big group PATCHes);
     // the CSRF guard looks at /api only.
