@@ -19,8 +19,11 @@ async function registerRedirectUri(page: Page, redirectUri: string) {
   expect(response.ok(), await response.text()).toBeTruthy();
 }
 
-/** Creates an OIDC connection, saves it against the provider, returns its Redirect URI. */
-async function createOidcConnection(page: Page, name: string, secret: string) {
+/**
+ * Creates an OIDC connection and saves it against the provider; unless told
+ * otherwise, first registers its Redirect URI there as the IdP admin would.
+ */
+async function createOidcConnection(page: Page, name: string, secret: string, register = true) {
   await page.goto("/settings/authentication");
   await waitForHydration(page);
   await page.getByLabel("OIDC", { exact: true }).check();
@@ -30,7 +33,7 @@ async function createOidcConnection(page: Page, name: string, secret: string) {
   await expect(page).toHaveURL(/connection=/);
   await waitForHydration(page);
   const redirectUri = await page.getByLabel("Redirect URI", { exact: true }).inputValue();
-  await registerRedirectUri(page, redirectUri);
+  if (register) await registerRedirectUri(page, redirectUri);
   await page.getByLabel("Issuer URL", { exact: true }).fill(PEERS.oidcIssuer);
   await page.getByLabel("Client ID", { exact: true }).fill(PEERS.oidcClientId);
   await page.getByLabel("Client Secret", { exact: true }).fill(secret);
@@ -71,6 +74,20 @@ test.describe("OIDC sign-in", () => {
     await signIn(page, ACCOUNTS.admin);
     await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
 
+    // The Redirect URI was never registered at the provider: it shows its own error
+    // page and never sends the popup back, so closing it says where to look.
+    await createOidcConnection(page, "Initech OIDC (unregistered)", PEERS.oidcClientSecret, false);
+    const popupPromise = page.waitForEvent("popup");
+    await page.getByRole("button", { name: "Test Connection" }).click();
+    const popup = await popupPromise;
+    await expect(popup.getByText(/redirect_uri/).first()).toBeVisible();
+    await screenshot(popup, "oidc-test-unregistered-redirect-popup");
+    await popup.close();
+    const abandoned = page.getByTestId("test-abandoned");
+    await expect(abandoned).toContainText("redirect URI");
+    await expect(page.getByText("Waiting for your identity provider")).toHaveCount(0);
+    await screenshot(page, "oidc-test-popup-closed");
+
     // A connection saved with a secret the provider does not know.
     await createOidcConnection(page, "Initech OIDC (old secret)", "not-the-secret");
     const refused = await runTest(page);
@@ -98,5 +115,16 @@ test.describe("OIDC sign-in", () => {
     await signInAtProvider(page, MEMBER.email);
     await expect(page.getByRole("heading", { name: `Welcome, ${MEMBER.name}` })).toBeVisible();
     await screenshot(page, "oidc-member-signed-in");
+
+    // The audit log records the member's sign-in through OIDC.
+    await page.context().clearCookies();
+    await signIn(page, ACCOUNTS.admin);
+    await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
+    await page.goto("/settings/audit");
+    await waitForHydration(page);
+    await page.getByLabel("User", { exact: true }).fill(MEMBER.email);
+    await page.getByLabel("User", { exact: true }).press("Enter");
+    const events = page.getByRole("table", { name: "Audit events" });
+    await expect(events.locator('tr[data-action="sign_in"]').filter({ hasText: "oidc" }).first()).toBeVisible();
   });
 });

@@ -21,6 +21,7 @@ pub fn TestConnection(
 ) -> impl IntoView {
     let waiting = RwSignal::new(false);
     let blocked = RwSignal::new(false);
+    let abandoned = RwSignal::new(false);
     let event_id = RwSignal::new(None::<String>);
     listen_for_results(connection_id.clone(), event_id, waiting, events_version);
     let result = Resource::new(move || event_id.get(), {
@@ -39,8 +40,13 @@ pub fn TestConnection(
         let connection_id = connection_id.clone();
         move |_| {
             event_id.set(None);
-            blocked.set(!open_popup(&connection_id));
-            waiting.set(!blocked.get_untracked());
+            abandoned.set(false);
+            let popup = open_popup(&connection_id);
+            blocked.set(popup.is_none());
+            waiting.set(popup.is_some());
+            if let Some(popup) = popup {
+                notice_when_closed(popup, waiting, abandoned);
+            }
         }
     };
     view! {
@@ -74,6 +80,11 @@ pub fn TestConnection(
                     "If the popup shows an error page from your identity provider (for example, that the redirect URI does not match), the fix is on that side: compare its application settings with Service provider details above."
                 </p>
             </Show>
+            <Show when=move || abandoned.get()>
+                <p role="alert" data-testid="test-abandoned" class="mt-3 text-sm text-amber-900">
+                    "The test window closed before your identity provider sent Latchkey a response, so there is no result. If it showed an error (for example that the redirect URI or the ACS URL does not match), correct the application at your identity provider using the Service provider details on this page, then press Test Connection again."
+                </p>
+            </Show>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     result.await.map(|event| view! { <TestResult event/> })
@@ -84,8 +95,13 @@ pub fn TestConnection(
     .into_any()
 }
 
-/// Opens the test popup; `false` when the browser blocked it.
-fn open_popup(connection_id: &str) -> bool {
+#[cfg(feature = "hydrate")]
+type Popup = web_sys::Window;
+#[cfg(not(feature = "hydrate"))]
+type Popup = ();
+
+/// Opens the test popup; `None` when the browser blocked it.
+fn open_popup(connection_id: &str) -> Option<Popup> {
     #[cfg(feature = "hydrate")]
     {
         let url = format!("/sso/test/{connection_id}");
@@ -97,12 +113,48 @@ fn open_popup(connection_id: &str) -> bool {
             )
             .ok()
             .flatten()
-            .is_some()
     }
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = connection_id;
-        false
+        None
+    }
+}
+
+/// Stops waiting when the popup is closed without a result: the identity
+/// provider showed its own error page (a Redirect URI it does not know, say)
+/// and never sent the browser back. The popup must look closed twice in a row,
+/// so a result posted just before our own page closes it still wins.
+fn notice_when_closed(popup: Popup, waiting: RwSignal<bool>, abandoned: RwSignal<bool>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        let interval = Rc::new(Cell::new(None::<IntervalHandle>));
+        let closed_checks = Cell::new(0u8);
+        let stop = interval.clone();
+        let check = move || {
+            if !waiting.get_untracked() {
+                if let Some(handle) = stop.take() {
+                    handle.clear();
+                }
+                return;
+            }
+            if popup.closed().unwrap_or(true) {
+                closed_checks.set(closed_checks.get() + 1);
+            }
+            if closed_checks.get() >= 2 {
+                waiting.set(false);
+                abandoned.set(true);
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(check, std::time::Duration::from_millis(400)) {
+            interval.set(Some(handle));
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (popup, waiting, abandoned);
     }
 }
 
