@@ -154,6 +154,8 @@ async fn serve(
     let public_url = config.public_url.clone();
     tokio::spawn(purge_sessions_periodically(db.clone()));
     let state = AppState::new(db, config).map_err(|e| e.to_string())?;
+    // Refuse to serve an ACS whose xmlsec could still fetch URLs.
+    server::saml::xmlsec_limits::ensure().map_err(|e| format!("SAML verification: {e}"))?;
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

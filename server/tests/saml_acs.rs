@@ -14,6 +14,8 @@ use server::entities::{sso_connection, user};
 use server::sso::requests::{self, NewRequest, Purpose};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
 
 const IDP_ENTITY_ID: &str = "http://idp.test/okta";
@@ -52,6 +54,29 @@ fn cases() -> BTreeMap<String, Case> {
         .collect()
 }
 
+/// A listener the external-reference attacks point at: the ACS must never
+/// connect to it (counted for the whole test process).
+struct Canary {
+    url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+fn canary() -> &'static Canary {
+    static CANARY: OnceLock<Canary> = OnceLock::new();
+    CANARY.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/latchkey-canary", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for _ in listener.incoming() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Canary { url, hits }
+    })
+}
+
 /// Signed responses for these cases, addressed to this connection.
 fn forge(connection: &str, only: &[&str]) -> BTreeMap<String, String> {
     let keys = fixtures().join("keys");
@@ -76,6 +101,7 @@ fn forge(connection: &str, only: &[&str]) -> BTreeMap<String, String> {
             "--acs-url",
             &acs,
         ])
+        .args(["--canary-url", &canary().url])
         .args(["--request-id-prefix", "_req-", "--only"])
         .args(only)
         .output()
@@ -198,7 +224,7 @@ async fn every_fixture_case_ends_as_its_file_says() {
     let entra = setup.connection("microsoft_entra_id", false).await;
     let idp_initiated = setup.connection("okta", true).await;
     let cases = cases();
-    assert!(cases.len() >= 25, "the fixtures folder holds the cases");
+    assert!(cases.len() >= 35, "the fixtures folder holds the cases");
 
     let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, case) in &cases {
@@ -247,6 +273,12 @@ async fn every_fixture_case_ends_as_its_file_says() {
         failures.is_empty(),
         "cases that did not end as expected:\n{}",
         failures.join("\n")
+    );
+    // The reference, RetrievalMethod and XSLT cases name the canary: nothing fetched it.
+    assert_eq!(
+        canary().hits.load(Ordering::SeqCst),
+        0,
+        "the ACS fetched a URL"
     );
 
     // Nobody but the real person got an account.
@@ -538,4 +570,50 @@ async fn bad_acs_input_is_refused_cleanly() {
     let huge = "A".repeat(600 * 1024);
     let oversized = setup.post_acs(&okta, &huge, "").await;
     assert_eq!(oversized.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Even a message that got past the shape rules could not make xmlsec fetch a
+/// URL or run XSLT: its limits are process-wide. samael is called directly
+/// here, without `signature_shape`, on the attacks that name the canary.
+#[tokio::test]
+async fn xmlsec_itself_opens_no_url_and_runs_no_xslt() {
+    use samael::crypto::{CertificateDer, Crypto, CryptoProvider, ReduceMode};
+    use server::saml::xmlsec_limits;
+    xmlsec_limits::ensure().expect("limits installed");
+    for gone in [
+        "http://www.w3.org/TR/1999/REC-xslt-19991116",
+        "http://www.w3.org/TR/1999/REC-xpath-19991116",
+        "http://www.w3.org/2002/06/xmldsig-filter2",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/2000/09/xmldsig#base64",
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    ] {
+        assert!(!xmlsec_limits::knows(gone), "xmlsec still runs {gone}");
+    }
+    assert!(xmlsec_limits::knows(
+        "http://www.w3.org/2001/10/xml-exc-c14n#"
+    ));
+
+    let attacks = ["external_reference", "retrieval_method", "xslt_transform"];
+    let responses = forge("xmlsec-limits", &attacks);
+    let pem = std::fs::read_to_string(fixtures().join("keys/idp.crt")).unwrap();
+    let der = server::saml::certificate::parse_pem_bundle(&pem).unwrap()[0]
+        .der
+        .clone();
+    for attack in attacks {
+        let xml = server::saml::envelope::decode(&responses[attack]).unwrap();
+        let reduced = Crypto::reduce_xml_to_signed(
+            &xml,
+            &[CertificateDer::from(der.clone())],
+            ReduceMode::PreDigest,
+        );
+        // KeyInfo is not signed and never read for the key: the RetrievalMethod
+        // leaves the honest signature valid, and is not followed.
+        assert_eq!(reduced.is_ok(), attack == "retrieval_method", "{attack}");
+    }
+    assert_eq!(
+        canary().hits.load(Ordering::SeqCst),
+        0,
+        "xmlsec fetched a URL"
+    );
 }

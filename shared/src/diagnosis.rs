@@ -14,6 +14,7 @@ pub enum DiagnosisCode {
     // Either protocol.
     ConnectionNotConfigured,
     UserDeactivated,
+    ServerBusy,
     // SAML.
     EmailAttributeMissing,
     InvalidSamlResponse,
@@ -45,6 +46,7 @@ impl DiagnosisCode {
     pub const ALL: &'static [DiagnosisCode] = &[
         DiagnosisCode::ConnectionNotConfigured,
         DiagnosisCode::UserDeactivated,
+        DiagnosisCode::ServerBusy,
         DiagnosisCode::EmailAttributeMissing,
         DiagnosisCode::InvalidSamlResponse,
         DiagnosisCode::SignatureInvalid,
@@ -75,6 +77,7 @@ impl DiagnosisCode {
         match self {
             DiagnosisCode::ConnectionNotConfigured => "connection_not_configured",
             DiagnosisCode::UserDeactivated => "user_deactivated",
+            DiagnosisCode::ServerBusy => "server_busy",
             DiagnosisCode::EmailAttributeMissing => "email_attribute_missing",
             DiagnosisCode::InvalidSamlResponse => "invalid_saml_response",
             DiagnosisCode::SignatureInvalid => "signature_invalid",
@@ -113,7 +116,7 @@ impl DiagnosisCode {
     pub fn protocol(self) -> Option<Protocol> {
         use DiagnosisCode::*;
         match self {
-            ConnectionNotConfigured | UserDeactivated => None,
+            ConnectionNotConfigured | UserDeactivated | ServerBusy => None,
             EmailAttributeMissing
             | InvalidSamlResponse
             | SignatureInvalid
@@ -139,6 +142,7 @@ impl DiagnosisCode {
         match self {
             ConnectionNotConfigured => "Connection not fully configured",
             UserDeactivated => "User deactivated",
+            ServerBusy => "Too busy to check the sign-in",
             EmailAttributeMissing => "Email attribute missing",
             InvalidSamlResponse => "Invalid SAML response",
             SignatureInvalid => "Signature does not verify",
@@ -176,6 +180,11 @@ impl DiagnosisCode {
             UserDeactivated => {
                 "The identity provider vouched for this person, but their account in this \
                  organization is deactivated, for example by SCIM provisioning or by an admin."
+            }
+            ServerBusy => {
+                "So many sign-ins arrived at once that the response could not be checked \
+                 within a few seconds, so it was refused rather than left waiting. Nothing \
+                 is wrong with the connection's settings."
             }
             EmailAttributeMissing => {
                 "The SAML response was trusted, but it carries no attribute with the name \
@@ -289,6 +298,11 @@ impl DiagnosisCode {
                 "If this person should have access, assign them to the application in your \
                  identity provider so that provisioning reactivates their account. If they \
                  have left, nothing needs fixing."
+            }
+            ServerBusy => {
+                "Sign in again in a moment. If it keeps happening, the server is overloaded \
+                 or flooded with requests to the ACS URL: look at its logs and add capacity \
+                 or block the source."
             }
             EmailAttributeMissing => {
                 "In your identity provider, add an attribute statement that sends the user's \

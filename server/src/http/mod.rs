@@ -68,6 +68,7 @@ impl AppState {
             secrets: secrets.clone(),
             outbound,
             jwks: Default::default(),
+            saml_verifier: Default::default(),
         };
         let scim = crate::scim::Scim::new(db.clone(), &config.public_url);
         let backend = ServerBackend {

@@ -103,6 +103,8 @@ pub fn inspect(xml: &str) -> Result<Envelope, Diagnosis> {
         ..Envelope::default()
     };
     read_status(root, &mut envelope);
+    // Before anything else reads a signature: xmlsec would act on what it names.
+    super::signature_shape::check(root)?;
 
     if root
         .descendants()

@@ -8,3 +8,6 @@ pub mod identity;
 pub mod metadata;
 pub mod request;
 pub mod response;
+pub mod signature_shape;
+pub mod verifier;
+pub mod xmlsec_limits;

@@ -74,6 +74,11 @@ pub fn verify(
     if !envelope.is_success() {
         return Err(idp_error(envelope));
     }
+    // Never let xmlsec read a message before its limits are in place.
+    super::xmlsec_limits::ensure().map_err(|e| {
+        Diagnosis::new(DiagnosisCode::InvalidSamlResponse)
+            .with_detail(format!("Signatures cannot be checked on this server: {e}."))
+    })?;
     check_destination(settings, envelope)?;
     let (current, expired): (Vec<_>, Vec<_>) = settings
         .certificates

@@ -14,6 +14,7 @@ use crate::saml::certificate::parse_pem_bundle;
 use crate::saml::envelope::{self, Envelope};
 use crate::saml::identity::{map_identity, received_attributes};
 use crate::saml::response::{verify, SamlSettings, VerifiedAssertion};
+use crate::saml::verifier::{self, VerifierError};
 use crate::sessions::SignInMethod;
 use chrono::Utc;
 use sea_orm::DbErr;
@@ -98,23 +99,25 @@ impl SsoService {
             Ok(settings) => settings,
             Err(diagnosis) => return Ok(Err(diagnosis.into())),
         };
-        // xmlsec is CPU-bound C: keep it off the async workers.
+        // xmlsec is CPU-bound C: it runs on its own bounded pool, with a deadline.
         let (xml, envelope_copy, request_id) = (
             xml.to_string(),
             envelope.clone(),
             pending.map(|p| p.id.clone()),
         );
-        let verified = tokio::task::spawn_blocking(move || {
-            verify(
-                &settings,
-                &xml,
-                &envelope_copy,
-                request_id.as_deref(),
-                Utc::now(),
-            )
-        })
-        .await
-        .map_err(|e| DbErr::Custom(format!("validation task failed: {e}")))?;
+        let verified = self
+            .saml_verifier
+            .run(move || {
+                verify(
+                    &settings,
+                    &xml,
+                    &envelope_copy,
+                    request_id.as_deref(),
+                    Utc::now(),
+                )
+            })
+            .await
+            .unwrap_or_else(|refused| Err(busy(refused)));
         let assertion = match verified {
             Ok(assertion) => assertion,
             Err(diagnosis) => return Ok(Err(diagnosis.into())),
@@ -190,6 +193,15 @@ impl SsoService {
             allow_idp_initiated: connection.allow_idp_initiated,
         })
     }
+}
+
+fn busy(refused: VerifierError) -> Diagnosis {
+    Diagnosis::new(DiagnosisCode::ServerBusy)
+        .with_expected(format!(
+            "A signature check finished within {} s",
+            verifier::DEADLINE.as_secs()
+        ))
+        .with_received(refused.to_string())
 }
 
 /// The protocol-neutral view of a verified assertion.

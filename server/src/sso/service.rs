@@ -9,6 +9,7 @@ use crate::entities::{org_domain, organization, sso_connection};
 use crate::oidc::jwks::JwksCache;
 use crate::outbound::OutboundPolicy;
 use crate::saml::request as authn_request;
+use crate::saml::verifier::VerifierPool;
 use crate::secrets::SecretKey;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use shared::sso_event::SsoChoice;
@@ -26,6 +27,8 @@ pub struct SsoService {
     /// Rules for calling the OpenID Provider's token, JWKS and UserInfo endpoints.
     pub outbound: OutboundPolicy,
     pub jwks: JwksCache,
+    /// The threads that check SAML signatures (bounded, with a deadline).
+    pub saml_verifier: VerifierPool,
 }
 
 /// A sign-in or test on its way to the identity provider.

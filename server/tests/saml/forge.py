@@ -74,6 +74,21 @@ Case files (one JSON object per file in the cases folder):
                                          ada@initech.test<!---->.evil.test)
                   doctype_entity         a DOCTYPE with an internal entity prepended
                   garbage_xml            base64 of bytes that are not XML
+                  external_reference     the signature's Reference URI points at --canary-url:
+                                         an ACS that lets xmlsec dereference it makes a request
+                  retrieval_method       a ds:RetrievalMethod pointing at --canary-url in KeyInfo
+                  two_references         a second ds:Reference (to the same element) in SignedInfo
+                  reference_to_other_element  (sign assertion) the Assertion's signature names
+                                         the Response's ID instead of its own element's
+                  xslt_transform         an XSLT transform (which could fetch documents and run
+                                         code) added to the Reference
+                  xpath_transform        an XPath filter added to the Reference
+                  inclusive_c14n         SignedInfo canonicalized with inclusive C14N 1.0
+                  keyinfo_key_value      (key attacker) the attacker's RSA public key as a bare
+                                         ds:KeyValue, no certificate, for a verifier that takes
+                                         the key from the message
+The attacks after garbage_xml rewrite the signed XML, so the digests no longer match; the ACS
+must refuse them for their shape, before xmlsec ever reads them.
 The evil Assertion of the xsw_* cases is a copy of the original, new ID, no Signature,
 NameID/email evil@attacker.test, names Eve Attacker.
 
@@ -145,7 +160,18 @@ ATTACKS = {
     "comment_in_nameid",
     "doctype_entity",
     "garbage_xml",
+    "external_reference",
+    "retrieval_method",
+    "two_references",
+    "reference_to_other_element",
+    "xslt_transform",
+    "xpath_transform",
+    "inclusive_c14n",
+    "keyinfo_key_value",
 }
+XSLT = "http://www.w3.org/TR/1999/REC-xslt-19991116"
+XPATH = "http://www.w3.org/TR/1999/REC-xpath-19991116"
+C14N_INCLUSIVE = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 
 
 class AsIsConverter(AttributeConverter):
@@ -463,6 +489,11 @@ def attack(args, name, case, user, xml):
             comment = etree.Comment("")
             comment.tail = text[len(head):]
             element.append(comment)
+    elif kind in SIGNATURE_ATTACKS:
+        signature = next(root.iter(q("ds", "Signature")), None)
+        if signature is None:
+            raise SystemExit(f"{name}: {kind} needs a signed response")
+        SIGNATURE_ATTACKS[kind](args, root, signature)
     elif kind == "doctype_entity":
         body = etree.tostring(root, encoding="UTF-8")  # no declaration
         qname = f"{root.prefix}:Response" if root.prefix else "Response"
@@ -472,6 +503,63 @@ def attack(args, name, case, user, xml):
         )
         return doctype.encode() + body
     return serialize(root)
+
+
+def reference(signature):
+    return signature.find(q("ds", "SignedInfo")).find(q("ds", "Reference"))
+
+
+def add_transform(signature, algorithm, child=None):
+    transforms = reference(signature).find(q("ds", "Transforms"))
+    transform = etree.SubElement(transforms, q("ds", "Transform"), Algorithm=algorithm)
+    if child is not None:
+        transform.append(child)
+
+
+def xslt_stylesheet(args):
+    xsl = "http://www.w3.org/1999/XSL/Transform"
+    sheet = etree.Element("{%s}stylesheet" % xsl, version="1.0", nsmap={"xsl": xsl})
+    template = etree.SubElement(sheet, "{%s}template" % xsl, match="/")
+    etree.SubElement(template, "{%s}copy-of" % xsl, select=f"document('{args.canary_url}/xslt')")
+    return sheet
+
+
+def xpath_filter():
+    xpath = etree.Element(q("ds", "XPath"), nsmap={"ds": NS["ds"]})
+    xpath.text = "not(ancestor-or-self::ds:Signature)"
+    return xpath
+
+
+def key_value(signature):
+    key_info = signature.find(q("ds", "KeyInfo"))
+    for child in list(key_info):
+        key_info.remove(child)
+    value = etree.SubElement(key_info, q("ds", "KeyValue"))
+    rsa = etree.SubElement(value, q("ds", "RSAKeyValue"))
+    etree.SubElement(rsa, q("ds", "Modulus")).text = "AQAB"
+    etree.SubElement(rsa, q("ds", "Exponent")).text = "AQAB"
+
+
+def set_uri(element, uri):
+    element.set("URI", uri)
+
+
+SIGNATURE_ATTACKS = {
+    "external_reference": lambda args, root, sig: set_uri(reference(sig), args.canary_url + "/reference"),
+    "retrieval_method": lambda args, root, sig: sig.find(q("ds", "KeyInfo")).insert(
+        0, etree.Element(q("ds", "RetrievalMethod"), URI=args.canary_url + "/retrieval")
+    ),
+    "two_references": lambda args, root, sig: reference(sig).addnext(copy.deepcopy(reference(sig))),
+    "reference_to_other_element": lambda args, root, sig: set_uri(reference(sig), "#" + root.get("ID")),
+    "xslt_transform": lambda args, root, sig: add_transform(sig, XSLT, xslt_stylesheet(args)),
+    "xpath_transform": lambda args, root, sig: add_transform(
+        sig, XPATH, xpath_filter()
+    ),
+    "inclusive_c14n": lambda args, root, sig: sig.find(q("ds", "SignedInfo"))
+    .find(q("ds", "CanonicalizationMethod"))
+    .set("Algorithm", C14N_INCLUSIVE),
+    "keyinfo_key_value": lambda args, root, sig: key_value(sig),
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -507,6 +595,11 @@ def main(argv=None):
     parser.add_argument("--sp-entity-id", required=True)
     parser.add_argument("--acs-url", required=True)
     parser.add_argument("--request-id-prefix", default="_req-")
+    parser.add_argument(
+        "--canary-url",
+        default="http://127.0.0.1:9/latchkey-canary",
+        help="where the external-reference attacks point; the test counts requests to it",
+    )
     parser.add_argument("--out", help="also write each decoded response to OUT/<case>.xml")
     parser.add_argument("--only", nargs="*", help="forge only these cases")
     args = parser.parse_args(argv)
