@@ -28,6 +28,12 @@
 //   POST /__control/rotate-keys            -> {"kid"}: new signing key first, old one kept
 //   PUT  /__control/tamper                 {"mode": <mode>|null, "once": true, "client_id"?}
 //        alters the id_token of the next (or, with once false, every) token response.
+//   POST /__control/retire-key             -> {"kid"}: the oldest key leaves the JWKS (as a
+//        provider does after a rotation or a leak); tamper mode "retired_key" still signs
+//        with it, as whoever holds the leaked key would.
+//   PUT  /__control/jwks-cache             {"max_age": <seconds>|null}: the Cache-Control
+//        max-age sent with the JWKS (none by default).
+//   GET  /__control/stats                  -> {"jwks_fetches"}: JWKS requests served so far.
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import Provider from "oidc-provider";
@@ -49,8 +55,15 @@ const clients = new Map([
 /** RS256 keys we hold the private half of, so tampering can re-sign; the first one signs. */
 const signingKeys = [await newSigningKey()];
 
+/** Keys taken out of the JWKS, newest last; "retired_key" signs with the newest. */
+const retiredKeys = [];
+
 /** { mode, once, clientId } or null */
 let tamper = null;
+
+/** Cache-Control max-age for the JWKS, in seconds, or null for no header. */
+let jwksMaxAge = null;
+let jwksFetches = 0;
 
 async function newSigningKey(kid = randomUUID()) {
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
@@ -151,6 +164,11 @@ async function forge(idToken, mode, clientId) {
       const { email, email_verified, given_name, family_name, name, ...required } = claims;
       return sign(header, required, realKey);
     }
+    case "retired_key": {
+      const retired = retiredKeys.at(-1);
+      if (!retired) throw new Error("no key has been retired");
+      return sign({ ...header, kid: retired.kid }, claims, retired.privateKey);
+    }
     case "unknown_kid": {
       const stranger = await newSigningKey();
       return sign({ ...header, kid: stranger.kid }, claims, stranger.privateKey);
@@ -162,7 +180,7 @@ async function forge(idToken, mode, clientId) {
 
 const TAMPER_MODES = new Set([
   "wrong_audience", "expired", "issuer_mismatch", "nonce_mismatch",
-  "bad_signature", "alg_none", "hs256", "unknown_kid", "other_azp", "minimal",
+  "bad_signature", "alg_none", "hs256", "unknown_kid", "other_azp", "minimal", "retired_key",
 ]);
 
 let provider = buildProvider();
@@ -208,6 +226,22 @@ async function control(method, path, body) {
     await rebuild();
     return [200, { kid: key.kid }];
   }
+  if (method === "POST" && path === "retire-key") {
+    if (signingKeys.length < 2) return [400, { error: "rotate first: the last key cannot be retired" }];
+    const key = signingKeys.pop();
+    retiredKeys.push(key);
+    await rebuild();
+    return [200, { kid: key.kid }];
+  }
+  if (method === "PUT" && path === "jwks-cache") {
+    const { max_age: maxAge = null } = body ?? {};
+    if (maxAge !== null && !(Number.isInteger(maxAge) && maxAge >= 0)) {
+      return [400, { error: "max_age must be a whole number of seconds or null" }];
+    }
+    jwksMaxAge = maxAge;
+    return [200, { max_age: jwksMaxAge }];
+  }
+  if (method === "GET" && path === "stats") return [200, { jwks_fetches: jwksFetches }];
   if (method === "PUT" && path === "tamper") {
     const { mode = null, once = true, client_id: clientId } = body ?? {};
     if (mode !== null && !TAMPER_MODES.has(mode)) return [400, { error: `unknown mode ${mode}` }];
@@ -227,6 +261,10 @@ async function readJson(req) {
 http
   .createServer(async (req, res) => {
     const url = new URL(req.url, issuer);
+    if (url.pathname === "/jwks") {
+      jwksFetches += 1;
+      if (jwksMaxAge !== null) res.setHeader("cache-control", `public, max-age=${jwksMaxAge}`);
+    }
     if (!url.pathname.startsWith("/__control/")) return handle(req, res);
     let status, answer;
     try {

@@ -249,6 +249,15 @@ impl Setup {
         started_at_provider(&started)
     }
 
+    /// A whole Test Connection run as `login` (fetches the keys, signs nobody in).
+    async fn passing_test_run(&self, login: &str) {
+        let (authorize, binding) = self.start_test().await;
+        let back = self.provider.sign_in(&authorize, login).await;
+        let finished = self.callback(&back, Some(&binding)).await;
+        assert_eq!(finished.status, StatusCode::OK, "{}", finished.body);
+        assert!(self.app.last_sso_event().await.success);
+    }
+
     /// Our callback, as the browser that started the sign-in calls it.
     async fn callback(&self, url: &str, binding: Option<&str>) -> TestResponse {
         let path = url.strip_prefix(PUBLIC_URL).expect("our callback");
@@ -452,7 +461,7 @@ async fn altered_id_tokens_are_refused_with_the_failed_check() {
         (
             "unknown_kid",
             "id_token_invalid",
-            "even after fetching the keys again",
+            "not among the keys published there now",
         ),
         ("nonce_mismatch", "nonce_mismatch", "not-the-nonce-you-sent"),
         ("other_azp", "id_token_invalid", "azp someone-else"),
@@ -480,6 +489,72 @@ async fn userinfo_fills_the_claims_the_id_token_lacks() {
         ),
         ("sparse@acme.test", "Peter", "Gibbons")
     );
+}
+
+/// A key the provider took out of its JWKS (rotated out, or revoked after a
+/// leak) stops being trusted once the JWKS's max-age has passed: whoever holds
+/// it cannot sign members in any more.
+#[tokio::test]
+async fn a_key_the_provider_removed_is_refused_after_its_max_age() {
+    let setup = Setup::new().await;
+    let provider = &setup.provider;
+    provider
+        .control(reqwest::Method::PUT, "jwks-cache", json!({ "max_age": 1 }))
+        .await;
+    setup.passing_test_run("first@acme.test").await;
+    provider
+        .control(reqwest::Method::POST, "rotate-keys", json!({}))
+        .await;
+    let retired = provider
+        .control(reqwest::Method::POST, "retire-key", json!({}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let response = setup
+        .sign_in_as("leaked@acme.test", Some("retired_key"))
+        .await;
+    let kid = retired["kid"].as_str().unwrap();
+    setup
+        .assert_refused(
+            "retired_key",
+            &response,
+            "id_token_invalid",
+            &format!("kid {kid} (not among the keys published there now)"),
+        )
+        .await;
+}
+
+/// Tokens naming keys nobody published make Latchkey ask for the JWKS again
+/// at most once per cooldown, however many arrive.
+#[tokio::test]
+async fn unknown_kids_refetch_the_jwks_at_most_once_per_cooldown() {
+    let setup = Setup::new().await;
+    let provider = &setup.provider;
+    setup.passing_test_run("first@acme.test").await;
+    let fetches = |stats: Value| stats["jwks_fetches"].as_u64().unwrap();
+    let before = fetches(
+        provider
+            .control(reqwest::Method::GET, "stats", Value::Null)
+            .await,
+    );
+    for attempt in 0..3 {
+        let response = setup
+            .sign_in_as("forger@acme.test", Some("unknown_kid"))
+            .await;
+        setup
+            .assert_refused(
+                "unknown_kid",
+                &response,
+                "id_token_invalid",
+                "not among the keys published there now",
+            )
+            .await;
+        let after = fetches(
+            provider
+                .control(reqwest::Method::GET, "stats", Value::Null)
+                .await,
+        );
+        assert_eq!(after, before + 1, "after attempt {attempt}");
+    }
 }
 
 /// The provider rotates its signing key: the first token signed with the new

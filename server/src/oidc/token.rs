@@ -169,20 +169,31 @@ async fn verify_id_token(
     let (header, payload) = unverified_parts(&compact);
     let jwks_uri = &settings.endpoints.jwks_uri;
     let mut keys = jwks.get(jwks_uri, http).await?;
-    let mut refetched = false;
+    let mut asked_again = false;
     loop {
-        let verifier = verifier(settings, keys, now);
-        match id_token.claims(&verifier, &Nonce::new(nonce.to_string())) {
+        let error = match id_token.claims(
+            &verifier(settings, keys, now),
+            &Nonce::new(nonce.to_string()),
+        ) {
             Ok(_) => break,
-            // The provider may have rotated its keys since we fetched them: once.
-            Err(ClaimsVerificationError::SignatureVerification(
-                SignatureVerificationError::NoMatchingKey,
-            )) if !refetched => {
-                keys = jwks.refresh(jwks_uri, http).await?;
-                refetched = true;
+            Err(error) => error,
+        };
+        // The provider may have rotated its keys since we fetched them: ask
+        // once, unless another token made us ask moments ago.
+        let unknown_kid = matches!(
+            error,
+            ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey
+            )
+        );
+        if unknown_kid && !asked_again {
+            asked_again = true;
+            if let Some(fresh) = jwks.refresh_for_unknown_kid(jwks_uri, http).await? {
+                keys = fresh;
+                continue;
             }
-            Err(error) => return Err(claims_error(error, settings, &header, &payload)),
         }
+        return Err(claims_error(error, settings, &header, &payload));
     }
     check_authorized_party(&payload, &settings.client_id)?;
     Ok(payload)
@@ -277,7 +288,7 @@ fn claims_error(
             "kid",
             format!("A key published at {}", settings.endpoints.jwks_uri),
             format!(
-                "kid {} (not published there, even after fetching the keys again)",
+                "kid {} (not among the keys published there now)",
                 header
                     .get("kid")
                     .and_then(Value::as_str)
