@@ -617,3 +617,40 @@ async fn xmlsec_itself_opens_no_url_and_runs_no_xslt() {
         "xmlsec fetched a URL"
     );
 }
+
+/// When the verification threads cannot take a response in time, the ACS
+/// refuses it at once with `server_busy`, and nobody is signed in.
+#[tokio::test]
+async fn a_response_that_cannot_be_checked_in_time_is_refused_as_busy() {
+    let mut setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let responses = forge(&okta, &["ok_okta_signed_both"]);
+    // No time at all: every verification misses its deadline.
+    setup.app.change_state(|state| {
+        state.sso.saml_verifier =
+            server::saml::verifier::VerifierPool::new(1, 1, std::time::Duration::ZERO)
+    });
+    setup
+        .pending(&okta, "_req-ok_okta_signed_both", Purpose::SignIn, "/")
+        .await;
+    let response = setup
+        .post_acs(
+            &okta,
+            &responses["ok_okta_signed_both"],
+            "_req-ok_okta_signed_both",
+        )
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        response.body
+    );
+    assert!(response.session_cookie().is_none());
+    let event = setup.app.last_sso_event().await;
+    assert_eq!(event.code.as_deref(), Some("server_busy"), "{event:?}");
+    assert_eq!(
+        event.received.as_deref(),
+        Some("the verification did not finish within 0 s")
+    );
+}

@@ -92,6 +92,13 @@ impl TestApp {
         }
     }
 
+    /// Changes the running app's state (a smaller verifier pool, say) and
+    /// rebuilds the router over it.
+    pub fn change_state(&mut self, change: impl FnOnce(&mut AppState)) {
+        change(&mut self.state);
+        self.router = router(self.state.clone());
+    }
+
     /// The organization `acme` with an Integrations Admin and a Member.
     pub async fn with_acme(self) -> Self {
         accounts::create_organization(&self.db, "acme", "Acme Inc.", Actor::Cli)
