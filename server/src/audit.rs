@@ -34,6 +34,9 @@ pub enum AuditAction {
     ScimUserDeactivated,
     ScimUserReactivated,
     ScimUserDeleted,
+    /// SCIM asked for something Latchkey does not let it do (e.g. deactivate
+    /// the last Integrations Admin); stored with outcome `failure`.
+    ScimChangeRefused,
 }
 
 impl AuditAction {
@@ -63,6 +66,7 @@ impl AuditAction {
             AuditAction::ScimUserDeactivated => "scim_user_deactivated",
             AuditAction::ScimUserReactivated => "scim_user_reactivated",
             AuditAction::ScimUserDeleted => "scim_user_deleted",
+            AuditAction::ScimChangeRefused => "scim_change_refused",
         }
     }
 }

@@ -193,8 +193,17 @@ impl Backend for ServerBackend {
         let account = accounts::account_by_id(&self.db, session.user_id)
             .await
             .map_err(internal)?;
+        // Checked on every request too, not only when Require SSO is turned on:
+        // a password sign-in that raced the switch opens nothing afterwards.
         Ok(account
             .filter(|a| a.user.active)
+            .filter(|a| {
+                SignInMethod::session_allowed(
+                    &session.method,
+                    a.org.require_sso,
+                    a.role.is_integrations_admin(),
+                )
+            })
             .map(|a| a.to_current_user()))
     }
 

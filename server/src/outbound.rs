@@ -4,7 +4,7 @@
 //! operator allows them (`LATCHKEY_ALLOW_PRIVATE_URLS=true`, e.g. for an IdP on
 //! the same private network). The address checked is the address connected to.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use url::Url;
 
@@ -64,34 +64,139 @@ impl FetchError {
     }
 }
 
+/// IPv4 ranges that are not the public internet (IANA's special-purpose
+/// registry): a fetch may not reach them unless private addresses are allowed.
+pub const INTERNAL_V4: &[(Ipv4Addr, u8, &str)] = &[
+    (
+        Ipv4Addr::new(0, 0, 0, 0),
+        8,
+        "\"this network\" (0.0.0.0 reaches the host itself)",
+    ),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "private"),
+    (Ipv4Addr::new(100, 64, 0, 0), 10, "carrier-grade NAT"),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback"),
+    (
+        Ipv4Addr::new(169, 254, 0, 0),
+        16,
+        "link-local, cloud metadata",
+    ),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "private"),
+    (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignments"),
+    (Ipv4Addr::new(192, 0, 2, 0), 24, "documentation"),
+    (
+        Ipv4Addr::new(192, 88, 99, 0),
+        24,
+        "6to4 relay anycast (deprecated)",
+    ),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "private"),
+    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking"),
+    (Ipv4Addr::new(198, 51, 100, 0), 24, "documentation"),
+    (Ipv4Addr::new(203, 0, 113, 0), 24, "documentation"),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast"),
+    (
+        Ipv4Addr::new(240, 0, 0, 0),
+        4,
+        "reserved, and the broadcast address",
+    ),
+];
+
+/// IPv6 ranges that are not the public internet. The ranges that carry an IPv4
+/// address (IPv4-mapped, NAT64, 6to4) are not listed: [`embedded_v4`] judges
+/// them by the address they carry.
+pub const INTERNAL_V6: &[(Ipv6Addr, u8, &str)] = &[
+    // Includes :: (unspecified) and ::1 (loopback). The rest of ::/96 is the
+    // deprecated IPv4-compatible form (RFC 4291 §2.5.5.1), which no public host
+    // uses and some stacks still tunnel: refused whatever it carries.
+    (
+        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),
+        96,
+        "IPv4-compatible, loopback, unspecified",
+    ),
+    (
+        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
+        48,
+        "local-use NAT64",
+    ),
+    (
+        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
+        64,
+        "discard-only",
+    ),
+    // Teredo, benchmarking, ORCHID and other IETF assignments; no public
+    // allocation starts before 2001:200::.
+    (
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+        23,
+        "IETF protocol assignments, Teredo",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
+        32,
+        "documentation",
+    ),
+    (
+        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
+        20,
+        "documentation",
+    ),
+    (
+        Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0),
+        16,
+        "segment routing",
+    ),
+    (
+        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+        7,
+        "unique local",
+    ),
+    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, "link-local"),
+    (
+        Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "site-local (deprecated)",
+    ),
+    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast"),
+];
+
+fn in_v4(ip: Ipv4Addr, (network, prefix, _): &(Ipv4Addr, u8, &str)) -> bool {
+    let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+    u32::from(ip) & mask == u32::from(*network) & mask
+}
+
+fn in_v6(ip: Ipv6Addr, (network, prefix, _): &(Ipv6Addr, u8, &str)) -> bool {
+    let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+    u128::from(ip) & mask == u128::from(*network) & mask
+}
+
+/// The IPv4 address an IPv6 address stands for, where the network delivers it
+/// to that IPv4 host: IPv4-mapped `::ffff:0:0/96`, NAT64 `64:ff9b::/96`
+/// (RFC 6052) and 6to4 `2002::/16` (RFC 3056, the address in bits 16–47).
+/// `64:ff9b::127.0.0.1` reaches loopback through a NAT64 gateway, so it is as
+/// internal as `127.0.0.1`; `64:ff9b::8.8.8.8` is a public host.
+pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(low),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
+            (hi >> 8) as u8,
+            hi as u8,
+            (lo >> 8) as u8,
+            lo as u8,
+        )),
+        _ => None,
+    }
+}
+
 /// Addresses a fetch may not reach unless the operator allows private addresses.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
-                || (a == 198 && (b == 18 || b == 19)) // benchmarking
-                || a >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-        }
+        IpAddr::V4(v4) => INTERNAL_V4.iter().any(|range| in_v4(v4, range)),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_internal(IpAddr::V4(v4)),
+            None => INTERNAL_V6.iter().any(|range| in_v6(v6, range)),
+        },
     }
 }
 
@@ -224,26 +329,116 @@ fn classify(error: reqwest::Error, timeout: Duration) -> FetchError {
 mod tests {
     use super::*;
 
+    /// The first and last address of a range.
+    fn ends_v4(&(network, prefix, _): &(Ipv4Addr, u8, &str)) -> [Ipv4Addr; 2] {
+        let size = 1u64 << (32 - prefix);
+        let first = u32::from(network);
+        [first.into(), ((u64::from(first) + size - 1) as u32).into()]
+    }
+
+    fn ends_v6(&(network, prefix, _): &(Ipv6Addr, u8, &str)) -> [Ipv6Addr; 2] {
+        let first = u128::from(network);
+        let last = first | (u128::MAX >> prefix);
+        [first.into(), last.into()]
+    }
+
+    /// Every range in both tables is internal from its first address to its
+    /// last, and so is every IPv6 form that carries an internal IPv4 address.
+    #[test]
+    fn every_internal_range_is_refused_end_to_end() {
+        for range in INTERNAL_V4 {
+            for ip in ends_v4(range) {
+                assert!(is_internal(ip.into()), "{ip} ({})", range.2);
+                let [a, b, c, d] = ip.octets();
+                for carried in [
+                    format!("::ffff:{ip}"),
+                    format!("64:ff9b::{ip}"),
+                    format!("2002:{:02x}{:02x}:{:02x}{:02x}::1", a, b, c, d),
+                    format!("::{ip}"),
+                ] {
+                    let v6: Ipv6Addr = carried.parse().unwrap();
+                    assert!(is_internal(v6.into()), "{carried} carries {ip}");
+                }
+            }
+        }
+        for range in INTERNAL_V6 {
+            for ip in ends_v6(range) {
+                assert!(is_internal(ip.into()), "{ip} ({})", range.2);
+            }
+        }
+    }
+
     #[test]
     fn internal_addresses_are_recognised() {
         for ip in [
             "127.0.0.1",
             "10.1.2.3",
             "172.16.0.1",
+            "172.31.255.255",
             "192.168.1.1",
             "169.254.169.254",
             "0.0.0.0",
+            "0.1.2.3",
             "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "255.255.255.255",
+            "100.127.255.254",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
             "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::127.0.0.1",
+            "::8.8.8.8",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::8.8.8.8",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101:1::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
+            "fd00::1",
+            "fc00::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "1.1.1.1",
+            "9.255.255.255",
+            "11.0.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.1.1",
+            "192.169.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "2606:4700::1111",
+            "2001:4860:4860::8888",
+            "2001:200::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -1,15 +1,17 @@
 //! Server-side sessions. The browser holds a random token; the database holds
 //! only its SHA-256, so reading the table opens no session.
 
-use crate::entities::session;
+use crate::entities::{membership, session};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, Utc};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Set,
 };
 use sha2::{Digest, Sha256};
+use shared::Role;
 use std::net::IpAddr;
 use uuid::Uuid;
 
@@ -34,6 +36,17 @@ impl SignInMethod {
             SignInMethod::Saml => "saml",
             SignInMethod::Oidc => "oidc",
         }
+    }
+
+    /// The methods that are single sign-on: the only sessions a member may hold
+    /// while the organization requires SSO.
+    pub const SSO: [SignInMethod; 2] = [SignInMethod::Saml, SignInMethod::Oidc];
+
+    /// Whether a session opened with `method` (as stored) may be used: while the
+    /// organization requires SSO, a member's session must come from SSO;
+    /// Integrations Admins keep password sign-in as break-glass access.
+    pub fn session_allowed(method: &str, require_sso: bool, integrations_admin: bool) -> bool {
+        !require_sso || integrations_admin || SignInMethod::SSO.iter().any(|m| m.as_str() == method)
     }
 }
 
@@ -108,6 +121,30 @@ pub async fn close_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Res
     Ok(result.rows_affected)
 }
 
+/// Ends, in the organization, every session not opened through SSO whose user
+/// is not an Integrations Admin: "Require SSO" was just turned on, and a member's
+/// earlier password sign-in must not outlive it. Returns how many ended.
+pub async fn close_member_password_sessions(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+) -> Result<u64, DbErr> {
+    let admins: Vec<Uuid> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .filter(membership::Column::OrgId.eq(org_id))
+        .filter(membership::Column::Role.eq(Role::IntegrationsAdmin.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let result = session::Entity::delete_many()
+        .filter(session::Column::OrgId.eq(org_id))
+        .filter(session::Column::Method.is_not_in(SignInMethod::SSO.map(SignInMethod::as_str)))
+        .filter(session::Column::UserId.is_not_in(admins))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Removes sessions past their expiry; run now and then, off the request path.
 pub async fn purge_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     let result = session::Entity::delete_many()
@@ -120,6 +157,27 @@ pub async fn purge_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn members_need_an_sso_session_while_sso_is_required() {
+        use SignInMethod::*;
+        for (method, require_sso, admin, allowed) in [
+            (Password, false, false, true),
+            (Password, true, false, false),
+            (BreakGlass, true, false, false),
+            (Password, true, true, true),
+            (BreakGlass, true, true, true),
+            (Saml, true, false, true),
+            (Oidc, true, false, true),
+        ] {
+            assert_eq!(
+                SignInMethod::session_allowed(method.as_str(), require_sso, admin),
+                allowed,
+                "{method:?} require_sso={require_sso} admin={admin}"
+            );
+        }
+        assert!(!SignInMethod::session_allowed("unknown", true, false));
+    }
 
     #[test]
     fn tokens_are_32_random_bytes_and_hash_to_hex() {

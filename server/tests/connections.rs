@@ -588,3 +588,32 @@ async fn serve_discovery() -> std::net::SocketAddr {
     tokio::spawn(async move { axum::serve(listener, router).await.ok() });
     address
 }
+
+/// IPv6 forms that carry a private IPv4 address (NAT64, 6to4, IPv4-mapped,
+/// IPv4-compatible) are private addresses too: a metadata URL naming one is
+/// refused before any connection is tried.
+#[tokio::test]
+async fn metadata_urls_on_ipv6_forms_of_private_addresses_are_refused() {
+    let app = TestApp::spawn().await.with_acme().await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    for host in [
+        "[64:ff9b::7f00:1]",
+        "[64:ff9b::a9fe:a9fe]",
+        "[2002:a9fe:a9fe::1]",
+        "[::ffff:169.254.169.254]",
+        "[::127.0.0.1]",
+        "[fec0::1]",
+    ] {
+        let refused = app
+            .call_json(
+                "import_saml_metadata",
+                json!({ "source": { "Url": format!("http://{host}:9/metadata") } }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{host}");
+        let errors = &refused.json()["Invalid"];
+        assert_eq!(errors[0]["field"], "metadata_url", "{host}");
+        assert_eq!(errors[0]["code"], "private_address", "{host}: {errors}");
+    }
+}

@@ -213,3 +213,82 @@ async fn the_audit_log_filters_by_kind_and_user() {
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
 }
+
+/// Whose session the cookie opens, if anyone's.
+async fn signed_in(app: &TestApp, cookie: &str) -> Option<String> {
+    let me = app.call("whoami", "", Some(cookie)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    me.json()["email"].as_str().map(str::to_string)
+}
+
+/// Turning Require SSO on ends the members' sessions that a password opened,
+/// at once: a member cannot keep using a password session around the rule.
+/// Integrations Admins' sessions (break-glass) and sessions opened through
+/// SSO live on; the audit row counts the sessions ended.
+#[tokio::test]
+async fn require_sso_ends_members_password_sessions() {
+    let app = TestApp::spawn().await.with_acme().await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let member = app.session_for(MEMBER_EMAIL).await;
+    assert_eq!(
+        signed_in(&app, &member).await.as_deref(),
+        Some(MEMBER_EMAIL)
+    );
+    // The same member, also signed in through SSO in another browser.
+    let account = server::accounts::accounts_by_email(&app.db, MEMBER_EMAIL)
+        .await
+        .unwrap()
+        .remove(0);
+    let sso = server::sessions::open(
+        &app.db,
+        account.user.id,
+        account.org.id,
+        server::sessions::SignInMethod::Saml,
+        None,
+    )
+    .await
+    .unwrap();
+    let id = connection(&app, &admin).await;
+    mark_tested(&app, &id).await;
+
+    let on = require_sso(&app, &admin, true).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    assert_eq!(
+        signed_in(&app, &member).await,
+        None,
+        "the password session ended"
+    );
+    let dead = app.call("settings_access", "", Some(&member)).await;
+    assert_eq!(dead.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(signed_in(&app, &sso).await.as_deref(), Some(MEMBER_EMAIL));
+    assert_eq!(signed_in(&app, &admin).await.as_deref(), Some(ADMIN_EMAIL));
+    let sessions = session::Entity::find().all(&app.db).await.unwrap();
+    let methods: Vec<&str> = sessions.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(methods.len(), 2, "{methods:?}");
+    assert!(methods.contains(&"saml") && methods.contains(&"password"));
+    // A password sign-in that raced the switch (checked the setting just
+    // before it changed) opens nothing either.
+    let raced = server::sessions::open(
+        &app.db,
+        account.user.id,
+        account.org.id,
+        server::sessions::SignInMethod::Password,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed_in(&app, &raced).await, None);
+
+    let enabled = audit_event::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "require_sso_enabled")
+        .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&enabled.detail).unwrap();
+    assert_eq!(
+        detail,
+        json!({ "require_sso": true, "member_password_sessions_ended": 1 })
+    );
+}

@@ -654,3 +654,50 @@ async fn a_response_that_cannot_be_checked_in_time_is_refused_as_busy() {
         Some("the verification did not finish within 0 s")
     );
 }
+
+/// Two different signed responses to one sign-in request, posted at once
+/// (as a double-submit or an attacker racing the member would): the request is
+/// used up atomically, so exactly one signs in and the other is refused as an
+/// unknown or used request.
+#[tokio::test]
+async fn two_responses_racing_for_one_request_sign_in_once() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let case = "ok_okta_signed_assertion";
+    // Each forge run makes fresh assertion IDs, so the replay cache cannot tell
+    // the two apart: only the request can.
+    let first = forge(&okta, &[case]).remove(case).unwrap();
+    let second = forge(&okta, &[case]).remove(case).unwrap();
+    let request_id = format!("_req-{case}");
+    setup
+        .pending(&okta, &request_id, Purpose::SignIn, "/")
+        .await;
+    let (a, b) = tokio::join!(
+        setup.post_acs(&okta, &first, &request_id),
+        setup.post_acs(&okta, &second, &request_id)
+    );
+    let (won, lost) = match a.session_cookie() {
+        Some(_) => (a, b),
+        None => (b, a),
+    };
+    assert_eq!(won.status, StatusCode::SEE_OTHER, "{}", won.body);
+    assert_eq!(lost.status, StatusCode::BAD_REQUEST, "{}", lost.body);
+    assert!(lost.session_cookie().is_none(), "both responses signed in");
+    let events = setup
+        .app
+        .call_json(
+            "get_sso_events",
+            json!({ "connection_id": okta }),
+            Some(&setup.admin),
+        )
+        .await
+        .json();
+    let mut codes: Vec<Option<&str>> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["diagnosis"]["code"].as_str())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [None, Some("in_response_to_unknown")], "{events}");
+}

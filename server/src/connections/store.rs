@@ -284,7 +284,8 @@ pub async fn organization(
     organization::Entity::find_by_id(org_id).one(db).await
 }
 
-/// Sets "Require SSO" with its audit row, in one transaction.
+/// Sets "Require SSO" with its audit row, in one transaction; turning it on
+/// ends members' password sessions in the same transaction.
 pub async fn set_require_sso(
     db: &DatabaseConnection,
     org_id: Uuid,
@@ -299,6 +300,13 @@ pub async fn set_require_sso(
     }
     .update(&txn)
     .await?;
+    let mut detail = json!({ "require_sso": on });
+    if on {
+        // Members signed in with a password before the switch are signed out
+        // now, not when their session expires.
+        let ended = crate::sessions::close_member_password_sessions(&txn, org_id).await?;
+        detail["member_password_sessions_ended"] = json!(ended);
+    }
     audit::record(
         &txn,
         AuditEntry {
@@ -310,7 +318,7 @@ pub async fn set_require_sso(
                 AuditAction::RequireSsoDisabled
             },
             success: true,
-            detail: json!({ "require_sso": on }),
+            detail,
             client_ip: None,
         },
     )

@@ -27,6 +27,11 @@ pub enum ScimError {
     Mutability(String),
     #[error("{0}")]
     Uniqueness(String),
+    /// The request conflicts with the resource's current state and no
+    /// `scimType` describes it (RFC 9110 §15.5.10), e.g. a DELETE that would
+    /// leave the organization without an active Integrations Admin.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     TooMany(String),
     #[error("{0}")]
@@ -54,7 +59,7 @@ impl ScimError {
             | ScimError::InvalidSyntax(_)
             | ScimError::Mutability(_)
             | ScimError::TooMany(_) => 400,
-            ScimError::Uniqueness(_) => 409,
+            ScimError::Uniqueness(_) | ScimError::Conflict(_) => 409,
             ScimError::MethodNotAllowed(_) => 405,
             ScimError::PayloadTooLarge(_) => 413,
             ScimError::UnsupportedMediaType(_) => 415,
@@ -83,6 +88,7 @@ impl ScimError {
         self.scim_type().unwrap_or(match self {
             ScimError::Unauthorized(_) => "unauthorized",
             ScimError::NotFound(_) => "not_found",
+            ScimError::Conflict(_) => "conflict",
             ScimError::MethodNotAllowed(_) => "method_not_allowed",
             ScimError::NotImplemented(_) => "not_implemented",
             ScimError::UnsupportedMediaType(_) => "unsupported_media_type",

@@ -9,8 +9,7 @@ use super::resource::{GROUP_SCHEMA, USER_SCHEMA};
 use super::users::{self, UserDraft};
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::db::is_unique_violation;
-use crate::entities::{membership, scim_group, scim_group_member, user};
-use crate::password;
+use crate::entities::{membership, organization, scim_group, scim_group_member, user};
 use crate::sessions;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
@@ -126,6 +125,136 @@ async fn audit_user(
     .await
 }
 
+/// What SCIM asked for and was not allowed to do, as the audit row names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// A password sent for an Integrations Admin: ignored, the rest applied.
+    SetPassword,
+    /// `active: false` for the last active Integrations Admin.
+    Deactivate,
+    /// DELETE of the last active Integrations Admin.
+    Delete,
+}
+
+impl Refusal {
+    fn attempted(self) -> &'static str {
+        match self {
+            Refusal::SetPassword => "set_password",
+            Refusal::Deactivate => "deactivate",
+            Refusal::Delete => "delete",
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Refusal::SetPassword => {
+                "SCIM never sets or changes passwords; the password was ignored."
+            }
+            Refusal::Deactivate | Refusal::Delete => {
+                "This is the organization's last active Integrations Admin."
+            }
+        }
+    }
+}
+
+/// The SCIM error for a request that would remove the last active Integrations
+/// Admin, with a detail the IdP's provisioning log shows to whoever can fix it.
+///
+/// PUT and PATCH get 400 `mutability`: RFC 7644 §3.12 defines it as "the
+/// attempted modification is not compatible with the target attribute's
+/// mutability or current state", and `active` cannot become false in this
+/// state. A DELETE modifies no attribute, so no `scimType` fits; it gets 409
+/// Conflict, "a conflict with the current state of the target resource"
+/// (RFC 9110 §15.5.10). Either way the IdP's provisioning log shows the detail.
+fn last_admin_error(refusal: Refusal, admin: &user::Model) -> ScimError {
+    let detail = format!(
+        "{} is the organization's last active Integrations Admin, whose password \
+         sign-in is the way back in when single sign-on fails; Latchkey does not let \
+         SCIM deactivate or delete that account. Add another Integrations Admin in \
+         Latchkey first.",
+        admin.email
+    );
+    match refusal {
+        Refusal::Delete => ScimError::Conflict(detail),
+        _ => ScimError::Mutability(detail),
+    }
+}
+
+/// Writes the audit row an Integrations Admin sees for a refused SCIM request.
+async fn audit_refusal(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    refusal: Refusal,
+    user: &user::Model,
+) -> Result<(), DbErr> {
+    audit::record(
+        db,
+        AuditEntry {
+            org_id: Some(caller.org_id),
+            actor: caller.actor(),
+            action: AuditAction::ScimChangeRefused,
+            success: false,
+            detail: json!({
+                "user_id": user.id,
+                "email": user.email,
+                "attempted": refusal.attempted(),
+                "reason": refusal.reason(),
+            }),
+            client_ip: None,
+        },
+    )
+    .await
+}
+
+async fn is_integrations_admin(db: &impl ConnectionTrait, user_id: Uuid) -> Result<bool, DbErr> {
+    let role: Option<String> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::Role)
+        .filter(membership::Column::UserId.eq(user_id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(role.as_deref() == Some(Role::IntegrationsAdmin.as_str()))
+}
+
+/// Whether `admin` (an Integrations Admin) is the organization's only active
+/// one, so deactivating or deleting them would leave nobody with break-glass
+/// access. Call inside the write transaction: on PostgreSQL the organization
+/// row is locked first, so two requests that each deactivate one of two admins
+/// cannot both see the other still active (SQLite's writers are already
+/// serialised by the [`WriteGate`], and SQLite ignores the lock clause).
+async fn is_last_active_admin(
+    txn: &impl ConnectionTrait,
+    org_id: Uuid,
+    admin: &user::Model,
+) -> Result<bool, DbErr> {
+    if !admin.active {
+        return Ok(false);
+    }
+    organization::Entity::find_by_id(org_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?;
+    let others: Vec<Uuid> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .filter(membership::Column::OrgId.eq(org_id))
+        .filter(membership::Column::Role.eq(Role::IntegrationsAdmin.as_str()))
+        .filter(membership::Column::UserId.ne(admin.id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if others.is_empty() {
+        return Ok(true);
+    }
+    let active = user::Entity::find()
+        .filter(user::Column::Id.is_in(others))
+        .filter(user::Column::Active.eq(true))
+        .count(txn)
+        .await?;
+    Ok(active == 0)
+}
+
 impl Store<'_> {
     // ------------------------------------------------------------------ users
 
@@ -143,10 +272,6 @@ impl Store<'_> {
         caller: &Caller,
         draft: UserDraft,
     ) -> Result<user::Model, ScimError> {
-        let password_hash = match &draft.password {
-            Some(pw) => Some(password::hash(pw.clone()).await.map_err(internal)?),
-            None => None,
-        };
         let now = Utc::now();
         let _writing = self.gate.enter().await;
         let txn = self.db.begin().await?;
@@ -157,7 +282,8 @@ impl Store<'_> {
             email: Set(draft.user_name.clone()),
             first_name: Set(draft.first_name.clone()),
             last_name: Set(draft.last_name.clone()),
-            password_hash: Set(password_hash),
+            // SCIM accounts sign in through SSO; a sent password was dropped.
+            password_hash: Set(None),
             active: Set(draft.active),
             external_id: Set(draft.external_id.clone()),
             scim_attributes: Set(draft.extra_json()),
@@ -188,20 +314,30 @@ impl Store<'_> {
     }
 
     /// Writes a user's new state (PUT, or a PATCH's result). Deactivation ends the
-    /// user's sessions in the same transaction.
+    /// user's sessions in the same transaction. The password is never touched
+    /// (the draft has none), and the last active Integrations Admin is never
+    /// deactivated: that refusal is audited and nothing else changes.
     pub async fn update_user(
         &self,
         caller: &Caller,
         current: user::Model,
         draft: UserDraft,
     ) -> Result<user::Model, ScimError> {
-        let password_hash = match &draft.password {
-            Some(pw) => Some(password::hash(pw.clone()).await.map_err(internal)?),
-            None => None,
-        };
         let was_active = current.active;
+        let deactivating = was_active && !draft.active;
         let _writing = self.gate.enter().await;
         let txn = self.db.begin().await?;
+        // Only requests that could touch what protects an admin pay for the lookup.
+        let admin = (deactivating || draft.password_sent)
+            && is_integrations_admin(&txn, current.id).await?;
+        if admin && deactivating && is_last_active_admin(&txn, caller.org_id, &current).await? {
+            audit_refusal(&txn, caller, Refusal::Deactivate, &current).await?;
+            txn.commit().await?;
+            return Err(last_admin_error(Refusal::Deactivate, &current));
+        }
+        if admin && draft.password_sent {
+            audit_refusal(&txn, caller, Refusal::SetPassword, &current).await?;
+        }
         let mut model: user::ActiveModel = current.into();
         model.email_normalized = Set(normalize_email(&draft.user_name));
         model.email = Set(draft.user_name.clone());
@@ -210,9 +346,6 @@ impl Store<'_> {
         model.active = Set(draft.active);
         model.external_id = Set(draft.external_id.clone());
         model.scim_attributes = Set(draft.extra_json());
-        if let Some(hash) = password_hash {
-            model.password_hash = Set(Some(hash));
-        }
         model.updated_at = Set(Utc::now());
         let updated = model.update(&txn).await.map_err(|e| {
             if is_unique_violation(&e) {
@@ -231,11 +364,20 @@ impl Store<'_> {
         Ok(updated)
     }
 
-    /// Deletes the account; its sessions and memberships go with it.
+    /// Deletes the account; its sessions and memberships go with it. The last
+    /// active Integrations Admin is refused (audited) and kept.
     pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<(), ScimError> {
         let found = self.user(caller, id).await?;
         let _writing = self.gate.enter().await;
         let txn = self.db.begin().await?;
+        if found.active
+            && is_integrations_admin(&txn, found.id).await?
+            && is_last_active_admin(&txn, caller.org_id, &found).await?
+        {
+            audit_refusal(&txn, caller, Refusal::Delete, &found).await?;
+            txn.commit().await?;
+            return Err(last_admin_error(Refusal::Delete, &found));
+        }
         sessions::close_all_for_user(&txn, found.id).await?;
         user::Entity::delete_by_id(found.id).exec(&txn).await?;
         audit_user(&txn, caller, AuditAction::ScimUserDeleted, &found).await?;

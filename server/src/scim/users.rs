@@ -19,7 +19,10 @@ pub struct UserDraft {
     pub first_name: String,
     pub last_name: String,
     pub active: bool,
-    pub password: Option<String>,
+    /// Whether the document carried a `password`, which is dropped (see
+    /// [`UserDraft::from_document`]); kept only so an attempt on an
+    /// Integrations Admin can be audited.
+    pub password_sent: bool,
     /// The other attributes, stored as they came.
     pub extra: Map<String, Value>,
 }
@@ -68,15 +71,13 @@ impl UserDraft {
                 ))
             }
         };
-        let password = match doc.remove("password") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if !s.is_empty() => Some(s),
-            Some(_) => {
-                return Err(ScimError::InvalidValue(
-                    "\"password\" must be a string.".into(),
-                ))
-            }
-        };
+        // SCIM never sets or changes a password. RFC 7643 §4.1.1 makes `password`
+        // writeOnly and returned never, so accepting and dropping it is within the
+        // protocol (and IdPs that sync passwords keep working). Storing it would let
+        // whoever holds the IdP's bearer token give any account, an Integrations
+        // Admin's included, a password of their choosing and sign in with it,
+        // around SSO. SCIM accounts sign in through SSO only.
+        let password_sent = doc.remove("password").is_some_and(|value| !value.is_null());
         let (mut first_name, mut last_name) = (String::new(), String::new());
         match doc.get_mut("name") {
             None | Some(Value::Null) => {
@@ -119,7 +120,7 @@ impl UserDraft {
             first_name,
             last_name,
             active,
-            password,
+            password_sent,
             extra: doc,
         })
     }
@@ -226,6 +227,21 @@ mod tests {
             Value::Object(draft.extra),
             json!({"name": {"formatted": "Jane Doe"}, "emails": [{"value": "jane@acme.test", "primary": true}]})
         );
+    }
+
+    #[test]
+    fn drafts_drop_passwords_of_any_shape() {
+        for password in [json!("s3cret"), json!(""), json!(42), json!({"value": "x"})] {
+            let draft = UserDraft::from_document(json!({
+                "userName": "jane@acme.test",
+                "PassWord": password,
+            }))
+            .unwrap();
+            assert!(draft.password_sent, "{password}");
+            assert!(draft.extra.is_empty(), "{password}: {:?}", draft.extra);
+        }
+        let without = UserDraft::from_document(json!({"userName": "a", "password": null})).unwrap();
+        assert!(!without.password_sent);
     }
 
     #[test]

@@ -84,14 +84,12 @@ impl SsoService {
         else {
             return Ok(SsoOutcome::UnknownConnection);
         };
+        // Used or not, a state answers once: of two callbacks racing for it
+        // only one gets the request; the other reads as unknown.
         let pending = match &params.state {
-            Some(state) => requests::find(&self.db, connection.id, state).await?,
+            Some(state) => requests::take(&self.db, connection.id, state).await?,
             None => None,
         };
-        // Used or not, a state answers once.
-        if let Some(pending) = &pending {
-            requests::consume(&self.db, &pending.id).await?;
-        }
         let result = match self.check_callback(&connection, &params, pending.as_ref(), bound) {
             Ok(exchange) => self.back_channel(&connection, exchange).await,
             Err(diagnosis) => Err(diagnosis),

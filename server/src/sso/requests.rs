@@ -1,6 +1,6 @@
 //! Pending SSO requests: a sign-in or test that left for the identity provider.
 //! A response must name one (SAML `InResponseTo`, OIDC `state`) unless the
-//! connection accepts IdP-initiated sign-in; each is used once.
+//! connection accepts IdP-initiated sign-in; each is used once ([`take`]).
 
 use crate::entities::sso_request::{ActiveModel, Column, Entity, Model};
 use chrono::{Duration, Utc};
@@ -96,8 +96,14 @@ pub async fn store(db: &impl ConnectionTrait, new: NewRequest) -> Result<(), DbE
     Ok(())
 }
 
-/// The live request with this ID on this connection, if any.
-pub async fn find(
+/// Uses up the live request with this ID on this connection and returns it;
+/// `None` when it is unknown, expired, someone else's, or already used.
+///
+/// A request answers once. Two responses racing for it (a double submit, or an
+/// attacker racing the member) may both find it, but only one DELETE removes the
+/// row: the one whose `rows_affected` is 1 gets the request, the other gets
+/// `None` and is refused like any unknown or used request.
+pub async fn take(
     db: &impl ConnectionTrait,
     connection_id: Uuid,
     id: &str,
@@ -107,12 +113,22 @@ pub async fn find(
     if !is_request_id(id) {
         return Ok(None);
     }
-    Ok(Entity::find_by_id(id.to_string())
+    let now = Utc::now();
+    let Some(found) = Entity::find_by_id(id.to_string())
         .filter(Column::ConnectionId.eq(connection_id))
-        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .filter(Column::ExpiresAt.gt(now))
         .one(db)
         .await?
-        .map(PendingRequest::from))
+    else {
+        return Ok(None);
+    };
+    let deleted = Entity::delete_many()
+        .filter(Column::Id.eq(id))
+        .filter(Column::ConnectionId.eq(connection_id))
+        .filter(Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    Ok((deleted.rows_affected == 1).then(|| PendingRequest::from(found)))
 }
 
 fn is_request_id(id: &str) -> bool {
@@ -120,13 +136,6 @@ fn is_request_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Uses a request up. Returns whether it was still there, so two responses
-/// racing for one request cannot both win.
-pub async fn consume(db: &impl ConnectionTrait, id: &str) -> Result<bool, DbErr> {
-    let deleted = Entity::delete_by_id(id.to_string()).exec(db).await?;
-    Ok(deleted.rows_affected == 1)
 }
 
 async fn purge_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {

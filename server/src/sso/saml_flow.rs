@@ -50,8 +50,10 @@ impl SsoService {
             Ok((_, envelope)) => envelope.in_response_to.clone().or(form.relay_state.clone()),
             Err(_) => form.relay_state.clone(),
         };
+        // Used up before validation, whatever its outcome: of two responses
+        // racing for one request only one gets it; the other reads as unknown.
         let pending = match &request_id {
-            Some(id) => requests::find(&self.db, connection.id, id).await?,
+            Some(id) => requests::take(&self.db, connection.id, id).await?,
             None => None,
         };
         let purpose = pending.as_ref().map_or(Purpose::SignIn, |p| p.purpose);
@@ -62,9 +64,6 @@ impl SsoService {
             }
             Err(diagnosis) => Err(diagnosis.into()),
         };
-        if let Some(pending) = &pending {
-            requests::consume(&self.db, &pending.id).await?;
-        }
         let return_to = match &pending {
             Some(pending) => pending.return_to.clone(),
             // IdP-initiated: the RelayState may name a page of ours, nothing else.
