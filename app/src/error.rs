@@ -24,6 +24,10 @@ pub enum AppError {
     /// Same answer for unknown domains and for organizations without SSO.
     #[error("Single sign-on isn't available for that email address. Sign in with your password, or ask your Integrations Admin for your organization's login link.")]
     SsoNotAvailable,
+    /// The organization's connection names an identity-provider address that
+    /// Latchkey refuses to open; the admin finds the diagnosis by the reference.
+    #[error("Single sign-on could not start: your organization's connection is set up with an identity provider address that Latchkey refuses to open (it must start with https://). Ask your Integrations Admin to check the connection under Settings > Authentication, and give them the reference {reference}.")]
+    SsoRefused { reference: String },
     /// Only after the password was verified, so a guesser learns nothing from it.
     #[error("Your organization requires single sign-on. Use Sign in with SSO, or go to {login_path} to sign in through your identity provider.")]
     SsoRequired { login_path: String },
@@ -50,6 +54,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::SsoNotAvailable => "sso_not_available",
             AppError::SsoRequired { .. } => "sso_required",
+            AppError::SsoRefused { .. } => "sso_refused",
             AppError::Conflict(_) => "conflict",
             AppError::Invalid(_) => "invalid_input",
             AppError::BadRequest(_) => "bad_request",
@@ -65,7 +70,7 @@ impl AppError {
             }
             AppError::RateLimited { .. } => 429,
             AppError::NotFound | AppError::SsoNotAvailable => 404,
-            AppError::Conflict(_) => 409,
+            AppError::Conflict(_) | AppError::SsoRefused { .. } => 409,
             AppError::Invalid(_) => 422,
             AppError::BadRequest(_) => 400,
             AppError::Internal { .. } => 500,
@@ -141,6 +146,9 @@ mod tests {
             AppError::SsoNotAvailable,
             AppError::SsoRequired {
                 login_path: "/login/acme".into(),
+            },
+            AppError::SsoRefused {
+                reference: "ABCD2345".into(),
             },
             AppError::NotFound,
             AppError::Invalid(FieldErrors::default()),

@@ -50,10 +50,13 @@ fn sso_start(started: Result<SignInStart, StartError>) -> Result<SsoStart, AppEr
         }),
         Ok(SignInStart::Choose { org_slug, choices }) => Ok(SsoStart::Choose { org_slug, choices }),
         Err(StartError::NotAvailable) => Ok(SsoStart::NotAvailable),
-        Err(StartError::NotConfigured(diagnosis)) => {
+        Err(StartError::NotConfigured(diagnosis) | StartError::UnsafeIdpUrl(diagnosis)) => {
             tracing::warn!(code = %diagnosis.code, "SSO could not start");
             Ok(SsoStart::NotAvailable)
         }
+        // The member learns that SSO was refused (not that it is missing) and
+        // gets the reference under which the admin finds the diagnosis.
+        Err(StartError::Refused { reference }) => Err(AppError::SsoRefused { reference }),
         Err(StartError::Database(error)) => Err(internal(error)),
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::catalogue::{IdentityProvider, Protocol};
 use crate::doctor::{self, CertificateFacts, CheckStatus, DiscoveredEndpoints, DoctorCheck};
+use crate::idp_url::IdpUrlPolicy;
 use crate::mapping::{validate_mapping, AttributeMapping};
 use crate::validate::{self, FieldErrors};
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,10 @@ pub struct SamlSettings {
     pub mapping: AttributeMapping,
     #[serde(default)]
     pub allow_idp_initiated: bool,
+    /// Whether this server accepts a plain http:// IdP SSO URL; the form and
+    /// the doctor check with the server's rule.
+    #[serde(default)]
+    pub url_policy: IdpUrlPolicy,
 }
 
 /// An OIDC connection's saved details. The secret itself never leaves the server.
@@ -50,6 +55,9 @@ pub struct OidcSettings {
     pub client_id: String,
     pub has_client_secret: bool,
     pub discovery: Option<DiscoveredEndpoints>,
+    /// Whether this server accepts plain http:// issuer and endpoint URLs.
+    #[serde(default)]
+    pub url_policy: IdpUrlPolicy,
 }
 
 /// Everything the connection page shows.
@@ -164,7 +172,8 @@ pub fn validate_new_connection(new: &NewConnection) -> FieldErrors {
 }
 
 /// Checks the filled-in fields of a SAML form, in the browser and on the server.
-pub fn validate_saml_form(form: &SamlForm) -> FieldErrors {
+/// `url_policy`: whether the server accepts a plain http:// IdP SSO URL.
+pub fn validate_saml_form(form: &SamlForm, url_policy: IdpUrlPolicy) -> FieldErrors {
     let mut errors = FieldErrors::default();
     errors.check(validate::display_name(
         field::DISPLAY_NAME,
@@ -180,7 +189,11 @@ pub fn validate_saml_form(form: &SamlForm) -> FieldErrors {
         }
     }
     if !form.sso_url.trim().is_empty() {
-        errors.check(validate::idp_sso_url(field::SSO_URL, &form.sso_url));
+        errors.check(validate::idp_sso_url(
+            field::SSO_URL,
+            &form.sso_url,
+            url_policy,
+        ));
     }
     if !form.entity_id.trim().is_empty() {
         errors.check(validate::entity_id(field::ENTITY_ID, &form.entity_id));
@@ -201,8 +214,13 @@ pub fn validate_saml_form(form: &SamlForm) -> FieldErrors {
     errors
 }
 
-/// Checks the filled-in fields of an OIDC form. `secret_stored`: a secret is already saved.
-pub fn validate_oidc_form(form: &OidcForm, secret_stored: bool) -> FieldErrors {
+/// Checks the filled-in fields of an OIDC form. `secret_stored`: a secret is
+/// already saved; `url_policy`: whether the server accepts a plain http:// issuer.
+pub fn validate_oidc_form(
+    form: &OidcForm,
+    secret_stored: bool,
+    url_policy: IdpUrlPolicy,
+) -> FieldErrors {
     let mut errors = FieldErrors::default();
     errors.check(validate::display_name(
         field::DISPLAY_NAME,
@@ -217,7 +235,11 @@ pub fn validate_oidc_form(form: &OidcForm, secret_stored: bool) -> FieldErrors {
             ));
         }
     }
-    errors.check(validate::oidc_issuer(field::ISSUER_URL, &form.issuer_url));
+    errors.check(validate::oidc_issuer(
+        field::ISSUER_URL,
+        &form.issuer_url,
+        url_policy,
+    ));
     errors.check(validate::client_id(field::CLIENT_ID, &form.client_id));
     errors.check(validate::client_secret(
         field::CLIENT_SECRET,
@@ -253,6 +275,7 @@ pub fn connection_checks(
                 certificates: saml.certificates.clone(),
                 certificate_error: saml.certificate_error.clone(),
                 mapping: saml.mapping.clone(),
+                url_policy: saml.url_policy,
             },
             now_unix,
         ),
@@ -265,6 +288,7 @@ pub fn connection_checks(
                 (None, Some(error)) => Some(Err(error.to_string())),
                 (None, None) => None,
             },
+            url_policy: oidc.url_policy,
         }),
         (None, None) => Vec::new(),
     }
@@ -302,9 +326,9 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            validate_saml_form(&blank).is_empty(),
+            validate_saml_form(&blank, IdpUrlPolicy::HttpsOnly).is_empty(),
             "{:?}",
-            validate_saml_form(&blank)
+            validate_saml_form(&blank, IdpUrlPolicy::HttpsOnly)
         );
 
         let bad = SamlForm {
@@ -319,7 +343,7 @@ mod tests {
             },
             allow_idp_initiated: false,
         };
-        let errors = validate_saml_form(&bad);
+        let errors = validate_saml_form(&bad, IdpUrlPolicy::HttpsOnly);
         for f in [
             field::SSO_URL,
             field::ENTITY_ID,
@@ -339,7 +363,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let errors = validate_saml_form(&form);
+        let errors = validate_saml_form(&form, IdpUrlPolicy::HttpsOnly);
         assert!(errors.for_field("first_name").is_some());
     }
 
@@ -352,10 +376,54 @@ mod tests {
             client_id: "abc".into(),
             client_secret: String::new(),
         };
-        assert!(validate_oidc_form(&form, false)
+        assert!(validate_oidc_form(&form, false, IdpUrlPolicy::HttpsOnly)
             .for_field(field::CLIENT_SECRET)
             .is_some());
-        assert!(validate_oidc_form(&form, true).is_empty());
+        assert!(validate_oidc_form(&form, true, IdpUrlPolicy::HttpsOnly).is_empty());
+    }
+
+    /// The form in the browser and the server's save refuse the same
+    /// addresses: a `javascript:` SSO URL always, plain http:// unless the
+    /// server allows identity providers on a private network.
+    #[test]
+    fn forms_apply_the_servers_url_policy() {
+        let saml = |sso_url: &str| SamlForm {
+            sso_url: sso_url.into(),
+            ..Default::default()
+        };
+        let oidc = |issuer_url: &str| OidcForm {
+            issuer_url: issuer_url.into(),
+            client_id: "abc".into(),
+            client_secret: "s3cret".into(),
+            ..Default::default()
+        };
+        for (url, policy, accepted) in [
+            ("https://idp.example.com/sso", IdpUrlPolicy::HttpsOnly, true),
+            ("http://idp.example.com/sso", IdpUrlPolicy::HttpsOnly, false),
+            (
+                "http://idp.example.com/sso",
+                IdpUrlPolicy::HttpAllowed,
+                true,
+            ),
+            (
+                "javascript:alert(document.domain)",
+                IdpUrlPolicy::HttpAllowed,
+                false,
+            ),
+        ] {
+            let errors = validate_saml_form(&saml(url), policy);
+            assert_eq!(
+                errors.for_field(field::SSO_URL).is_none(),
+                accepted,
+                "{url} {policy:?}: {errors:?}"
+            );
+            let errors = validate_oidc_form(&oidc(url), false, policy);
+            assert_eq!(
+                errors.for_field(field::ISSUER_URL).is_none(),
+                accepted,
+                "{url} {policy:?}: {errors:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! facts. Field checks reuse [`crate::validate`], so a check's message is the
 //! same sentence the form shows next to the field.
 
+use crate::idp_url::{self, IdpUrlPolicy};
 use crate::mapping::{
     validate_mapping, AttributeMapping, EMAIL_FIELD, FIRST_NAME_FIELD, FULL_NAME_FIELD,
     LAST_NAME_FIELD,
@@ -178,6 +179,9 @@ pub struct SamlSetup {
     /// Why the saved PEM could not be parsed, when it could not.
     pub certificate_error: Option<String>,
     pub mapping: AttributeMapping,
+    /// Whether the IdP SSO URL may use plain http:// on this server.
+    #[serde(default)]
+    pub url_policy: IdpUrlPolicy,
 }
 
 /// What the OIDC discovery document announced.
@@ -198,6 +202,9 @@ pub struct OidcSetup {
     pub has_client_secret: bool,
     /// `None` until discovery ran; `Err` holds why it failed.
     pub discovery: Option<Result<DiscoveredEndpoints, String>>,
+    /// Whether the issuer and the endpoints may use plain http:// on this server.
+    #[serde(default)]
+    pub url_policy: IdpUrlPolicy,
 }
 
 /// Where discovery reads the configuration of an issuer.
@@ -247,7 +254,7 @@ fn non_empty(value: &str) -> Option<String> {
 }
 
 /// A URL check: the validator's message on failure, a warning for plain
-/// http on a local host, otherwise `pass_message`.
+/// http where the server accepts it, otherwise `pass_message`.
 fn url_check(
     key: &'static str,
     label: &str,
@@ -262,8 +269,9 @@ fn url_check(
             label,
             CheckStatus::Warning,
             format!(
-                "{label} uses plain http://. That is fine for a test identity provider on \
-                 this machine; use its https:// address for real sign-ins."
+                "{label} uses plain http://, which this server accepts because it allows \
+                 identity providers on a private network. Use the https:// address for \
+                 real sign-ins."
             ),
             non_empty(value),
         ),
@@ -285,7 +293,7 @@ pub fn saml_checks(setup: &SamlSetup, now_unix: i64) -> Vec<DoctorCheck> {
             check_key::SAML_SSO_URL,
             "IdP SSO URL",
             &setup.sso_url,
-            validate::idp_sso_url("sso_url", &setup.sso_url),
+            validate::idp_sso_url("sso_url", &setup.sso_url, setup.url_policy),
             "The IdP SSO URL is set. Members are sent there to sign in.",
         ),
         entity_id_check(&setup.entity_id),
@@ -560,7 +568,7 @@ fn mapping_check(mapping: &AttributeMapping) -> DoctorCheck {
 
 /// Runs every OIDC check.
 pub fn oidc_checks(setup: &OidcSetup) -> Vec<DoctorCheck> {
-    let issuer_result = validate::oidc_issuer("issuer_url", &setup.issuer_url);
+    let issuer_result = validate::oidc_issuer("issuer_url", &setup.issuer_url, setup.url_policy);
     let issuer_ok = issuer_result.is_ok();
     let client_id_check = match validate::client_id("client_id", &setup.client_id) {
         Err(e) => DoctorCheck::new(
@@ -659,15 +667,11 @@ fn discovery_check(setup: &OidcSetup, issuer_ok: bool) -> DoctorCheck {
         .userinfo_endpoint
         .as_deref()
         .filter(|u| !u.is_empty());
-    let mut listed = vec![
+    for (name, value) in [
         ("Authorization", endpoints.authorization_endpoint.as_str()),
         ("Token", endpoints.token_endpoint.as_str()),
         ("JWKS", endpoints.jwks_uri.as_str()),
-    ];
-    if let Some(userinfo) = userinfo {
-        listed.push(("UserInfo", userinfo));
-    }
-    for (name, value) in listed {
+    ] {
         if value.is_empty() {
             return fail(
                 format!(
@@ -678,16 +682,18 @@ fn discovery_check(setup: &OidcSetup, issuer_ok: bool) -> DoctorCheck {
                 detail,
             );
         }
-        if validate::http_url("endpoint", value, true).is_err() {
-            return fail(
-                format!(
-                    "The identity provider's configuration lists a {name} endpoint that is not \
-                     a valid https:// URL. Check the Issuer URL, or the identity provider's \
-                     settings."
-                ),
-                detail,
-            );
-        }
+    }
+    // The same rule as when discovery is saved and before every sign-in, so a
+    // stored endpoint that an older version accepted shows up here.
+    if let Err(problem) = idp_url::check_endpoints(endpoints, setup.url_policy) {
+        return fail(
+            format!(
+                "{} Latchkey will not use this endpoint. Check the Issuer URL, or the \
+                 identity provider's settings, then save again.",
+                problem.message()
+            ),
+            detail,
+        );
     }
     if userinfo.is_none() {
         return DoctorCheck::new(
@@ -755,6 +761,7 @@ mod tests {
             certificates: vec![cert("idp", NOW - 300 * DAY, NOW + 400 * DAY)],
             certificate_error: None,
             mapping: IdentityProvider::Okta.default_mapping(),
+            url_policy: IdpUrlPolicy::HttpsOnly,
         }
     }
 
@@ -764,6 +771,7 @@ mod tests {
             client_id: "0oa1b2c3".into(),
             has_client_secret: true,
             discovery: Some(Ok(endpoints())),
+            url_policy: IdpUrlPolicy::HttpsOnly,
         }
     }
 
@@ -864,28 +872,54 @@ mod tests {
 
     #[test]
     fn sso_url_check() {
-        let cases: &[(&str, CheckStatus, Option<&str>)] = &[
-            ("https://idp.example.com/sso", Pass, None),
-            ("https://idp.example.com/sso?idpid=1", Pass, None),
+        use IdpUrlPolicy::{HttpAllowed, HttpsOnly};
+        let cases: &[(&str, IdpUrlPolicy, CheckStatus, Option<&str>)] = &[
+            ("https://idp.example.com/sso", HttpsOnly, Pass, None),
+            ("https://idp.example.com/sso?idpid=1", HttpsOnly, Pass, None),
             (
                 "http://localhost:8080/realms/acme/protocol/saml",
+                HttpAllowed,
                 Warning,
                 None,
             ),
-            ("", Fail, Some("required")),
-            ("   ", Fail, Some("required")),
-            ("http://idp.example.com/sso", Fail, Some("https_required")),
-            ("idp.example.com/sso", Fail, Some("invalid_url")),
+            (
+                "http://localhost:8080/realms/acme/protocol/saml",
+                HttpsOnly,
+                Fail,
+                Some("https_required"),
+            ),
+            ("", HttpsOnly, Fail, Some("required")),
+            ("   ", HttpsOnly, Fail, Some("required")),
+            (
+                "http://idp.example.com/sso",
+                HttpsOnly,
+                Fail,
+                Some("https_required"),
+            ),
+            (
+                "javascript:alert(document.domain)",
+                HttpAllowed,
+                Fail,
+                Some("unsupported_scheme"),
+            ),
+            ("idp.example.com/sso", HttpsOnly, Fail, Some("invalid_url")),
             (
                 "https://idp.example.com/a b",
+                HttpsOnly,
                 Fail,
                 Some("invalid_characters"),
             ),
-            ("https://idp.example.com:99999", Fail, Some("invalid_port")),
+            (
+                "https://idp.example.com:99999",
+                HttpsOnly,
+                Fail,
+                Some("invalid_port"),
+            ),
         ];
-        for (value, status, code) in cases {
+        for (value, policy, status, code) in cases {
             let setup = SamlSetup {
                 sso_url: value.to_string(),
+                url_policy: *policy,
                 ..good_saml()
             };
             let check = saml_check(&setup, check_key::SAML_SSO_URL);
@@ -893,7 +927,7 @@ mod tests {
             assert_well_formed(&check);
             assert_eq!(check.detail, non_empty(value), "{value:?}");
             if let Some(code) = code {
-                let e = validate::idp_sso_url("sso_url", value).unwrap_err();
+                let e = validate::idp_sso_url("sso_url", value, *policy).unwrap_err();
                 assert_eq!(e.code, *code);
                 assert_eq!(check.message, e.message, "same words as the form");
             }
@@ -1225,22 +1259,46 @@ mod tests {
 
     #[test]
     fn issuer_check_cases() {
-        let cases: &[(&str, CheckStatus, Option<&str>)] = &[
-            ("https://login.example.com/oauth2/default", Pass, None),
-            ("https://login.example.com/", Pass, None),
-            ("http://localhost:8080/realms/acme", Warning, None),
-            ("", Fail, Some("required")),
-            ("http://login.example.com", Fail, Some("https_required")),
+        use IdpUrlPolicy::{HttpAllowed, HttpsOnly};
+        let cases: &[(&str, IdpUrlPolicy, CheckStatus, Option<&str>)] = &[
+            (
+                "https://login.example.com/oauth2/default",
+                HttpsOnly,
+                Pass,
+                None,
+            ),
+            ("https://login.example.com/", HttpsOnly, Pass, None),
+            (
+                "http://localhost:8080/realms/acme",
+                HttpAllowed,
+                Warning,
+                None,
+            ),
+            (
+                "http://localhost:8080/realms/acme",
+                HttpsOnly,
+                Fail,
+                Some("https_required"),
+            ),
+            ("", HttpsOnly, Fail, Some("required")),
+            (
+                "http://login.example.com",
+                HttpsOnly,
+                Fail,
+                Some("https_required"),
+            ),
             (
                 "https://login.example.com/?x=1",
+                HttpsOnly,
                 Fail,
                 Some("invalid_issuer"),
             ),
-            ("login.example.com", Fail, Some("invalid_url")),
+            ("login.example.com", HttpsOnly, Fail, Some("invalid_url")),
         ];
-        for (value, status, code) in cases {
+        for (value, policy, status, code) in cases {
             let setup = OidcSetup {
                 issuer_url: value.to_string(),
+                url_policy: *policy,
                 ..good_oidc()
             };
             let check = oidc_check(&setup, check_key::OIDC_ISSUER_URL);
@@ -1248,7 +1306,7 @@ mod tests {
             assert_well_formed(&check);
             assert_eq!(check.detail, non_empty(value));
             if let Some(code) = code {
-                let e = validate::oidc_issuer("issuer_url", value).unwrap_err();
+                let e = validate::oidc_issuer("issuer_url", value, *policy).unwrap_err();
                 assert_eq!(e.code, *code);
                 assert_eq!(check.message, e.message);
             }
@@ -1315,9 +1373,10 @@ mod tests {
             ("", None, Fail, "Fix the Issuer URL first", None),
             ("https://login.example.com", Some(Err("HTTP 404 Not Found.".into())), Fail, "Discovery failed: HTTP 404 Not Found. Open https://login.example.com/.well-known/openid-configuration", Some("https://login.example.com/.well-known/openid-configuration")),
             ("https://login.example.com", with(&|e| e.token_endpoint.clear()), Fail, "lists no Token endpoint", Some("Authorization: https://")),
-            ("https://login.example.com", with(&|e| e.jwks_uri = "http://login.example.com/keys".into()), Fail, "JWKS endpoint that is not a valid https:// URL", None),
-            ("https://login.example.com", with(&|e| e.authorization_endpoint = "/authorize".into()), Fail, "Authorization endpoint that is not", None),
-            ("https://login.example.com", with(&|e| e.userinfo_endpoint = Some("nope".into())), Fail, "UserInfo endpoint that is not", None),
+            ("https://login.example.com", with(&|e| e.jwks_uri = "http://login.example.com/keys".into()), Fail, "gives \"http://login.example.com/keys\" as its JWKS endpoint (jwks_uri). The address must start with https://.", None),
+            ("https://login.example.com", with(&|e| e.authorization_endpoint = "/authorize".into()), Fail, "as its Authorization endpoint", None),
+            ("https://login.example.com", with(&|e| e.authorization_endpoint = "javascript:alert(document.domain)".into()), Fail, "gives \"javascript:alert(document.domain)\" as its Authorization endpoint (authorization_endpoint). The address must start with https://. A javascript: address is not a web page", None),
+            ("https://login.example.com", with(&|e| e.userinfo_endpoint = Some("nope".into())), Fail, "as its UserInfo endpoint", None),
         ];
         for (issuer, discovery, status, needle, detail_needle) in cases {
             let setup = OidcSetup {

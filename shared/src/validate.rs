@@ -2,6 +2,7 @@
 //! re-checks every value. Each failure names its field, a stable code and a
 //! sentence that tells a person what to change.
 
+use crate::idp_url::IdpUrlPolicy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -238,9 +239,8 @@ const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const PEM_END: &str = "-----END CERTIFICATE-----";
 
 /// The parts of an http(s) URL the checks care about.
-struct HttpUrl<'a> {
-    https: bool,
-    host: &'a str,
+pub(crate) struct HttpUrl<'a> {
+    pub(crate) https: bool,
     /// Everything after the authority: path, query and fragment.
     rest: &'a str,
 }
@@ -250,7 +250,7 @@ fn url_error(field: &str, code: &str, message: impl Into<String>) -> FieldError 
 }
 
 /// Hand-parses `scheme://host[:port][/path][?query][#fragment]`.
-fn parse_http_url<'a>(field: &str, value: &'a str) -> Result<HttpUrl<'a>, FieldError> {
+pub(crate) fn parse_http_url<'a>(field: &str, value: &'a str) -> Result<HttpUrl<'a>, FieldError> {
     if value.trim().is_empty() {
         return Err(url_error(
             field,
@@ -362,7 +362,7 @@ fn parse_http_url<'a>(field: &str, value: &'a str) -> Result<HttpUrl<'a>, FieldE
             ));
         }
     }
-    Ok(HttpUrl { https, host, rest })
+    Ok(HttpUrl { https, rest })
 }
 
 fn invalid_host(field: &str) -> FieldError {
@@ -413,40 +413,23 @@ fn valid_ipv6(inner: &str) -> bool {
         && !inner.contains(":::")
 }
 
-/// Whether the host is this machine, where plain http is acceptable for a
-/// local test identity provider.
-fn is_loopback(host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || (host.starts_with("127.") && host.ends_with(|c: char| c.is_ascii_digit()))
-        || host == "[::1]"
-}
-
-/// Whether `value` is a valid http(s) URL that uses plain `http://`: allowed
-/// only for loopback hosts when https is required, and worth a warning.
+/// Whether `value` is a valid http(s) URL that uses plain `http://`: worth a
+/// warning wherever it is accepted.
 pub fn is_plain_http_url(value: &str) -> bool {
     parse_http_url("", value).is_ok_and(|u| !u.https)
 }
 
 /// An absolute `http://` or `https://` URL with a host: no spaces, no user
-/// name or password, at most [`URL_MAX_LEN`] characters. With `require_https`,
-/// plain `http://` is accepted only for `localhost`, `127.x.x.x` and `[::1]`
-/// so that a test identity provider on the same machine still works.
-pub fn http_url(field: &str, value: &str, require_https: bool) -> Result<(), FieldError> {
-    let url = parse_http_url(field, value)?;
-    if require_https && !url.https && !is_loopback(url.host) {
-        return Err(url_error(
-            field,
-            "https_required",
-            "Use a URL that starts with https://. Plain http:// is accepted only for localhost.",
-        ));
-    }
-    Ok(())
+/// name or password, at most [`URL_MAX_LEN`] characters. Addresses of the
+/// identity provider go through [`crate::idp_url::check`] instead, which also
+/// decides whether plain `http://` is acceptable.
+pub fn http_url(field: &str, value: &str) -> Result<(), FieldError> {
+    parse_http_url(field, value).map(|_| ())
 }
 
 /// The IdP SSO URL of a SAML connection: where members are sent to sign in.
-pub fn idp_sso_url(field: &str, value: &str) -> Result<(), FieldError> {
+/// An identity-provider address (see [`crate::idp_url`]).
+pub fn idp_sso_url(field: &str, value: &str, policy: IdpUrlPolicy) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(
             field,
@@ -455,12 +438,13 @@ pub fn idp_sso_url(field: &str, value: &str) -> Result<(), FieldError> {
              this application, like https://idp.example.com/sso/saml.",
         ));
     }
-    http_url(field, value, true)
+    crate::idp_url::check(field, value, policy)
 }
 
-/// The Issuer URL of an OIDC connection. Besides being an https URL, OpenID
-/// Connect Discovery forbids a query or fragment in the issuer.
-pub fn oidc_issuer(field: &str, value: &str) -> Result<(), FieldError> {
+/// The Issuer URL of an OIDC connection: an identity-provider address (see
+/// [`crate::idp_url`]); OpenID Connect Discovery also forbids a query or
+/// fragment in the issuer.
+pub fn oidc_issuer(field: &str, value: &str, policy: IdpUrlPolicy) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(
             field,
@@ -469,8 +453,8 @@ pub fn oidc_issuer(field: &str, value: &str) -> Result<(), FieldError> {
              https://login.example.com/oauth2/default.",
         ));
     }
+    crate::idp_url::check(field, value, policy)?;
     let url = parse_http_url(field, value)?;
-    http_url(field, value, true)?;
     if url.rest.contains(['?', '#']) {
         return Err(FieldError::new(
             field,
@@ -521,7 +505,7 @@ pub fn entity_id(field: &str, value: &str) -> Result<(), FieldError> {
             if !scheme_ok || rest.is_empty() {
                 false
             } else if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
-                http_url(field, value, false).is_ok()
+                http_url(field, value).is_ok()
             } else if scheme.eq_ignore_ascii_case("urn") {
                 match rest.split_once(':') {
                     Some((nid, nss)) => {
@@ -809,124 +793,94 @@ mod tests {
         assert_eq!(long_ok.chars().count(), URL_MAX_LEN);
         let label63 = format!("https://{}.example.com", "a".repeat(63));
         let label64 = format!("https://{}.example.com", "a".repeat(64));
-        // (input, require_https, expected code)
-        let cases: &[(&str, bool, Option<&str>)] = &[
-            ("https://idp.example.com", true, None),
-            ("https://idp.example.com/", true, None),
-            ("https://idp.example.com/app/sso/saml", true, None),
+        // (input, expected code)
+        let cases: &[(&str, Option<&str>)] = &[
+            ("https://idp.example.com", None),
+            ("https://idp.example.com/", None),
+            ("https://idp.example.com/app/sso/saml", None),
             (
                 "https://accounts.example.com/o/saml2/idp?idpid=C01abc",
-                true,
                 None,
             ),
-            ("https://idp.example.com:8443/sso#top", true, None),
-            ("HTTPS://IDP.Example.COM/SSO", true, None),
-            ("https://idp", true, None),
-            ("https://my_idp.internal/sso", true, None),
-            ("https://bücher.example/sso", true, None),
-            ("https://10.0.0.5/sso", true, None),
-            ("https://[2001:db8::1]/sso", true, None),
-            ("https://[2001:db8::1]:8443/sso", true, None),
-            ("https://[::ffff:192.0.2.1]/", true, None),
-            ("https://idp.example.com:1", true, None),
-            ("https://idp.example.com:65535", true, None),
-            ("https://idp.example.com?x=1", true, None),
-            (long_ok.as_str(), true, None),
-            (label63.as_str(), true, None),
-            ("http://idp.example.com/sso", false, None),
-            ("http://localhost:8080/realms/acme", true, None),
-            ("http://LOCALHOST/", true, None),
-            ("http://idp.localhost/", true, None),
-            ("http://127.0.0.1:9000/sso", true, None),
-            ("http://127.1.2.3/", true, None),
-            ("http://[::1]:8080/", true, None),
-            ("http://idp.example.com/sso", true, Some("https_required")),
-            ("http://127.evil.com/", true, Some("https_required")),
-            ("http://localhost.evil.com/", true, Some("https_required")),
-            ("http://10.0.0.5/", true, Some("https_required")),
-            ("", true, Some("required")),
-            ("   ", false, Some("required")),
-            (too_long.as_str(), true, Some("too_long")),
-            (" https://idp.example.com", true, Some("invalid_characters")),
-            (
-                "https://idp.example.com/sso\n",
-                true,
-                Some("invalid_characters"),
-            ),
-            (
-                "https://idp.example.com/a b",
-                true,
-                Some("invalid_characters"),
-            ),
-            (
-                "https://idp.example.com/\u{0}",
-                true,
-                Some("invalid_characters"),
-            ),
-            (
-                "https://idp.example.com/\u{7f}",
-                true,
-                Some("invalid_characters"),
-            ),
-            ("idp.example.com/sso", true, Some("invalid_url")),
-            ("https:/idp.example.com", true, Some("invalid_url")),
-            ("https//idp.example.com", true, Some("invalid_url")),
-            ("://idp.example.com", true, Some("invalid_url")),
-            ("/sso/saml", true, Some("invalid_url")),
-            ("ht tp://x", true, Some("invalid_characters")),
-            ("ftp://idp.example.com", false, Some("unsupported_scheme")),
-            ("javascript://alert(1)", false, Some("unsupported_scheme")),
-            ("urn:example:idp", true, Some("invalid_url")),
-            ("https://", true, Some("invalid_url")),
-            ("https:///sso", true, Some("invalid_url")),
-            ("https://?x", true, Some("invalid_url")),
-            ("https://:443/", true, Some("invalid_url")),
-            ("https://user:pw@idp.example.com", true, Some("invalid_url")),
-            (
-                "https://good.example@evil.example/",
-                true,
-                Some("invalid_url"),
-            ),
+            ("https://idp.example.com:8443/sso#top", None),
+            ("HTTPS://IDP.Example.COM/SSO", None),
+            ("https://idp", None),
+            ("https://my_idp.internal/sso", None),
+            ("https://bücher.example/sso", None),
+            ("https://10.0.0.5/sso", None),
+            ("https://[2001:db8::1]/sso", None),
+            ("https://[2001:db8::1]:8443/sso", None),
+            ("https://[::ffff:192.0.2.1]/", None),
+            ("https://idp.example.com:1", None),
+            ("https://idp.example.com:65535", None),
+            ("https://idp.example.com?x=1", None),
+            (long_ok.as_str(), None),
+            (label63.as_str(), None),
+            ("http://idp.example.com/sso", None),
+            ("http://localhost:8080/realms/acme", None),
+            ("http://LOCALHOST/", None),
+            ("http://idp.localhost/", None),
+            ("http://127.0.0.1:9000/sso", None),
+            ("http://127.1.2.3/", None),
+            ("http://[::1]:8080/", None),
+            ("", Some("required")),
+            ("   ", Some("required")),
+            (too_long.as_str(), Some("too_long")),
+            (" https://idp.example.com", Some("invalid_characters")),
+            ("https://idp.example.com/sso\n", Some("invalid_characters")),
+            ("https://idp.example.com/a b", Some("invalid_characters")),
+            ("https://idp.example.com/\u{0}", Some("invalid_characters")),
+            ("https://idp.example.com/\u{7f}", Some("invalid_characters")),
+            ("idp.example.com/sso", Some("invalid_url")),
+            ("https:/idp.example.com", Some("invalid_url")),
+            ("https//idp.example.com", Some("invalid_url")),
+            ("://idp.example.com", Some("invalid_url")),
+            ("/sso/saml", Some("invalid_url")),
+            ("ht tp://x", Some("invalid_characters")),
+            ("ftp://idp.example.com", Some("unsupported_scheme")),
+            ("javascript://alert(1)", Some("unsupported_scheme")),
+            ("urn:example:idp", Some("invalid_url")),
+            ("https://", Some("invalid_url")),
+            ("https:///sso", Some("invalid_url")),
+            ("https://?x", Some("invalid_url")),
+            ("https://:443/", Some("invalid_url")),
+            ("https://user:pw@idp.example.com", Some("invalid_url")),
+            ("https://good.example@evil.example/", Some("invalid_url")),
             (
                 "https://idp.example.com\\@evil.example/",
-                true,
                 Some("invalid_url"),
             ),
-            ("https://idp.example.com/a\\b", true, Some("invalid_url")),
-            ("https://idp..example.com", true, Some("invalid_host")),
-            ("https://.example.com", true, Some("invalid_host")),
-            ("https://idp.example.com.", true, Some("invalid_host")),
-            ("https://-idp.example.com", true, Some("invalid_host")),
-            ("https://idp-.example.com", true, Some("invalid_host")),
-            ("https://idp!.example.com", true, Some("invalid_host")),
-            ("https://idp.example.123", true, Some("invalid_host")),
-            ("https://256.0.0.1/", true, Some("invalid_host")),
-            ("https://1.2.3/", true, Some("invalid_host")),
-            ("https://1.2.3.4.5/", true, Some("invalid_host")),
-            ("https://[2001:db8::1/", true, Some("invalid_host")),
-            ("https://[example.com]/", true, Some("invalid_host")),
-            ("https://[::1]x/", true, Some("invalid_host")),
-            ("https://[1:::2]/", true, Some("invalid_host")),
-            (label64.as_str(), true, Some("invalid_host")),
-            ("https://idp.example.com:", true, Some("invalid_port")),
-            ("https://idp.example.com:0", true, Some("invalid_port")),
-            ("https://idp.example.com:65536", true, Some("invalid_port")),
-            ("https://idp.example.com:443x", true, Some("invalid_port")),
-            ("https://idp.example.com:+443", true, Some("invalid_port")),
-            ("https://idp.example.com:1:2", true, Some("invalid_port")),
-            ("https://[::1]:99999/", true, Some("invalid_port")),
+            ("https://idp.example.com/a\\b", Some("invalid_url")),
+            ("https://idp..example.com", Some("invalid_host")),
+            ("https://.example.com", Some("invalid_host")),
+            ("https://idp.example.com.", Some("invalid_host")),
+            ("https://-idp.example.com", Some("invalid_host")),
+            ("https://idp-.example.com", Some("invalid_host")),
+            ("https://idp!.example.com", Some("invalid_host")),
+            ("https://idp.example.123", Some("invalid_host")),
+            ("https://256.0.0.1/", Some("invalid_host")),
+            ("https://1.2.3/", Some("invalid_host")),
+            ("https://1.2.3.4.5/", Some("invalid_host")),
+            ("https://[2001:db8::1/", Some("invalid_host")),
+            ("https://[example.com]/", Some("invalid_host")),
+            ("https://[::1]x/", Some("invalid_host")),
+            ("https://[1:::2]/", Some("invalid_host")),
+            (label64.as_str(), Some("invalid_host")),
+            ("https://idp.example.com:", Some("invalid_port")),
+            ("https://idp.example.com:0", Some("invalid_port")),
+            ("https://idp.example.com:65536", Some("invalid_port")),
+            ("https://idp.example.com:443x", Some("invalid_port")),
+            ("https://idp.example.com:+443", Some("invalid_port")),
+            ("https://idp.example.com:1:2", Some("invalid_port")),
+            ("https://[::1]:99999/", Some("invalid_port")),
         ];
-        for (input, require_https, expected) in cases {
-            let result = http_url("url", input, *require_https);
+        for (input, expected) in cases {
+            let result = http_url("url", input);
             if let Err(e) = &result {
                 assert_eq!(e.field, "url");
                 assert!(e.message.ends_with('.'), "{}", e.message);
             }
-            assert_eq!(
-                code(result).as_deref(),
-                *expected,
-                "{input:?} https={require_https}"
-            );
+            assert_eq!(code(result).as_deref(), *expected, "{input:?}");
         }
     }
 
@@ -945,41 +899,80 @@ mod tests {
 
     #[test]
     fn idp_sso_url_rules() {
-        for (input, expected) in [
-            ("https://idp.example.com/sso", None),
-            ("", Some("required")),
-            (" ", Some("required")),
-            ("http://idp.example.com/sso", Some("https_required")),
-            ("idp.example.com", Some("invalid_url")),
+        use IdpUrlPolicy::{HttpAllowed, HttpsOnly};
+        for (input, policy, expected) in [
+            ("https://idp.example.com/sso", HttpsOnly, None),
+            ("", HttpsOnly, Some("required")),
+            (" ", HttpAllowed, Some("required")),
+            (
+                "http://idp.example.com/sso",
+                HttpsOnly,
+                Some("https_required"),
+            ),
+            (
+                "http://localhost:8080/sso",
+                HttpsOnly,
+                Some("https_required"),
+            ),
+            ("http://idp.example.com/sso", HttpAllowed, None),
+            (
+                "javascript:alert(document.domain)",
+                HttpAllowed,
+                Some("unsupported_scheme"),
+            ),
+            ("idp.example.com", HttpsOnly, Some("invalid_url")),
         ] {
             assert_eq!(
-                code(idp_sso_url("sso_url", input)).as_deref(),
+                code(idp_sso_url("sso_url", input, policy)).as_deref(),
                 expected,
-                "{input:?}"
+                "{input:?} {policy:?}"
             );
         }
-        let msg = idp_sso_url("sso_url", "").unwrap_err().message;
+        let msg = idp_sso_url("sso_url", "", HttpsOnly).unwrap_err().message;
         assert!(msg.contains("IdP SSO URL"), "{msg}");
     }
 
     #[test]
     fn oidc_issuer_rules() {
-        for (input, expected) in [
-            ("https://login.example.com", None),
-            ("https://login.example.com/", None),
-            ("https://example.okta.com/oauth2/default", None),
-            ("https://login.example.com/tenant-id/v2.0", None),
-            ("http://localhost:8080/realms/acme", None),
-            ("", Some("required")),
-            ("http://login.example.com", Some("https_required")),
-            ("https://login.example.com?tenant=1", Some("invalid_issuer")),
-            ("https://login.example.com/#x", Some("invalid_issuer")),
-            ("login.example.com", Some("invalid_url")),
+        use IdpUrlPolicy::{HttpAllowed, HttpsOnly};
+        for (input, policy, expected) in [
+            ("https://login.example.com", HttpsOnly, None),
+            ("https://login.example.com/", HttpsOnly, None),
+            ("https://example.okta.com/oauth2/default", HttpsOnly, None),
+            ("https://login.example.com/tenant-id/v2.0", HttpsOnly, None),
+            ("http://localhost:8080/realms/acme", HttpAllowed, None),
+            (
+                "http://localhost:8080/realms/acme",
+                HttpsOnly,
+                Some("https_required"),
+            ),
+            ("", HttpsOnly, Some("required")),
+            (
+                "http://login.example.com",
+                HttpsOnly,
+                Some("https_required"),
+            ),
+            (
+                "javascript:alert(1)",
+                HttpAllowed,
+                Some("unsupported_scheme"),
+            ),
+            (
+                "https://login.example.com?tenant=1",
+                HttpsOnly,
+                Some("invalid_issuer"),
+            ),
+            (
+                "https://login.example.com/#x",
+                HttpsOnly,
+                Some("invalid_issuer"),
+            ),
+            ("login.example.com", HttpsOnly, Some("invalid_url")),
         ] {
             assert_eq!(
-                code(oidc_issuer("issuer", input)).as_deref(),
+                code(oidc_issuer("issuer", input, policy)).as_deref(),
                 expected,
-                "{input:?}"
+                "{input:?} {policy:?}"
             );
         }
     }

@@ -194,6 +194,15 @@ pub fn OrgLoginPage() -> impl IntoView {
                                 let next = query.read_untracked().get("next");
                                 view! { <ConnectionChoice slug=slug() choices next/> }.into_any()
                             }
+                            // The connection exists but names an address Latchkey will not open.
+                            Err(error @ AppError::SsoRefused { .. }) => view! {
+                                <h1 class="mt-4 text-xl font-semibold">"We couldn't start single sign-on"</h1>
+                                <p role="alert" class="mt-2 text-slate-600">{error.to_string()}</p>
+                                <A href="/login" attr:class="mt-6 inline-block font-medium text-indigo-600 hover:underline">
+                                    "Go to sign in"
+                                </A>
+                            }
+                            .into_any(),
                             _ => view! {
                                 <h1 class="mt-4 text-xl font-semibold">"Single sign-on isn't available here yet"</h1>
                                 <p class="mt-2 text-slate-600">

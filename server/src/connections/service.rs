@@ -17,7 +17,7 @@ use shared::connection::{
     field, AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
     OidcForm, SamlForm,
 };
-use shared::{CurrentUser, FieldError, FieldErrors};
+use shared::{CurrentUser, FieldError, FieldErrors, IdpUrlPolicy};
 use uuid::Uuid;
 
 pub struct ConnectionService {
@@ -61,8 +61,14 @@ impl ConnectionService {
             .ok_or(AppError::Unauthenticated)
     }
 
+    /// Whether identity-provider addresses may use plain http:// here: only
+    /// where the operator lets Latchkey reach a private network.
+    fn url_policy(&self) -> IdpUrlPolicy {
+        IdpUrlPolicy::from_allow_private_urls(self.outbound.allow_private_addresses)
+    }
+
     fn detail(&self, model: &crate::entities::sso_connection::Model) -> ConnectionDetail {
-        view::detail(model, &self.urls, now_unix())
+        view::detail(model, &self.urls, now_unix(), self.url_policy())
     }
 
     pub async fn overview(&self, admin: &CurrentUser) -> Result<AuthenticationOverview, AppError> {
@@ -71,7 +77,7 @@ impl ConnectionService {
         let models = store::list(&self.db, org_id).await.map_err(internal)?;
         let connections = models
             .iter()
-            .map(|m| view::summary(m, &self.urls, now))
+            .map(|m| view::summary(m, &self.urls, now, self.url_policy()))
             .collect();
         let org = store::organization(&self.db, org_id)
             .await
@@ -167,7 +173,8 @@ impl ConnectionService {
         form: SamlForm,
     ) -> Result<ConnectionDetail, AppError> {
         let org_id = self.org_id(admin).await?;
-        let model = store::save_saml(&self.db, org_id, id, actor(admin), form).await?;
+        let model =
+            store::save_saml(&self.db, org_id, id, actor(admin), form, self.url_policy()).await?;
         Ok(self.detail(&model))
     }
 
@@ -179,7 +186,7 @@ impl ConnectionService {
     ) -> Result<ConnectionDetail, AppError> {
         let org_id = self.org_id(admin).await?;
         let existing = store::find(&self.db, org_id, id).await?;
-        store::check_oidc_form(&existing, &form)?;
+        store::check_oidc_form(&existing, &form, self.url_policy())?;
         let discovered = discovery::discover(form.issuer_url.trim(), self.outbound)
             .await
             .map_err(|e| field_error(field::ISSUER_URL, e.code(), e.to_string()))?;
@@ -203,7 +210,7 @@ impl ConnectionService {
         let (xml, source_field) = match source {
             MetadataSource::Url(url) => {
                 let mut errors = FieldErrors::default();
-                errors.check(shared::validate::http_url(field::METADATA_URL, &url, false));
+                errors.check(shared::validate::http_url(field::METADATA_URL, &url));
                 errors.into_result()?;
                 let xml = outbound::fetch_text(&url, self.outbound)
                     .await
@@ -220,6 +227,21 @@ impl ConnectionService {
         };
         let metadata = parse_idp_metadata(&xml)
             .map_err(|e| field_error(source_field, e.code(), e.to_string()))?;
+        // The SSO URL is where members' browsers will be sent: the same rule as
+        // when it is typed, reported on the metadata the admin gave.
+        shared::idp_url::check(field::SSO_URL, &metadata.sso_url, self.url_policy()).map_err(
+            |e| {
+                field_error(
+                    source_field,
+                    &e.code,
+                    format!(
+                        "The metadata's single sign-on URL is {}. {} Nothing was imported.",
+                        shared::idp_url::quoted(&metadata.sso_url),
+                        e.message
+                    ),
+                )
+            },
+        )?;
         let certificates_pem = metadata.certificates_pem.join("\n");
         let certificates = crate::saml::certificate::parse_pem_bundle(&certificates_pem)
             .map(|parsed| parsed.into_iter().map(|c| c.facts).collect())

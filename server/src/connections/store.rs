@@ -18,7 +18,7 @@ use shared::connection::{
     OidcForm, SamlForm,
 };
 use shared::doctor::DiscoveredEndpoints;
-use shared::{FieldError, FieldErrors, Protocol};
+use shared::{FieldError, FieldErrors, IdpUrlPolicy, Protocol};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -125,18 +125,20 @@ pub async fn create(
     .await
 }
 
+/// `url_policy`: whether the server accepts a plain http:// IdP SSO URL.
 pub async fn save_saml(
     db: &DatabaseConnection,
     org_id: Uuid,
     id: &str,
     actor: Actor,
     form: SamlForm,
+    url_policy: IdpUrlPolicy,
 ) -> Result<Model, ConnectionError> {
     let existing = find(db, org_id, id).await?;
     if existing.protocol != Protocol::Saml.key() {
         return Err(ConnectionError::NotFound);
     }
-    invalid_unless_empty(validate_saml_form(&form))?;
+    invalid_unless_empty(validate_saml_form(&form, url_policy))?;
     // The browser checked the PEM's shape; only the server can parse the DER.
     let certificates = if form.certificates_pem.trim().is_empty() {
         String::new()
@@ -220,13 +222,18 @@ pub async fn save_oidc(
 }
 
 /// Validates an OIDC form against the stored connection before discovery runs.
-pub fn check_oidc_form(existing: &Model, form: &OidcForm) -> Result<(), ConnectionError> {
+pub fn check_oidc_form(
+    existing: &Model,
+    form: &OidcForm,
+    url_policy: IdpUrlPolicy,
+) -> Result<(), ConnectionError> {
     if existing.protocol != Protocol::Oidc.key() {
         return Err(ConnectionError::NotFound);
     }
     invalid_unless_empty(validate_oidc_form(
         form,
         existing.oidc_client_secret.is_some(),
+        url_policy,
     ))
 }
 

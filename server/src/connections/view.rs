@@ -8,7 +8,7 @@ use shared::connection::{
     ServiceProviderDetails,
 };
 use shared::doctor::{overall_status, ready_to_test, DiscoveredEndpoints};
-use shared::{AttributeMapping, IdentityProvider, Protocol};
+use shared::{AttributeMapping, IdentityProvider, IdpUrlPolicy, Protocol};
 
 pub fn protocol(model: &sso_connection::Model) -> Protocol {
     Protocol::from_key(&model.protocol).unwrap_or(Protocol::Saml)
@@ -27,7 +27,7 @@ pub fn mapping(model: &sso_connection::Model) -> AttributeMapping {
     }
 }
 
-fn saml_settings(model: &sso_connection::Model) -> SamlSettings {
+fn saml_settings(model: &sso_connection::Model, url_policy: IdpUrlPolicy) -> SamlSettings {
     let (certificates, certificate_error) = if model.saml_certificates.trim().is_empty() {
         (Vec::new(), None)
     } else {
@@ -44,10 +44,11 @@ fn saml_settings(model: &sso_connection::Model) -> SamlSettings {
         certificate_error,
         mapping: mapping(model),
         allow_idp_initiated: model.allow_idp_initiated,
+        url_policy,
     }
 }
 
-fn oidc_settings(model: &sso_connection::Model) -> OidcSettings {
+fn oidc_settings(model: &sso_connection::Model, url_policy: IdpUrlPolicy) -> OidcSettings {
     OidcSettings {
         issuer_url: model.oidc_issuer_url.clone(),
         client_id: model.oidc_client_id.clone(),
@@ -56,14 +57,22 @@ fn oidc_settings(model: &sso_connection::Model) -> OidcSettings {
             .oidc_discovery
             .as_deref()
             .and_then(|json| serde_json::from_str::<DiscoveredEndpoints>(json).ok()),
+        url_policy,
     }
 }
 
-pub fn detail(model: &sso_connection::Model, urls: &PublicUrls, now_unix: i64) -> ConnectionDetail {
+/// `url_policy`: whether this server accepts plain http:// IdP addresses; the
+/// doctor and the page's form check with it.
+pub fn detail(
+    model: &sso_connection::Model,
+    urls: &PublicUrls,
+    now_unix: i64,
+    url_policy: IdpUrlPolicy,
+) -> ConnectionDetail {
     let protocol = protocol(model);
     let (saml, oidc) = match protocol {
-        Protocol::Saml => (Some(saml_settings(model)), None),
-        Protocol::Oidc => (None, Some(oidc_settings(model))),
+        Protocol::Saml => (Some(saml_settings(model, url_policy)), None),
+        Protocol::Oidc => (None, Some(oidc_settings(model, url_policy))),
     };
     let checks = connection_checks(saml.as_ref(), oidc.as_ref(), None, now_unix);
     let service_provider = match protocol {
@@ -100,6 +109,7 @@ pub fn summary(
     model: &sso_connection::Model,
     urls: &PublicUrls,
     now_unix: i64,
+    url_policy: IdpUrlPolicy,
 ) -> ConnectionSummary {
-    detail(model, urls, now_unix).summary
+    detail(model, urls, now_unix, url_policy).summary
 }

@@ -145,7 +145,10 @@ async fn start_test(
     let admin_id = user.user_id.parse().unwrap_or_default();
     match state.sso.start_test(&connection, admin_id).await {
         Ok(started) => redirect_to_idp(started),
-        Err(crate::sso::service::StartError::NotConfigured(diagnosis)) => {
+        Err(
+            crate::sso::service::StartError::NotConfigured(diagnosis)
+            | crate::sso::service::StartError::UnsafeIdpUrl(diagnosis),
+        ) => {
             match state
                 .sso
                 .record_test_not_started(&connection, diagnosis)

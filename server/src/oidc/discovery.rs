@@ -4,6 +4,7 @@
 use crate::outbound::{fetch_text, FetchError, OutboundPolicy};
 use serde::Deserialize;
 use shared::doctor::{discovery_url, DiscoveredEndpoints};
+use shared::idp_url::{check_endpoints, EndpointProblem, IdpUrlPolicy};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiscoveryError {
@@ -15,6 +16,11 @@ pub enum DiscoveryError {
     IssuerMismatch { expected: String, received: String },
     #[error("Discovery failed: the discovery document has no {0}.")]
     MissingEndpoint(&'static str),
+    /// An endpoint Latchkey would send browsers to or call is not a web
+    /// address it accepts (`javascript:`, `data:`, or plain http:// where that
+    /// is not allowed). Nothing is saved.
+    #[error("Discovery failed: {}", .0.message())]
+    UnsafeEndpoint(EndpointProblem),
 }
 
 impl DiscoveryError {
@@ -24,6 +30,7 @@ impl DiscoveryError {
             DiscoveryError::NotJson(_) => "discovery_not_json",
             DiscoveryError::IssuerMismatch { .. } => "discovery_issuer_mismatch",
             DiscoveryError::MissingEndpoint(_) => "discovery_incomplete",
+            DiscoveryError::UnsafeEndpoint(_) => "discovery_unsafe_endpoint",
         }
     }
 }
@@ -42,11 +49,17 @@ pub async fn discover(
     policy: OutboundPolicy,
 ) -> Result<DiscoveredEndpoints, DiscoveryError> {
     let body = fetch_text(&discovery_url(issuer), policy).await?;
-    parse(issuer, &body)
+    let url_policy = IdpUrlPolicy::from_allow_private_urls(policy.allow_private_addresses);
+    parse(issuer, &body, url_policy)
 }
 
-/// Checks a discovery document against the configured issuer.
-pub fn parse(issuer: &str, body: &str) -> Result<DiscoveredEndpoints, DiscoveryError> {
+/// Checks a discovery document against the configured issuer, and every
+/// endpoint against the rule for identity-provider addresses.
+pub fn parse(
+    issuer: &str,
+    body: &str,
+    url_policy: IdpUrlPolicy,
+) -> Result<DiscoveredEndpoints, DiscoveryError> {
     let metadata: ProviderMetadata =
         serde_json::from_str(body).map_err(|e| DiscoveryError::NotJson(e.to_string()))?;
     let received = metadata.issuer.unwrap_or_default();
@@ -56,7 +69,7 @@ pub fn parse(issuer: &str, body: &str) -> Result<DiscoveredEndpoints, DiscoveryE
             received,
         });
     }
-    Ok(DiscoveredEndpoints {
+    let endpoints = DiscoveredEndpoints {
         authorization_endpoint: metadata
             .authorization_endpoint
             .ok_or(DiscoveryError::MissingEndpoint("authorization_endpoint"))?,
@@ -67,7 +80,9 @@ pub fn parse(issuer: &str, body: &str) -> Result<DiscoveredEndpoints, DiscoveryE
         jwks_uri: metadata
             .jwks_uri
             .ok_or(DiscoveryError::MissingEndpoint("jwks_uri"))?,
-    })
+    };
+    check_endpoints(&endpoints, url_policy).map_err(DiscoveryError::UnsafeEndpoint)?;
+    Ok(endpoints)
 }
 
 #[cfg(test)]
@@ -79,7 +94,7 @@ mod tests {
     #[test]
     fn reads_the_endpoints_of_a_matching_issuer() {
         let body = r#"{"issuer":"https://idp.example.com","authorization_endpoint":"https://idp.example.com/auth","token_endpoint":"https://idp.example.com/token","userinfo_endpoint":"https://idp.example.com/me","jwks_uri":"https://idp.example.com/jwks"}"#;
-        let found = parse(ISSUER, body).unwrap();
+        let found = parse(ISSUER, body, IdpUrlPolicy::HttpsOnly).unwrap();
         assert_eq!(found.token_endpoint, "https://idp.example.com/token");
         assert_eq!(
             found.userinfo_endpoint.as_deref(),
@@ -91,17 +106,54 @@ mod tests {
     fn refuses_other_issuers_non_json_and_missing_endpoints() {
         let other = r#"{"issuer":"https://evil.example.com","authorization_endpoint":"a","token_endpoint":"t","jwks_uri":"j"}"#;
         assert!(matches!(
-            parse(ISSUER, other),
+            parse(ISSUER, other, IdpUrlPolicy::HttpsOnly),
             Err(DiscoveryError::IssuerMismatch { .. })
         ));
         assert!(matches!(
-            parse(ISSUER, "<html>"),
+            parse(ISSUER, "<html>", IdpUrlPolicy::HttpsOnly),
             Err(DiscoveryError::NotJson(_))
         ));
         let partial = r#"{"issuer":"https://idp.example.com","authorization_endpoint":"a","token_endpoint":"t"}"#;
         assert_eq!(
-            parse(ISSUER, partial),
+            parse(ISSUER, partial, IdpUrlPolicy::HttpsOnly),
             Err(DiscoveryError::MissingEndpoint("jwks_uri"))
         );
+    }
+
+    #[test]
+    fn refuses_endpoints_that_are_not_web_addresses() {
+        let body = |authorize: &str| {
+            serde_json::json!({
+                "issuer": ISSUER,
+                "authorization_endpoint": authorize,
+                "token_endpoint": "https://idp.example.com/token",
+                "jwks_uri": "https://idp.example.com/jwks",
+            })
+            .to_string()
+        };
+        for (authorize, policy, refused) in [
+            (
+                "javascript:alert(document.domain)",
+                IdpUrlPolicy::HttpAllowed,
+                true,
+            ),
+            ("data:text/html,x", IdpUrlPolicy::HttpAllowed, true),
+            ("http://idp.example.com/auth", IdpUrlPolicy::HttpsOnly, true),
+            (
+                "http://idp.example.com/auth",
+                IdpUrlPolicy::HttpAllowed,
+                false,
+            ),
+        ] {
+            let result = parse(ISSUER, &body(authorize), policy);
+            match result {
+                Err(DiscoveryError::UnsafeEndpoint(problem)) if refused => {
+                    assert_eq!(problem.member, "authorization_endpoint");
+                    assert_eq!(problem.value, authorize);
+                }
+                Ok(found) if !refused => assert_eq!(found.authorization_endpoint, authorize),
+                other => panic!("{authorize} {policy:?}: {other:?}"),
+            }
+        }
     }
 }

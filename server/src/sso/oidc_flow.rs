@@ -17,6 +17,7 @@ use crate::sessions::SignInMethod;
 use chrono::Utc;
 use sea_orm::DbErr;
 use shared::doctor::DiscoveredEndpoints;
+use shared::idp_url::check_endpoints;
 use shared::{Diagnosis, DiagnosisCode, Protocol};
 use std::net::IpAddr;
 use uuid::Uuid;
@@ -168,6 +169,7 @@ impl SsoService {
         (code, pending): (String, PendingRequest),
     ) -> Result<VerifiedLogin, Diagnosis> {
         let settings = self.oidc_settings(connection)?;
+        self.check_endpoints(&settings)?;
         let lost = || {
             Diagnosis::new(DiagnosisCode::StateMismatch)
                 .with_expected("The PKCE verifier and nonce kept for this sign-in")
@@ -186,6 +188,17 @@ impl SsoService {
             nonce,
         };
         token::complete(exchange, &self.jwks, &OidcHttp(self.outbound), Utc::now()).await
+    }
+
+    /// The saved endpoints against the rule for identity-provider addresses,
+    /// before a browser is sent to the provider and before any call to it: an
+    /// endpoint stored by an older version, or written into the database, is
+    /// refused with a diagnosis instead of being used.
+    pub(super) fn check_endpoints(&self, settings: &OidcSettings) -> Result<(), Diagnosis> {
+        check_endpoints(&settings.endpoints, self.url_policy()).map_err(|problem| {
+            let label = format!("{} endpoint", problem.label());
+            super::service::refused_address(&label, &problem.value, &problem.error)
+        })
     }
 
     /// The connection's saved settings, with the client secret decrypted.

@@ -12,8 +12,10 @@ use crate::saml::request as authn_request;
 use crate::saml::verifier::VerifierPool;
 use crate::secrets::SecretKey;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use shared::connection::field;
+use shared::idp_url;
 use shared::sso_event::SsoChoice;
-use shared::{Diagnosis, DiagnosisCode, Protocol};
+use shared::{Diagnosis, DiagnosisCode, FieldError, IdpUrlPolicy, Protocol};
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -59,6 +61,15 @@ pub enum StartError {
     NotAvailable,
     #[error("the connection cannot start a sign-in: {}", .0.code)]
     NotConfigured(Diagnosis),
+    /// A saved identity-provider address that the rule for such addresses
+    /// refuses (stored by an older version, or written into the database):
+    /// nobody is sent there.
+    #[error("the connection's identity-provider address is refused: {}", .0.code)]
+    UnsafeIdpUrl(Diagnosis),
+    /// A sign-in refused for an [`StartError::UnsafeIdpUrl`]; the diagnosis is on
+    /// the connection's event list under `reference`.
+    #[error("single sign-on refused to start (reference {reference})")]
+    Refused { reference: String },
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -100,8 +111,13 @@ impl SsoService {
                 admin: None,
                 return_to,
             };
-            let started = self.start(&connection, departure).await?;
-            return Ok(SignInStart::Started(started));
+            return match self.start(&connection, departure).await {
+                Ok(started) => Ok(SignInStart::Started(started)),
+                Err(StartError::UnsafeIdpUrl(diagnosis)) => {
+                    Err(self.refuse_sign_in(&connection, diagnosis).await?)
+                }
+                Err(other) => Err(other),
+            };
         }
         if candidates.is_empty() {
             return Err(StartError::NotAvailable);
@@ -165,6 +181,30 @@ impl SsoService {
         }
     }
 
+    /// Whether identity-provider addresses may use plain http:// here: only
+    /// where the operator lets Latchkey reach a private network.
+    pub fn url_policy(&self) -> IdpUrlPolicy {
+        IdpUrlPolicy::from_allow_private_urls(self.outbound.allow_private_addresses)
+    }
+
+    /// Records why a member's sign-in was refused before it left, so the admin
+    /// finds the diagnosis on the connection's page by the member's reference.
+    async fn refuse_sign_in(
+        &self,
+        connection: &Connection,
+        diagnosis: Diagnosis,
+    ) -> Result<StartError, DbErr> {
+        tracing::warn!(connection = %connection.id, code = %diagnosis.code, "refused to send a browser to a saved identity-provider address");
+        let event = super::events::NewEvent::failure(
+            connection.id,
+            connection.org_id,
+            shared::sso_event::SsoEventKind::SignIn,
+            diagnosis,
+        );
+        let (_, reference) = super::events::record(&self.db, event).await?;
+        Ok(StartError::Refused { reference })
+    }
+
     /// A test that could not even start still gets a result, so the panel can explain it.
     pub async fn record_test_not_started(
         &self,
@@ -195,6 +235,16 @@ impl SsoService {
                     .with_received("(empty)"),
             ));
         }
+        // Checked again before every departure, not only when saved: a stored
+        // address never leaves as a redirect unless it passes today's rule.
+        idp_url::check(
+            field::SSO_URL,
+            connection.saml_sso_url.trim(),
+            self.url_policy(),
+        )
+        .map_err(|e| {
+            StartError::UnsafeIdpUrl(refused_address("IdP SSO URL", &connection.saml_sso_url, &e))
+        })?;
         let id = authn_request::new_request_id();
         requests::store(&self.db, departure.request(connection, id.clone())).await?;
         // The RelayState is the request ID: opaque, and where to go next stays on our side.
@@ -227,6 +277,8 @@ impl SsoService {
         let settings = self
             .oidc_settings(connection)
             .map_err(StartError::NotConfigured)?;
+        self.check_endpoints(&settings)
+            .map_err(StartError::UnsafeIdpUrl)?;
         let request = crate::oidc::request::authorization_request(&settings).map_err(|detail| {
             StartError::NotConfigured(
                 Diagnosis::new(DiagnosisCode::ConnectionNotConfigured).with_detail(detail),
@@ -270,6 +322,20 @@ impl Departure<'_> {
             pkce_verifier: None,
         }
     }
+}
+
+/// Why a saved identity-provider address is not used: what the rule wants, what
+/// is stored, and how the admin fixes it.
+pub(super) fn refused_address(label: &str, value: &str, error: &FieldError) -> Diagnosis {
+    Diagnosis::new(DiagnosisCode::ConnectionNotConfigured)
+        .with_expected(format!("{label}: an address that starts with https://"))
+        .with_received(idp_url::quoted(value))
+        .with_detail(format!(
+            "The connection's {label} is refused: {} Latchkey sent nobody there. Open the \
+             connection under Settings > Authentication and save it again with your identity \
+             provider's https:// address.",
+            error.message
+        ))
 }
 
 /// Whether a connection has what a sign-in needs; the setup doctor explains the rest.

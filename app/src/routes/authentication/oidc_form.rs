@@ -25,6 +25,8 @@ pub fn OidcForm(
     let client_id = RwSignal::new(oidc.client_id.clone());
     let client_secret = RwSignal::new(String::new());
     let has_secret = oidc.has_client_secret;
+    // The server's rule for plain http:// addresses, so the form refuses what Save would.
+    let url_policy = oidc.url_policy;
     let local_error = RwSignal::new(None::<AppError>);
     let error = Signal::derive(move || {
         local_error
@@ -46,7 +48,7 @@ pub fn OidcForm(
             client_id: client_id.get_untracked(),
             client_secret: client_secret.get_untracked(),
         };
-        match validate_oidc_form(&form, has_secret).into_result() {
+        match validate_oidc_form(&form, has_secret, url_policy).into_result() {
             Ok(()) => {
                 local_error.set(None);
                 changes.notice.set(None);

@@ -68,6 +68,8 @@ pub fn SamlForm(
     let rollover_certificate = RwSignal::new(second_pem);
     let mapping = MappingSignals::new(saml.mapping.clone());
     let allow_idp_initiated = RwSignal::new(saml.allow_idp_initiated);
+    // The server's rule for plain http:// addresses, so the form refuses what Save would.
+    let url_policy = saml.url_policy;
     let metadata_url = RwSignal::new(String::new());
     let metadata_xml = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<AppError>);
@@ -121,7 +123,7 @@ pub fn SamlForm(
             mapping: mapping.get(),
             allow_idp_initiated: allow_idp_initiated.get_untracked(),
         };
-        match validate_saml_form(&form).into_result() {
+        match validate_saml_form(&form, url_policy).into_result() {
             Ok(()) => {
                 local_error.set(None);
                 changes.notice.set(None);
