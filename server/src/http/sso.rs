@@ -6,12 +6,11 @@ use crate::accounts::find_organization;
 use crate::sso::finish::SsoOutcome;
 use crate::sso::oidc_flow::{binding_cookie_name, clear_binding_cookie, CallbackParams};
 use crate::sso::service::Started;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use std::net::SocketAddr;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,10 +33,7 @@ async fn oidc_callback(
         .state
         .as_deref()
         .is_some_and(|s| has_cookie(headers, &binding_cookie_name(s)));
-    let client_ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let client_ip = super::client_address::of(&parts);
     let returned_state = params.state.clone();
     let outcome = match state
         .sso
