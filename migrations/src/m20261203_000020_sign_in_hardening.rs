@@ -1,6 +1,7 @@
 //! Sign-in hardening (issue #14): the failed sign-in throttle moves from each
 //! instance's memory into the database, so every instance behind a load
-//! balancer counts the same failures.
+//! balancer counts the same failures; pending SSO requests remember the hash
+//! of the browser secret that binds them to the browser that started them.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -39,14 +40,36 @@ impl MigrationTrait for Migration {
                     .col(SignInThrottle::WindowStartedMs)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SsoRequests::Table)
+                    .add_column(string_len_null(SsoRequests::BrowserBinding, 64))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
+            .alter_table(
+                Table::alter()
+                    .table(SsoRequests::Table)
+                    .drop_column(SsoRequests::BrowserBinding)
+                    .to_owned(),
+            )
+            .await?;
+        manager
             .drop_table(Table::drop().table(SignInThrottle::Table).to_owned())
             .await
     }
+}
+
+#[derive(DeriveIden)]
+enum SsoRequests {
+    Table,
+    BrowserBinding,
 }
 
 #[derive(DeriveIden)]

@@ -3,6 +3,7 @@
 
 use super::AppState;
 use crate::connections::{store, PublicUrls};
+use crate::sso::binding::{BrowserCookies, Flow};
 use crate::sso::saml_flow::AcsForm;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -62,9 +63,12 @@ async fn acs(
     // A body that is not a form is treated as an empty one: the diagnosis says what is missing.
     let form: AcsForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let client_ip = super::client_address::of(&parts);
+    let cookies = BrowserCookies::from_headers(&parts.headers);
+    // SP-initiated, the RelayState is our request ID (and names its cookie).
+    let request_id = form.relay_state.clone();
     let outcome = match state
         .sso
-        .complete_saml(&connection_id, form, client_ip)
+        .complete_saml(&connection_id, form, &cookies, client_ip)
         .await
     {
         Ok(outcome) => outcome,
@@ -73,5 +77,14 @@ async fn acs(
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    super::sso::respond(&state, &connection_id, outcome)
+    let mut response = super::sso::respond(&state, &connection_id, outcome);
+    super::sso::clear_binding(
+        &mut response,
+        &state,
+        Flow::Saml,
+        &connection_id,
+        request_id,
+        &cookies,
+    );
+    response
 }
