@@ -3,14 +3,13 @@
 
 use crate::backend::{Backend, BackendHandle};
 use crate::error::AppError;
-use axum::extract::ConnectInfo;
 use http::header::{COOKIE, SET_COOKIE};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use shared::CurrentUser;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 pub const SESSION_COOKIE: &str = "latchkey_session";
@@ -54,12 +53,16 @@ pub fn session_token_in(headers: &http::HeaderMap) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
+/// The client's address as the server's HTTP layer worked it out: the TCP
+/// peer, or the address a trusted reverse proxy forwarded (`LATCHKEY_TRUSTED_PROXIES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
 pub fn client_ip() -> Option<IpAddr> {
-    let parts = use_context::<Parts>()?;
-    parts
+    use_context::<Parts>()?
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
+        .get::<ClientAddress>()
+        .map(|address| address.0)
 }
 
 /// The `Set-Cookie` value for the session cookie; also used by the SSO endpoints.

@@ -117,7 +117,14 @@ impl Backend for ServerBackend {
             password,
             client_ip,
         } = request;
-        if let Err(wait) = self.throttle.check(&email, client_ip) {
+        let standing = self
+            .throttle
+            .check(&email, client_ip)
+            .await
+            .map_err(internal)?;
+        // Checked before the email is looked up, so the answer is the same
+        // whether or not the account exists.
+        if let Some(wait) = standing.wait {
             self.audit_failure(None, &email, "rate_limited", client_ip)
                 .await
                 .map_err(internal)?;
@@ -129,7 +136,10 @@ impl Backend for ServerBackend {
             .await
             .map_err(internal)?;
         let Some(account) = self.matching_account(&accounts, &password).await else {
-            self.throttle.record_failure(&email, client_ip);
+            self.throttle
+                .record_failure(&email, client_ip)
+                .await
+                .map_err(internal)?;
             let reason = if accounts.is_empty() {
                 "unknown_email"
             } else {
@@ -140,7 +150,10 @@ impl Backend for ServerBackend {
                 .map_err(internal)?;
             return Err(AppError::InvalidCredentials);
         };
-        self.throttle.record_success(&email);
+        self.throttle
+            .record_success(&email, standing)
+            .await
+            .map_err(internal)?;
         if !account.user.active {
             self.audit_failure(Some(&account), &email, "user_deactivated", client_ip)
                 .await

@@ -1,5 +1,6 @@
 //! Configuration from the environment; every variable has a default (README lists them).
 
+use crate::proxies::TrustedProxies;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use url::Url;
@@ -19,6 +20,9 @@ pub struct Config {
     /// `LATCHKEY_ALLOW_PRIVATE_URLS`: let admins fetch metadata and discovery
     /// documents from private or loopback addresses (off by default).
     pub allow_private_urls: bool,
+    /// `LATCHKEY_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For`
+    /// names the client (none by default: the TCP peer is the client).
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +31,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("LATCHKEY_LISTEN must be an address like 127.0.0.1:3000, got {0:?}")]
     Listen(String),
+    #[error("LATCHKEY_TRUSTED_PROXIES must list IP addresses or CIDR ranges separated by commas (e.g. 10.0.0.0/8,fd00::/8): {0}")]
+    TrustedProxies(#[from] crate::proxies::BadProxyEntry),
 }
 
 impl std::fmt::Debug for Config {
@@ -40,6 +46,7 @@ impl std::fmt::Debug for Config {
             .field("site_root", &self.site_root)
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
             .field("allow_private_urls", &self.allow_private_urls)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -73,8 +80,11 @@ impl Config {
         let allow_private_urls = lookup("LATCHKEY_ALLOW_PRIVATE_URLS")
             .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
             .unwrap_or(false);
+        let trusted_proxies =
+            TrustedProxies::parse(&lookup("LATCHKEY_TRUSTED_PROXIES").unwrap_or_default())?;
         Ok(Self {
             allow_private_urls,
+            trusted_proxies,
             secret_key,
             database_url,
             public_url,
@@ -125,6 +135,7 @@ mod tests {
         assert_eq!(c.public_origin(), "http://127.0.0.1:3000");
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert!(!c.secure_cookies());
+        assert!(c.trusted_proxies.is_empty());
     }
 
     #[test]
@@ -155,5 +166,12 @@ mod tests {
         assert!(e.to_string().contains("LATCHKEY_PUBLIC_URL"));
         let e = config(&[("LATCHKEY_LISTEN", "nowhere")]).unwrap_err();
         assert!(e.to_string().contains("LATCHKEY_LISTEN"));
+        let e = config(&[("LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/8, 10.0.0.300")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "LATCHKEY_TRUSTED_PROXIES must list IP addresses or CIDR ranges separated by commas \
+             (e.g. 10.0.0.0/8,fd00::/8): \"10.0.0.300\" is not an IP address or a CIDR range \
+             like 10.0.0.0/8 or fd00::/8"
+        );
     }
 }

@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod outbound;
 pub mod password;
 pub mod provisioning;
+pub mod proxies;
 pub mod saml;
 pub mod scim;
 pub mod secrets;

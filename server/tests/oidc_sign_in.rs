@@ -698,3 +698,35 @@ async fn a_deactivated_member_is_refused() {
     assert_eq!(event.code.as_deref(), Some("user_deactivated"));
     assert!(refused.body.contains(&event.reference));
 }
+
+/// Login CSRF: the binding cookie's value is checked, not only its name. A
+/// callback carrying a cookie named after the state but holding `1` (what the
+/// cookie used to hold) or another browser's secret is refused; the browser
+/// that started the sign-in, with its secret, gets in.
+#[tokio::test]
+async fn callback_needs_the_starting_browsers_secret_not_just_its_cookie_name() {
+    let setup = Setup::new().await;
+    let (_, someone_elses) = setup.start_sign_in().await;
+    let someone_elses_secret = someone_elses.split_once('=').unwrap().1.to_string();
+    for forged_value in ["1".to_string(), someone_elses_secret] {
+        let (authorize, binding) = setup.start_sign_in().await;
+        let (name, secret) = binding.split_once('=').unwrap();
+        assert_eq!(secret.len(), 43, "32 random bytes: {binding}");
+        let back = setup
+            .provider
+            .sign_in(&authorize, "someone@acme.test")
+            .await;
+        let forged = format!("{name}={forged_value}");
+        let refused = setup.callback(&back, Some(&forged)).await;
+        setup
+            .assert_refused(&forged, &refused, "state_mismatch", "different secret")
+            .await;
+    }
+    let signed_in = setup.sign_in_as("someone@acme.test", None).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+}

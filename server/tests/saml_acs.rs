@@ -11,6 +11,7 @@ use common::*;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::{json, Value};
 use server::entities::{sso_connection, user};
+use server::sso::binding::{self, Flow};
 use server::sso::requests::{self, NewRequest, Purpose};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,9 @@ fn forge(connection: &str, only: &[&str]) -> BTreeMap<String, String> {
 struct Setup {
     app: TestApp,
     admin: String,
+    /// The browser's sign-in cookies (`lk_saml_<request>=<secret>`), one per
+    /// pending request started with `pending`; `post_acs` sends them all.
+    browser: std::sync::Mutex<Vec<String>>,
 }
 
 impl Setup {
@@ -126,7 +130,11 @@ impl Setup {
             .with_acme()
             .await;
         let admin = app.session_for(ADMIN_EMAIL).await;
-        Self { app, admin }
+        Self {
+            app,
+            admin,
+            browser: Default::default(),
+        }
     }
 
     /// A saved SAML connection for `provider`, with the IdP certificate and,
@@ -173,8 +181,24 @@ impl Setup {
         id
     }
 
+    /// A sign-in request as `/login/…` stores it, bound to this test's browser.
     async fn pending(&self, connection: &str, id: &str, purpose: Purpose, return_to: &str) {
+        let cookie = self
+            .pending_elsewhere(connection, id, purpose, return_to)
+            .await;
+        self.browser.lock().unwrap().push(cookie);
+    }
+
+    /// A sign-in request started in another browser; returns that browser's cookie.
+    async fn pending_elsewhere(
+        &self,
+        connection: &str,
+        id: &str,
+        purpose: Purpose,
+        return_to: &str,
+    ) -> String {
         let connection = Uuid::parse_str(connection).unwrap();
+        let issued = binding::issue();
         let model = sso_connection::Entity::find_by_id(connection)
             .one(&self.app.db)
             .await
@@ -191,10 +215,12 @@ impl Setup {
                 return_to: return_to.to_string(),
                 nonce: None,
                 pkce_verifier: None,
+                browser_binding: Some(issued.hash),
             },
         )
         .await
         .unwrap();
+        format!("{}={}", binding::cookie_name(Flow::Saml, id), issued.secret)
     }
 
     async fn post_acs(
@@ -203,14 +229,28 @@ impl Setup {
         saml_response: &str,
         relay_state: &str,
     ) -> TestResponse {
+        let cookies = self.browser.lock().unwrap().join("; ");
+        self.post_acs_with(connection, saml_response, relay_state, &cookies)
+            .await
+    }
+
+    /// The ACS as a browser holding exactly `cookies` posts to it.
+    async fn post_acs_with(
+        &self,
+        connection: &str,
+        saml_response: &str,
+        relay_state: &str,
+        cookies: &str,
+    ) -> TestResponse {
         let body = url_encode(&[("SAMLResponse", saml_response), ("RelayState", relay_state)]);
         // The IdP's page posts cross-site: no Sec-Fetch-Site: same-origin here.
-        let request = Request::post(format!("/sso/saml/{connection}/acs"))
+        let mut request = Request::post(format!("/sso/saml/{connection}/acs"))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header("sec-fetch-site", "cross-site")
-            .body(Body::from(body))
-            .unwrap();
-        self.app.send(request).await
+            .header("sec-fetch-site", "cross-site");
+        if !cookies.is_empty() {
+            request = request.header(header::COOKIE, cookies);
+        }
+        self.app.send(request.body(Body::from(body)).unwrap()).await
     }
 }
 
@@ -700,4 +740,140 @@ async fn two_responses_racing_for_one_request_sign_in_once() {
         .collect();
     codes.sort();
     assert_eq!(codes, [None, Some("in_response_to_unknown")], "{events}");
+}
+
+/// Login CSRF: a response to a sign-in started in another browser (the
+/// attacker's, who then makes the victim's browser post it) is refused when
+/// the victim's browser has no sign-in cookie for it, and when it has one by
+/// that name with another secret; only the browser that started it gets in.
+/// Each refusal is in the event log and the audit log, and signs nobody in.
+#[tokio::test]
+async fn acs_accepts_a_response_only_in_the_browser_that_started_the_sign_in() {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    use server::entities::audit_event;
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let response = &forge(&okta, &["ok_okta_signed_both"])["ok_okta_signed_both"];
+    let id = "_req-ok_okta_signed_both";
+    let name = binding::cookie_name(Flow::Saml, id);
+    let other_secret = format!("{name}={}", binding::issue().secret);
+    let name_only = format!("{name}=1");
+    let cases = [
+        ("", "sent no sign-in cookie"),
+        (other_secret.as_str(), "holds a different secret"),
+        // A cookie of the right name is not enough: the value is checked.
+        (name_only.as_str(), "holds a different secret"),
+    ];
+    for (victim_cookies, received) in &cases {
+        let _attacker = setup
+            .pending_elsewhere(&okta, id, Purpose::SignIn, "/")
+            .await;
+        let refused = setup
+            .post_acs_with(&okta, response, id, victim_cookies)
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{victim_cookies}");
+        assert!(refused.session_cookie().is_none(), "{victim_cookies}");
+        let event = setup.app.last_sso_event().await;
+        assert_eq!(event.code.as_deref(), Some("browser_mismatch"), "{event:?}");
+        assert!(
+            event
+                .received
+                .as_deref()
+                .unwrap_or_default()
+                .contains(received),
+            "{event:?}"
+        );
+        assert!(refused.body.contains(&event.reference));
+    }
+    let audited = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("sign_in_failed"))
+        .all(&setup.app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        audited
+            .iter()
+            .filter(|e| e.detail.contains("\"browser_mismatch\""))
+            .count(),
+        3,
+        "{audited:?}"
+    );
+    setup.pending(&okta, id, Purpose::SignIn, "/").await;
+    let accepted = setup.post_acs(&okta, response, id).await;
+    assert_eq!(accepted.status, StatusCode::SEE_OTHER, "{}", accepted.body);
+    assert!(accepted.session_cookie().is_some());
+    // The used cookie is cleared.
+    let cleared = accepted
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.starts_with(&format!("{name}=;")) && c.contains("Max-Age=0"));
+    assert!(cleared, "{:?}", accepted.headers);
+}
+
+/// Starting a SAML sign-in at `/login/{org}` sets the binding cookie for the
+/// ACS only: over http without SameSite (browsers send it on a same-site
+/// POST), over https `SameSite=None; Secure` so the identity provider's
+/// cross-site POST carries it. The pending request keeps only its hash.
+#[tokio::test]
+async fn starting_a_saml_sign_in_binds_it_to_the_browser() {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    use server::entities::sso_request;
+    for (public_url, attributes) in [
+        (PUBLIC_URL, "HttpOnly"),
+        ("https://sso.example.com", "HttpOnly; SameSite=None; Secure"),
+    ] {
+        let app = TestApp::spawn_with(&[("LATCHKEY_PUBLIC_URL", public_url)])
+            .await
+            .with_acme()
+            .await;
+        let admin = app.session_for(ADMIN_EMAIL).await;
+        let setup = Setup {
+            app,
+            admin,
+            browser: Default::default(),
+        };
+        let okta = setup.connection("okta", false).await;
+        let model = sso_connection::Entity::find_by_id(Uuid::parse_str(&okta).unwrap())
+            .one(&setup.app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut model = model.into_active_model();
+        model.active = Set(true);
+        model.update(&setup.app.db).await.unwrap();
+
+        let started = setup.app.get("/login/acme", None).await;
+        assert!(started.status.is_redirection(), "{}", started.body);
+        let cookie = started
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("lk_saml_"))
+            .expect("the browser-binding cookie")
+            .to_string();
+        let (pair, rest) = cookie.split_once("; ").unwrap();
+        let (name, secret) = pair.split_once('=').unwrap();
+        assert_eq!(
+            rest,
+            format!("Path=/sso/saml/{okta}/acs; Max-Age=600; {attributes}")
+        );
+        let request_id = name.strip_prefix("lk_saml_").unwrap();
+        let location = started.header("location").unwrap();
+        assert!(
+            location.contains(&format!("RelayState={request_id}")),
+            "{location}"
+        );
+        let stored = sso_request::Entity::find()
+            .filter(sso_request::Column::Id.eq(request_id))
+            .one(&setup.app.db)
+            .await
+            .unwrap()
+            .expect("the pending request");
+        let hash = stored.browser_binding.expect("bound");
+        assert_ne!(hash, secret);
+        assert_eq!(hash.len(), 64);
+    }
 }

@@ -29,6 +29,7 @@ pub enum DiagnosisCode {
     InResponseToUnknown,
     IdpInitiatedNotAllowed,
     IdpErrorStatus,
+    BrowserMismatch,
     // OpenID Connect.
     DiscoveryFailed,
     InvalidClient,
@@ -60,6 +61,7 @@ impl DiagnosisCode {
         DiagnosisCode::InResponseToUnknown,
         DiagnosisCode::IdpInitiatedNotAllowed,
         DiagnosisCode::IdpErrorStatus,
+        DiagnosisCode::BrowserMismatch,
         DiagnosisCode::DiscoveryFailed,
         DiagnosisCode::InvalidClient,
         DiagnosisCode::RedirectUriMismatch,
@@ -91,6 +93,7 @@ impl DiagnosisCode {
             DiagnosisCode::InResponseToUnknown => "in_response_to_unknown",
             DiagnosisCode::IdpInitiatedNotAllowed => "idp_initiated_not_allowed",
             DiagnosisCode::IdpErrorStatus => "idp_error_status",
+            DiagnosisCode::BrowserMismatch => "browser_mismatch",
             DiagnosisCode::DiscoveryFailed => "discovery_failed",
             DiagnosisCode::InvalidClient => "invalid_client",
             DiagnosisCode::RedirectUriMismatch => "redirect_uri_mismatch",
@@ -129,7 +132,8 @@ impl DiagnosisCode {
             | ResponseReplayed
             | InResponseToUnknown
             | IdpInitiatedNotAllowed
-            | IdpErrorStatus => Some(Protocol::Saml),
+            | IdpErrorStatus
+            | BrowserMismatch => Some(Protocol::Saml),
             DiscoveryFailed | InvalidClient | RedirectUriMismatch | StateMismatch
             | NonceMismatch | IdTokenInvalid | TokenRequestFailed | EmailClaimMissing
             | EmailNotVerified | IdpError => Some(Protocol::Oidc),
@@ -156,6 +160,7 @@ impl DiagnosisCode {
             InResponseToUnknown => "Response to an unknown sign-in request",
             IdpInitiatedNotAllowed => "Sign-in started at the identity provider is turned off",
             IdpErrorStatus => "Identity provider reported an error",
+            BrowserMismatch => "Sign-in finished in a different browser",
             DiscoveryFailed => "Endpoint discovery failed",
             InvalidClient => "Client ID or secret rejected",
             RedirectUriMismatch => "Redirect URI mismatch",
@@ -240,6 +245,11 @@ impl DiagnosisCode {
             IdpErrorStatus => {
                 "The identity provider answered with a status other than Success, so it did \
                  not sign the person in. The received value shows the status it sent."
+            }
+            BrowserMismatch => {
+                "The response answers a sign-in that was started in another browser, or the \
+                 browser did not send back the cookie set when the sign-in started. Such a \
+                 response could sign this browser in as someone else, so it was refused."
             }
             DiscoveryFailed => {
                 "The OpenID configuration could not be read from the Issuer URL, so it is \
@@ -376,6 +386,13 @@ impl DiagnosisCode {
                  assigned to the application there, cancelled the sign-in, or a NameID \
                  format was requested that the application does not offer. Fix it in the \
                  identity provider and try again."
+            }
+            BrowserMismatch => {
+                "Start the sign-in again from the login page and finish it in the same browser \
+                 within ten minutes, with cookies allowed for this site. If it fails every \
+                 time, serve Latchkey over https (LATCHKEY_PUBLIC_URL starting with https://): \
+                 over http, browsers send the sign-in cookie with the identity provider's POST \
+                 only when the identity provider is on the same site."
             }
             DiscoveryFailed => {
                 "Open the Issuer URL followed by /.well-known/openid-configuration in a \
@@ -516,6 +533,7 @@ mod tests {
         ("in_response_to_unknown", Some(Protocol::Saml)),
         ("idp_initiated_not_allowed", Some(Protocol::Saml)),
         ("signature_invalid", Some(Protocol::Saml)),
+        ("browser_mismatch", Some(Protocol::Saml)),
         ("certificate_mismatch", Some(Protocol::Saml)),
         ("discovery_failed", Some(Protocol::Oidc)),
         ("invalid_client", Some(Protocol::Oidc)),
@@ -629,6 +647,7 @@ mod tests {
             (D::ConnectionNotConfigured, &["Connection Health"]),
             (D::EmailClaimMissing, &["email scope"]),
             (D::IdpInitiatedNotAllowed, &["login URL"]),
+            (D::BrowserMismatch, &["same browser", "https"]),
         ];
         for (c, needles) in cases {
             for needle in *needles {

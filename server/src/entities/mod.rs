@@ -11,6 +11,7 @@ pub mod scim_group_member;
 pub mod scim_request;
 pub mod scim_token;
 pub mod session;
+pub mod sign_in_throttle;
 pub mod sso_connection;
 pub mod sso_event;
 pub mod sso_request;

@@ -15,6 +15,8 @@ pub struct Model {
     pub nonce: Option<String>,
     /// Ciphertext from `secrets::SecretKey::encrypt`.
     pub pkce_verifier: Option<String>,
+    /// SHA-256 (hex) of the secret in the starting browser's cookie (`sso::binding`).
+    pub browser_binding: Option<String>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
 }

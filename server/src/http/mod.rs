@@ -1,6 +1,7 @@
 //! The HTTP layer: one router that merges the pages, server functions, health
 //! checks and (later) the protocol endpoints, with the cross-cutting guards.
 
+mod client_address;
 mod csrf;
 mod headers;
 mod health;
@@ -16,7 +17,7 @@ use crate::connections::PublicUrls;
 use crate::outbound::OutboundPolicy;
 use crate::secrets::{SecretError, SecretKey};
 use crate::sso::SsoService;
-use crate::throttle::SignInThrottle;
+use crate::throttle::{SignInThrottle, ThrottlePolicy};
 use app::backend::BackendHandle;
 use app::{shell, App};
 use axum::extract::FromRef;
@@ -75,7 +76,7 @@ impl AppState {
             sso: sso.clone(),
             db: db.clone(),
             config: config.clone(),
-            throttle: Arc::new(SignInThrottle::default()),
+            throttle: Arc::new(SignInThrottle::new(db.clone(), ThrottlePolicy::default())),
             connections: ConnectionService {
                 db: db.clone(),
                 secrets: secrets.clone(),
@@ -133,6 +134,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.config.clone(),
             csrf::refuse_cross_site_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.clone(),
+            client_address::resolve,
         ))
         .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(TraceLayer::new_for_http())

@@ -3,15 +3,15 @@
 
 use super::AppState;
 use crate::connections::{store, PublicUrls};
+use crate::sso::binding::{BrowserCookies, Flow};
 use crate::sso::saml_flow::AcsForm;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use shared::Protocol;
-use std::net::SocketAddr;
 use tower_http::limit::RequestBodyLimitLayer;
 
 /// The largest ACS request body: a 256 KB response, base64- and form-encoded.
@@ -62,13 +62,13 @@ async fn acs(
 ) -> Response {
     // A body that is not a form is treated as an empty one: the diagnosis says what is missing.
     let form: AcsForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let client_ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let client_ip = super::client_address::of(&parts);
+    let cookies = BrowserCookies::from_headers(&parts.headers);
+    // SP-initiated, the RelayState is our request ID (and names its cookie).
+    let request_id = form.relay_state.clone();
     let outcome = match state
         .sso
-        .complete_saml(&connection_id, form, client_ip)
+        .complete_saml(&connection_id, form, &cookies, client_ip)
         .await
     {
         Ok(outcome) => outcome,
@@ -77,5 +77,14 @@ async fn acs(
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    super::sso::respond(&state, &connection_id, outcome)
+    let mut response = super::sso::respond(&state, &connection_id, outcome);
+    super::sso::clear_binding(
+        &mut response,
+        &state,
+        Flow::Saml,
+        &connection_id,
+        request_id,
+        &cookies,
+    );
+    response
 }

@@ -3,15 +3,15 @@
 
 use super::{plain_page, AppState};
 use crate::accounts::find_organization;
+use crate::sso::binding::{self, BrowserCookies, Flow};
 use crate::sso::finish::SsoOutcome;
-use crate::sso::oidc_flow::{binding_cookie_name, clear_binding_cookie, CallbackParams};
+use crate::sso::oidc_flow::CallbackParams;
 use crate::sso::service::Started;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use std::net::SocketAddr;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,19 +29,12 @@ async fn oidc_callback(
     // A query that is not the expected shape is treated as an empty one: the diagnosis says what is missing.
     let params: CallbackParams =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
-    let headers = &parts.headers;
-    let bound = params
-        .state
-        .as_deref()
-        .is_some_and(|s| has_cookie(headers, &binding_cookie_name(s)));
-    let client_ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let cookies = BrowserCookies::from_headers(&parts.headers);
+    let client_ip = super::client_address::of(&parts);
     let returned_state = params.state.clone();
     let outcome = match state
         .sso
-        .complete_oidc(&connection_id, params, bound, client_ip)
+        .complete_oidc(&connection_id, params, &cookies, client_ip)
         .await
     {
         Ok(outcome) => outcome,
@@ -51,20 +44,33 @@ async fn oidc_callback(
         }
     };
     let mut response = respond(&state, &connection_id, outcome);
-    if let (Some(returned), Ok(id)) = (returned_state, connection_id.parse()) {
-        let clear = clear_binding_cookie(id, &returned, state.sso.secure_cookies);
-        append_cookie(&mut response, &clear);
-    }
+    clear_binding(
+        &mut response,
+        &state,
+        Flow::Oidc,
+        &connection_id,
+        returned_state,
+        &cookies,
+    );
     response
 }
 
-fn has_cookie(headers: &HeaderMap, name: &str) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .any(|pair| pair.trim().split_once('=').is_some_and(|(n, _)| n == name))
+/// The browser's sign-in cookie has done its job once its request is answered.
+pub(super) fn clear_binding(
+    response: &mut Response,
+    state: &AppState,
+    flow: Flow,
+    connection_id: &str,
+    request_id: Option<String>,
+    cookies: &BrowserCookies,
+) {
+    let (Some(request_id), Ok(connection)) = (request_id, connection_id.parse()) else {
+        return;
+    };
+    if cookies.has(flow, &request_id) {
+        let clear = binding::clear_cookie(flow, connection, &request_id, state.sso.secure_cookies);
+        append_cookie(response, &clear);
+    }
 }
 
 fn append_cookie(response: &mut Response, cookie: &str) {

@@ -3,6 +3,7 @@
 //! accounts. The protocol checks themselves live in `saml` and `oidc`.
 
 pub mod accounts;
+pub mod binding;
 pub mod events;
 pub mod finish;
 pub mod oidc_flow;

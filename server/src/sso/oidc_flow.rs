@@ -3,6 +3,7 @@
 //! channel, map the claims; `finish` then signs the member in or hands the
 //! admin a test result.
 
+use super::binding::{self, BrowserCookies, Flow};
 use super::finish::{Failure, SsoOutcome, Via, Vouched};
 use super::requests::{self, PendingRequest, Purpose};
 use super::SsoService;
@@ -20,7 +21,6 @@ use shared::doctor::DiscoveredEndpoints;
 use shared::idp_url::check_endpoints;
 use shared::{Diagnosis, DiagnosisCode, Protocol};
 use std::net::IpAddr;
-use uuid::Uuid;
 
 /// The query the provider sends the browser back with (RFC 6749 §4.1.2, RFC 9207).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -32,51 +32,14 @@ pub struct CallbackParams {
     pub iss: Option<String>,
 }
 
-/// The cookie that ties a sign-in to the browser that started it: named after
-/// the state, so several sign-ins (tabs, a test popup) can be under way at once,
-/// and only sent to this connection's Redirect URI.
-pub fn browser_binding_cookie(connection: Uuid, state: &str, secure: bool) -> String {
-    format!(
-        "{}=1; Path={}; Max-Age={}; HttpOnly; SameSite=Lax{}",
-        binding_cookie_name(state),
-        callback_path(connection),
-        requests::REQUEST_LIFETIME.num_seconds(),
-        if secure { "; Secure" } else { "" }
-    )
-}
-
-/// Clears the binding once the callback has used it.
-pub fn clear_binding_cookie(connection: Uuid, state: &str, secure: bool) -> String {
-    format!(
-        "{}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax{}",
-        binding_cookie_name(state),
-        callback_path(connection),
-        if secure { "; Secure" } else { "" }
-    )
-}
-
-pub fn binding_cookie_name(state: &str) -> String {
-    // States we issue are URL-safe base64; anything else never matches a cookie.
-    let safe: String = state
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .take(64)
-        .collect();
-    format!("lk_oidc_{safe}")
-}
-
-fn callback_path(connection: Uuid) -> String {
-    format!("/sso/oidc/{connection}/callback")
-}
-
 impl SsoService {
-    /// Handles `GET /sso/oidc/{id}/callback`. `bound` says whether the browser
-    /// holds the binding cookie for the state it brought back.
+    /// Handles `GET /sso/oidc/{id}/callback`; `cookies` must hold the browser
+    /// secret of the sign-in the state names.
     pub async fn complete_oidc(
         &self,
         connection_id: &str,
         params: CallbackParams,
-        bound: bool,
+        cookies: &BrowserCookies,
         client_ip: Option<IpAddr>,
     ) -> Result<SsoOutcome, DbErr> {
         let Some(connection) = store::find_any(&self.db, connection_id)
@@ -91,7 +54,7 @@ impl SsoService {
             Some(state) => requests::take(&self.db, connection.id, state).await?,
             None => None,
         };
-        let result = match self.check_callback(&connection, &params, pending.as_ref(), bound) {
+        let result = match self.check_callback(&connection, &params, pending.as_ref(), cookies) {
             Ok(exchange) => self.back_channel(&connection, exchange).await,
             Err(diagnosis) => Err(diagnosis),
         };
@@ -116,7 +79,7 @@ impl SsoService {
         connection: &Connection,
         params: &CallbackParams,
         pending: Option<&PendingRequest>,
-        bound: bool,
+        cookies: &BrowserCookies,
     ) -> Result<(String, PendingRequest), Diagnosis> {
         let received_state = params.state.clone().unwrap_or_else(|| "(none)".into());
         let Some(pending) = pending else {
@@ -124,10 +87,18 @@ impl SsoService {
                 .with_expected("The state of a sign-in started here in the last 10 minutes")
                 .with_received(format!("state {received_state} (unknown, expired or used)")));
         };
-        if !bound {
+        if let Err(mismatch) = binding::check(pending, Flow::Oidc, cookies) {
+            let received = match mismatch {
+                binding::Mismatch::Missing => {
+                    "Another browser, or one that lost the sign-in cookie (none was sent)"
+                }
+                binding::Mismatch::Different => {
+                    "Another browser: the sign-in cookie holds a different secret"
+                }
+            };
             return Err(Diagnosis::new(DiagnosisCode::StateMismatch)
                 .with_expected("The browser that started the sign-in")
-                .with_received("Another browser, or one that lost the sign-in cookie"));
+                .with_received(received));
         }
         if let Some(error) = &params.error {
             return Err(provider_error(

@@ -48,6 +48,8 @@ pub struct NewRequest {
     pub return_to: String,
     pub nonce: Option<String>,
     pub pkce_verifier: Option<String>,
+    /// SHA-256 of the browser secret (`sso::binding`).
+    pub browser_binding: Option<String>,
 }
 
 /// A stored request, read back when the response arrives.
@@ -60,6 +62,7 @@ pub struct PendingRequest {
     pub return_to: String,
     pub nonce: Option<String>,
     pub pkce_verifier: Option<String>,
+    pub browser_binding: Option<String>,
 }
 
 impl From<Model> for PendingRequest {
@@ -72,6 +75,7 @@ impl From<Model> for PendingRequest {
             return_to: model.return_to,
             nonce: model.nonce,
             pkce_verifier: model.pkce_verifier,
+            browser_binding: model.browser_binding,
         }
     }
 }
@@ -88,6 +92,7 @@ pub async fn store(db: &impl ConnectionTrait, new: NewRequest) -> Result<(), DbE
         return_to: Set(shared::redirect::local_path(Some(&new.return_to))),
         nonce: Set(new.nonce),
         pkce_verifier: Set(new.pkce_verifier),
+        browser_binding: Set(new.browser_binding),
         created_at: Set(now),
         expires_at: Set(now + REQUEST_LIFETIME),
     }

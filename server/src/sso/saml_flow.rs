@@ -3,6 +3,7 @@
 //! member in or hands the admin a test result.
 
 use super::accounts::SsoPerson;
+use super::binding::{self, BrowserCookies, Flow, Mismatch};
 use super::finish::{Failure, SsoOutcome, Via, Vouched};
 use super::replay;
 use super::requests::{self, PendingRequest, Purpose};
@@ -35,6 +36,7 @@ impl SsoService {
         &self,
         connection_id: &str,
         form: AcsForm,
+        cookies: &BrowserCookies,
         client_ip: Option<IpAddr>,
     ) -> Result<SsoOutcome, DbErr> {
         let Some(connection) = store::find_any(&self.db, connection_id)
@@ -57,9 +59,12 @@ impl SsoService {
             None => None,
         };
         let purpose = pending.as_ref().map_or(Purpose::SignIn, |p| p.purpose);
+        let browser = pending
+            .as_ref()
+            .map(|p| binding::check(p, Flow::Saml, cookies));
         let result = match decoded {
             Ok((xml, envelope)) => {
-                self.validate(&connection, &xml, &envelope, pending.as_ref())
+                self.validate(&connection, &xml, &envelope, pending.as_ref(), browser)
                     .await?
             }
             Err(diagnosis) => Err(diagnosis.into()),
@@ -90,8 +95,9 @@ impl SsoService {
         xml: &str,
         envelope: &Envelope,
         pending: Option<&PendingRequest>,
+        browser: Option<Result<(), Mismatch>>,
     ) -> Result<Result<VerifiedAssertion, Failure>, DbErr> {
-        if let Err(diagnosis) = self.check_request(connection, envelope, pending) {
+        if let Err(diagnosis) = self.check_request(connection, envelope, pending, browser) {
             return Ok(Err(diagnosis.into()));
         }
         let settings = match self.settings(connection) {
@@ -142,17 +148,22 @@ impl SsoService {
         Ok(Ok(assertion))
     }
 
-    /// The request the response answers must be ours; without one the
-    /// connection must accept IdP-initiated sign-in.
+    /// The request the response answers must be ours, and answered in the
+    /// browser that started it; without one the connection must accept
+    /// IdP-initiated sign-in.
     fn check_request(
         &self,
         connection: &Connection,
         envelope: &Envelope,
         pending: Option<&PendingRequest>,
+        browser: Option<Result<(), Mismatch>>,
     ) -> Result<(), Diagnosis> {
         match (&envelope.in_response_to, pending) {
             // The IdP's own error says more than anything checked below.
             _ if !envelope.is_success() => Ok(()),
+            (_, Some(pending)) if browser.is_some_and(|b| b.is_err()) => {
+                Err(self.browser_mismatch(pending, browser))
+            }
             (Some(id), None) => Err(Diagnosis::new(DiagnosisCode::InResponseToUnknown)
                 .with_expected("The ID of a sign-in request Latchkey sent in the last 10 minutes")
                 .with_received(id.clone())),
@@ -167,6 +178,31 @@ impl SsoService {
                     .with_received("The connection is inactive"))
             }
             _ => Ok(()),
+        }
+    }
+
+    fn browser_mismatch(
+        &self,
+        pending: &PendingRequest,
+        browser: Option<Result<(), Mismatch>>,
+    ) -> Diagnosis {
+        let diagnosis = Diagnosis::new(DiagnosisCode::BrowserMismatch).with_expected(format!(
+            "The browser that started sign-in request {}",
+            pending.id
+        ));
+        match browser {
+            Some(Err(Mismatch::Different)) => diagnosis
+                .with_received("Another browser: its sign-in cookie holds a different secret"),
+            _ if self.secure_cookies => {
+                diagnosis.with_received("A browser that sent no sign-in cookie for this request")
+            }
+            _ => diagnosis
+                .with_received("A browser that sent no sign-in cookie for this request")
+                .with_detail(
+                    "Latchkey is served over http: browsers send the sign-in cookie with the \
+                     identity provider's POST only when the identity provider is on the same \
+                     site. Serve Latchkey over https to sign in through any identity provider.",
+                ),
         }
     }
 

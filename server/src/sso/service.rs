@@ -1,7 +1,7 @@
 //! Starting SSO: from an organization's login URL (sign-in) or from the
 //! connection page (Test Connection).
 
-use super::oidc_flow;
+use super::binding::{self, Flow};
 use super::requests::{self, NewRequest, Purpose};
 use crate::connections::{store, PublicUrls};
 use crate::entities::sso_connection::Model as Connection;
@@ -37,7 +37,7 @@ pub struct SsoService {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
     pub url: String,
-    /// A `Set-Cookie` value binding an OpenID Connect sign-in to this browser.
+    /// The `Set-Cookie` value binding the sign-in to this browser (`sso::binding`).
     pub set_cookie: Option<String>,
 }
 
@@ -246,7 +246,12 @@ impl SsoService {
             StartError::UnsafeIdpUrl(refused_address("IdP SSO URL", &connection.saml_sso_url, &e))
         })?;
         let id = authn_request::new_request_id();
-        requests::store(&self.db, departure.request(connection, id.clone())).await?;
+        let browser = binding::issue();
+        requests::store(
+            &self.db,
+            departure.request(connection, id.clone(), browser.hash),
+        )
+        .await?;
         // The RelayState is the request ID: opaque, and where to go next stays on our side.
         let url = authn_request::redirect_url(
             &id,
@@ -265,7 +270,13 @@ impl SsoService {
         })?;
         Ok(Started {
             url: url.to_string(),
-            set_cookie: None,
+            set_cookie: Some(binding::set_cookie(
+                Flow::Saml,
+                connection.id,
+                &id,
+                &browser.secret,
+                self.secure_cookies,
+            )),
         })
     }
 
@@ -284,17 +295,20 @@ impl SsoService {
                 Diagnosis::new(DiagnosisCode::ConnectionNotConfigured).with_detail(detail),
             )
         })?;
+        let browser = binding::issue();
         let pending = NewRequest {
             nonce: Some(request.nonce),
             pkce_verifier: Some(self.secrets.encrypt(&request.pkce_verifier)),
-            ..departure.request(connection, request.state.clone())
+            ..departure.request(connection, request.state.clone(), browser.hash)
         };
         requests::store(&self.db, pending).await?;
         Ok(Started {
             url: request.url,
-            set_cookie: Some(oidc_flow::browser_binding_cookie(
+            set_cookie: Some(binding::set_cookie(
+                Flow::Oidc,
                 connection.id,
                 &request.state,
+                &browser.secret,
                 self.secure_cookies,
             )),
         })
@@ -309,8 +323,9 @@ struct Departure<'a> {
 }
 
 impl Departure<'_> {
-    /// The pending request to keep until the answer comes back.
-    fn request(&self, connection: &Connection, id: String) -> NewRequest {
+    /// The pending request to keep until the answer comes back, bound to the
+    /// browser whose secret hashes to `browser_binding`.
+    fn request(&self, connection: &Connection, id: String, browser_binding: String) -> NewRequest {
         NewRequest {
             id,
             connection_id: connection.id,
@@ -320,6 +335,7 @@ impl Departure<'_> {
             return_to: self.return_to.to_string(),
             nonce: None,
             pkce_verifier: None,
+            browser_binding: Some(browser_binding),
         }
     }
 }

@@ -99,6 +99,39 @@ impl TestApp {
         self.router = router(self.state.clone());
     }
 
+    /// Another instance of the app (its own router, state and connection pool)
+    /// on this one's database, as behind a load balancer. `settings` override
+    /// this instance's configuration.
+    pub async fn second_instance(&self, settings: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = self.state.config.clone();
+        let config = Config::from_lookup(|name| {
+            settings
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| match name {
+                    "LATCHKEY_DATABASE_URL" => Some(base.database_url.clone()),
+                    "LATCHKEY_DATA_DIR" => Some(base.data_dir.display().to_string()),
+                    "LATCHKEY_PUBLIC_URL" => Some(base.public_url.to_string()),
+                    _ => None,
+                })
+        })
+        .expect("config");
+        let db = server::db::connect(&config.database_url)
+            .await
+            .expect("connect");
+        let state = AppState::new(db.clone(), config).expect("state");
+        let router = router(state.clone());
+        TestApp {
+            db,
+            state,
+            router,
+            client: self.client,
+            _dir: dir,
+        }
+    }
+
     /// The organization `acme` with an Integrations Admin and a Member.
     pub async fn with_acme(self) -> Self {
         accounts::create_organization(&self.db, "acme", "Acme Inc.", Actor::Cli)
