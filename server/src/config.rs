@@ -19,6 +19,9 @@ pub struct Config {
     /// `LATCHKEY_ALLOW_PRIVATE_URLS`: let admins fetch metadata and discovery
     /// documents from private or loopback addresses (off by default).
     pub allow_private_urls: bool,
+    /// `LATCHKEY_DNS_SERVER`: the DNS server (ip:port) that domain verification
+    /// asks; `None` uses the system's resolver.
+    pub dns_server: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +30,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("LATCHKEY_LISTEN must be an address like 127.0.0.1:3000, got {0:?}")]
     Listen(String),
+    #[error("LATCHKEY_DNS_SERVER must be an address and port like 127.0.0.1:53, got {0:?}")]
+    DnsServer(String),
 }
 
 impl std::fmt::Debug for Config {
@@ -40,6 +45,7 @@ impl std::fmt::Debug for Config {
             .field("site_root", &self.site_root)
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
             .field("allow_private_urls", &self.allow_private_urls)
+            .field("dns_server", &self.dns_server)
             .finish()
     }
 }
@@ -73,8 +79,17 @@ impl Config {
         let allow_private_urls = lookup("LATCHKEY_ALLOW_PRIVATE_URLS")
             .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
             .unwrap_or(false);
+        let dns_server = match lookup("LATCHKEY_DNS_SERVER").filter(|v| !v.trim().is_empty()) {
+            Some(raw) => Some(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| ConfigError::DnsServer(raw.clone()))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             allow_private_urls,
+            dns_server,
             secret_key,
             database_url,
             public_url,
@@ -155,5 +170,14 @@ mod tests {
         assert!(e.to_string().contains("LATCHKEY_PUBLIC_URL"));
         let e = config(&[("LATCHKEY_LISTEN", "nowhere")]).unwrap_err();
         assert!(e.to_string().contains("LATCHKEY_LISTEN"));
+        let e = config(&[("LATCHKEY_DNS_SERVER", "127.0.0.1")]).unwrap_err();
+        assert!(e.to_string().contains("LATCHKEY_DNS_SERVER"));
+    }
+
+    #[test]
+    fn dns_server_is_the_system_resolver_unless_named() {
+        assert_eq!(config(&[]).unwrap().dns_server, None);
+        let c = config(&[("LATCHKEY_DNS_SERVER", "127.0.0.1:5353")]).unwrap();
+        assert_eq!(c.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
     }
 }
