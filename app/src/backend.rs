@@ -108,7 +108,7 @@ pub trait Backend: Send + Sync + 'static {
 
     async fn delete_connection(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError>;
 
-    /// Claims an email domain for "Sign in with SSO" (one organization per domain).
+    /// Claims an email domain for "Sign in with SSO"; it routes only once verified.
     async fn add_domain(
         &self,
         admin: &CurrentUser,
@@ -116,6 +116,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<AuthenticationOverview, AppError>;
 
     async fn remove_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError>;
+
+    /// Looks the claim's `_latchkey-challenge` TXT record up now; verifies the
+    /// claim when it holds the claim's token, otherwise records what was found.
+    async fn verify_domain(
         &self,
         admin: &CurrentUser,
         domain: &str,

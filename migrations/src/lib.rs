@@ -9,6 +9,7 @@ mod m20261123_000003_sso_sign_in;
 mod m20261123_000004_scim;
 mod m20261123_000005_org_domains;
 mod m20261203_000020_sign_in_hardening;
+mod m20261203_000040_domain_verification;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_scim::Migration),
             Box::new(m20261123_000005_org_domains::Migration),
             Box::new(m20261203_000020_sign_in_hardening::Migration),
+            Box::new(m20261203_000040_domain_verification::Migration),
         ]
     }
 }

@@ -24,6 +24,8 @@ pub enum AuditAction {
     RequireSsoDisabled,
     DomainAdded,
     DomainRemoved,
+    /// Verify looked up a claim's TXT record (success: the domain now routes).
+    DomainVerification,
     ScimEnabled,
     ScimTokenIssued,
     ScimTokenRotated,
@@ -56,6 +58,7 @@ impl AuditAction {
             AuditAction::RequireSsoDisabled => "require_sso_disabled",
             AuditAction::DomainAdded => "domain_added",
             AuditAction::DomainRemoved => "domain_removed",
+            AuditAction::DomainVerification => "domain_verification",
             AuditAction::ScimEnabled => "scim_enabled",
             AuditAction::ScimTokenIssued => "scim_token_issued",
             AuditAction::ScimTokenRotated => "scim_token_rotated",

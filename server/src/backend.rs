@@ -333,6 +333,14 @@ impl Backend for ServerBackend {
         self.connections.remove_domain(admin, domain).await
     }
 
+    async fn verify_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError> {
+        self.connections.verify_domain(admin, domain).await
+    }
+
     async fn sso_start_for_email(
         &self,
         email: &str,

@@ -23,6 +23,9 @@ pub struct Config {
     /// `LATCHKEY_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For`
     /// names the client (none by default: the TCP peer is the client).
     pub trusted_proxies: TrustedProxies,
+    /// `LATCHKEY_DNS_SERVER`: the DNS server (ip:port) that domain verification
+    /// asks; `None` uses the system's resolver.
+    pub dns_server: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,8 @@ pub enum ConfigError {
     Listen(String),
     #[error("LATCHKEY_TRUSTED_PROXIES must list IP addresses or CIDR ranges separated by commas (e.g. 10.0.0.0/8,fd00::/8): {0}")]
     TrustedProxies(#[from] crate::proxies::BadProxyEntry),
+    #[error("LATCHKEY_DNS_SERVER must be an address and port like 127.0.0.1:53, got {0:?}")]
+    DnsServer(String),
 }
 
 impl std::fmt::Debug for Config {
@@ -47,6 +52,7 @@ impl std::fmt::Debug for Config {
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
             .field("allow_private_urls", &self.allow_private_urls)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("dns_server", &self.dns_server)
             .finish()
     }
 }
@@ -82,9 +88,18 @@ impl Config {
             .unwrap_or(false);
         let trusted_proxies =
             TrustedProxies::parse(&lookup("LATCHKEY_TRUSTED_PROXIES").unwrap_or_default())?;
+        let dns_server = match lookup("LATCHKEY_DNS_SERVER").filter(|v| !v.trim().is_empty()) {
+            Some(raw) => Some(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| ConfigError::DnsServer(raw.clone()))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             allow_private_urls,
             trusted_proxies,
+            dns_server,
             secret_key,
             database_url,
             public_url,
@@ -173,5 +188,14 @@ mod tests {
              (e.g. 10.0.0.0/8,fd00::/8): \"10.0.0.300\" is not an IP address or a CIDR range \
              like 10.0.0.0/8 or fd00::/8"
         );
+        let e = config(&[("LATCHKEY_DNS_SERVER", "127.0.0.1")]).unwrap_err();
+        assert!(e.to_string().contains("LATCHKEY_DNS_SERVER"));
+    }
+
+    #[test]
+    fn dns_server_is_the_system_resolver_unless_named() {
+        assert_eq!(config(&[]).unwrap().dns_server, None);
+        let c = config(&[("LATCHKEY_DNS_SERVER", "127.0.0.1:5353")]).unwrap();
+        assert_eq!(c.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
     }
 }

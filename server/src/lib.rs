@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod db;
+pub mod domains;
 pub mod entities;
 pub mod http;
 pub mod oidc;

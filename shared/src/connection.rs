@@ -82,9 +82,10 @@ pub struct AuthenticationOverview {
     /// Whether an active connection has passed Test Connection (Require SSO needs one).
     #[serde(default)]
     pub has_tested_connection: bool,
-    /// Email domains that route "Sign in with SSO" to this organization.
+    /// Email domains claimed by this organization; only verified ones route
+    /// "Sign in with SSO" here.
     #[serde(default)]
-    pub domains: Vec<String>,
+    pub domains: Vec<crate::domain::DomainClaim>,
 }
 
 /// The create form: protocol, IdP and an optional name.

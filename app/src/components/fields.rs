@@ -105,7 +105,7 @@ pub fn TextArea(
 
 /// A value the admin copies into their IdP, with a `Copy <label>` button.
 #[component]
-pub fn CopyValue(id: &'static str, label: &'static str, value: String) -> impl IntoView {
+pub fn CopyValue(#[prop(into)] id: String, label: &'static str, value: String) -> impl IntoView {
     let copied = RwSignal::new(false);
     let to_copy = value.clone();
     let on_copy = move |_| {
@@ -119,7 +119,7 @@ pub fn CopyValue(id: &'static str, label: &'static str, value: String) -> impl I
     };
     view! {
         <div>
-            <label for=id class="block text-sm font-medium text-slate-800">{label}</label>
+            <label for=id.clone() class="block text-sm font-medium text-slate-800">{label}</label>
             <div class="mt-1 flex gap-2">
                 <input
                     id=id

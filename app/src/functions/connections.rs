@@ -116,3 +116,14 @@ pub async fn remove_org_domain(domain: String) -> Result<AuthenticationOverview,
         .await
         .map_err(fail)
 }
+
+/// Verify: looks the domain's `_latchkey-challenge` TXT record up now.
+#[server(endpoint = "verify_org_domain", input = Json)]
+pub async fn verify_org_domain(domain: String) -> Result<AuthenticationOverview, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .verify_domain(&admin, &domain)
+        .await
+        .map_err(fail)
+}

@@ -7,6 +7,8 @@ use super::{view, PublicUrls};
 use crate::accounts;
 use crate::audit::Actor;
 use crate::backend::internal;
+use crate::domains::dns::Dns;
+use crate::domains::store::{self as domains, ClaimError};
 use crate::oidc::discovery;
 use crate::outbound::{self, OutboundPolicy};
 use crate::saml::metadata::parse_idp_metadata;
@@ -25,6 +27,8 @@ pub struct ConnectionService {
     pub secrets: SecretKey,
     pub urls: PublicUrls,
     pub outbound: OutboundPolicy,
+    /// Looks up the TXT records that verify domain claims.
+    pub dns: Dns,
 }
 
 impl From<ConnectionError> for AppError {
@@ -39,6 +43,16 @@ impl From<ConnectionError> for AppError {
 
 fn field_error(field: &str, code: &str, message: impl Into<String>) -> AppError {
     AppError::Invalid(FieldErrors(vec![FieldError::new(field, code, message)]))
+}
+
+/// A domain that is not (or no longer) in the organization's list, e.g. removed
+/// in another tab.
+fn not_claimed(domain: &str) -> AppError {
+    field_error(
+        "domain",
+        ClaimError::NotClaimed.code(),
+        format!("{domain} is not in your list of domains. Add it first."),
+    )
 }
 
 fn actor(admin: &CurrentUser) -> Actor {
@@ -89,7 +103,7 @@ impl ConnectionService {
             connections,
             require_sso: org.require_sso,
             has_tested_connection: models.iter().any(|m| m.active && m.tested_at.is_some()),
-            domains: store::domains(&self.db, org_id).await.map_err(internal)?,
+            domains: domains::claims(&self.db, org_id).await.map_err(internal)?,
         })
     }
 
@@ -102,14 +116,37 @@ impl ConnectionService {
         shared::domain::validate_domain("domain", domain)
             .map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
         let domain = shared::domain::normalize_domain(domain);
-        match store::add_domain(&self.db, org_id, actor(admin), &domain).await {
+        match domains::claim(&self.db, org_id, actor(admin), &domain).await {
             Ok(()) => self.overview(admin).await,
-            Err(store::DomainError::Taken) => Err(field_error(
+            Err(error @ ClaimError::VerifiedElsewhere) => Err(field_error(
                 "domain",
-                "domain_taken",
-                format!("{domain} is already claimed. Each domain belongs to one organization; remove it there first."),
+                error.code(),
+                format!("{domain} is verified by another organization, so it cannot route sign-ins to yours. If your company owns it, ask your Latchkey operator for help."),
             )),
-            Err(store::DomainError::Database(error)) => Err(internal(error)),
+            Err(error @ ClaimError::AlreadyClaimed) => Err(field_error(
+                "domain",
+                error.code(),
+                format!("{domain} is already in your list."),
+            )),
+            Err(ClaimError::NotClaimed) => Err(not_claimed(&domain)),
+            Err(ClaimError::Database(error)) => Err(internal(error)),
+        }
+    }
+
+    /// Looks the claim's TXT record up now. Not finding it is not an error: the
+    /// overview comes back with the claim still pending and the reason.
+    pub async fn verify_domain(
+        &self,
+        admin: &CurrentUser,
+        domain: &str,
+    ) -> Result<AuthenticationOverview, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let domain = shared::domain::normalize_domain(domain);
+        match domains::verify(&self.db, self.dns.as_ref(), org_id, actor(admin), &domain).await {
+            // Verified elsewhere: the overview shows the claim marked so.
+            Ok(()) | Err(ClaimError::VerifiedElsewhere) => self.overview(admin).await,
+            Err(ClaimError::NotClaimed | ClaimError::AlreadyClaimed) => Err(not_claimed(&domain)),
+            Err(ClaimError::Database(error)) => Err(internal(error)),
         }
     }
 
@@ -120,7 +157,7 @@ impl ConnectionService {
     ) -> Result<AuthenticationOverview, AppError> {
         let org_id = self.org_id(admin).await?;
         let domain = shared::domain::normalize_domain(domain);
-        store::remove_domain(&self.db, org_id, actor(admin), &domain)
+        domains::remove(&self.db, org_id, actor(admin), &domain)
             .await
             .map_err(internal)?;
         self.overview(admin).await

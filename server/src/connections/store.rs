@@ -2,8 +2,8 @@
 //! change in one transaction with its audit row.
 
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
+use crate::entities::organization;
 use crate::entities::sso_connection::{self, ActiveModel, Column, Entity, Model};
-use crate::entities::{org_domain, organization};
 use crate::saml::certificate::parse_pem_bundle;
 use crate::secrets::SecretKey;
 use chrono::Utc;
@@ -331,89 +331,6 @@ pub async fn set_require_sso(
     )
     .await?;
     txn.commit().await
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DomainError {
-    #[error("the domain is claimed by an organization")]
-    Taken,
-    #[error("database error: {0}")]
-    Database(#[from] DbErr),
-}
-
-pub async fn domains(db: &DatabaseConnection, org_id: Uuid) -> Result<Vec<String>, DbErr> {
-    Ok(org_domain::Entity::find()
-        .filter(org_domain::Column::OrgId.eq(org_id))
-        .order_by_asc(org_domain::Column::Domain)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|d| d.domain)
-        .collect())
-}
-
-/// Claims a normalized domain; the primary key refuses one already claimed.
-pub async fn add_domain(
-    db: &DatabaseConnection,
-    org_id: Uuid,
-    actor: Actor,
-    domain: &str,
-) -> Result<(), DomainError> {
-    let txn = db.begin().await?;
-    let inserted = org_domain::ActiveModel {
-        domain: Set(domain.to_string()),
-        org_id: Set(org_id),
-        created_at: Set(Utc::now()),
-    }
-    .insert(&txn)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        Err(error) if crate::db::is_unique_violation(&error) => return Err(DomainError::Taken),
-        Err(error) => return Err(error.into()),
-    }
-    domain_audit(&txn, org_id, actor, AuditAction::DomainAdded, domain).await?;
-    txn.commit().await?;
-    Ok(())
-}
-
-pub async fn remove_domain(
-    db: &DatabaseConnection,
-    org_id: Uuid,
-    actor: Actor,
-    domain: &str,
-) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
-    let removed = org_domain::Entity::delete_many()
-        .filter(org_domain::Column::OrgId.eq(org_id))
-        .filter(org_domain::Column::Domain.eq(domain))
-        .exec(&txn)
-        .await?;
-    if removed.rows_affected > 0 {
-        domain_audit(&txn, org_id, actor, AuditAction::DomainRemoved, domain).await?;
-    }
-    txn.commit().await
-}
-
-async fn domain_audit(
-    txn: &sea_orm::DatabaseTransaction,
-    org_id: Uuid,
-    actor: Actor,
-    action: AuditAction,
-    domain: &str,
-) -> Result<(), DbErr> {
-    audit::record(
-        txn,
-        AuditEntry {
-            org_id: Some(org_id),
-            actor,
-            action,
-            success: true,
-            detail: json!({ "domain": domain }),
-            client_ip: None,
-        },
-    )
-    .await
 }
 
 type WriteFuture<'a> =

@@ -14,6 +14,7 @@ use crate::backend::ServerBackend;
 use crate::config::Config;
 use crate::connections::service::ConnectionService;
 use crate::connections::PublicUrls;
+use crate::domains::dns::{Dns, HickoryTxt};
 use crate::outbound::OutboundPolicy;
 use crate::secrets::{SecretError, SecretKey};
 use crate::sso::SsoService;
@@ -56,6 +57,13 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config) -> Result<Self, SecretError> {
+        let dns = Arc::new(HickoryTxt::new(config.dns_server));
+        Self::with_dns(db, config, dns)
+    }
+
+    /// As `new`, with the DNS lookups of domain verification answered by `dns`
+    /// (tests answer them without a network).
+    pub fn with_dns(db: DatabaseConnection, config: Config, dns: Dns) -> Result<Self, SecretError> {
         let secrets = SecretKey::load(config.secret_key.as_deref(), &config.data_dir)?;
         let config = Arc::new(config);
         let outbound = OutboundPolicy {
@@ -82,6 +90,7 @@ impl AppState {
                 secrets: secrets.clone(),
                 urls: PublicUrls::new(&config.public_url),
                 outbound,
+                dns,
             },
             provisioning: crate::provisioning::ProvisioningService { scim: scim.clone() },
         };

@@ -5,7 +5,7 @@ use super::binding::{self, Flow};
 use super::requests::{self, NewRequest, Purpose};
 use crate::connections::{store, PublicUrls};
 use crate::entities::sso_connection::Model as Connection;
-use crate::entities::{org_domain, organization, sso_connection};
+use crate::entities::{organization, sso_connection};
 use crate::oidc::jwks::JwksCache;
 use crate::outbound::OutboundPolicy;
 use crate::saml::request as authn_request;
@@ -134,18 +134,19 @@ impl SsoService {
         })
     }
 
-    /// "Sign in with SSO" by email: the organization that claims the domain.
+    /// "Sign in with SSO" by email: the organization that verified the domain.
+    /// A pending claim routes nothing and reads exactly like an unknown domain,
+    /// so claiming someone else's domain neither routes nor reveals anything.
     pub async fn start_sign_in_for_email(
         &self,
         email: &str,
         return_to: &str,
     ) -> Result<SignInStart, StartError> {
         let domain = shared::domain::email_domain(email).ok_or(StartError::NotAvailable)?;
-        let claimed = org_domain::Entity::find_by_id(domain)
-            .one(&self.db)
+        let owner = crate::domains::store::verified_owner(&self.db, &domain)
             .await?
             .ok_or(StartError::NotAvailable)?;
-        let org = organization::Entity::find_by_id(claimed.org_id)
+        let org = organization::Entity::find_by_id(owner)
             .one(&self.db)
             .await?
             .ok_or(StartError::NotAvailable)?;

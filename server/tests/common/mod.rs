@@ -12,7 +12,9 @@ use server::audit::Actor;
 use server::config::Config;
 use server::http::{router, AppState};
 use shared::Role;
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
 pub const ADMIN_EMAIL: &str = "admin@acme.test";
@@ -24,7 +26,46 @@ pub struct TestApp {
     pub state: AppState,
     pub router: axum::Router,
     pub client: SocketAddr,
+    /// What DNS answers when a domain is verified; nothing until a test publishes it.
+    pub dns: Arc<TestDns>,
     _dir: tempfile::TempDir,
+}
+
+/// A DNS zone in memory for domain verification: tests publish TXT records (or
+/// make the lookup fail) and the server's Verify reads them, with no network.
+#[derive(Default)]
+pub struct TestDns {
+    answers: Mutex<HashMap<String, Result<Vec<String>, String>>>,
+}
+
+impl TestDns {
+    /// Publishes TXT records at `name` (replacing any there).
+    pub fn publish_txt(&self, name: &str, values: &[&str]) {
+        let values = values.iter().map(|v| v.to_string()).collect();
+        self.answers
+            .lock()
+            .unwrap()
+            .insert(name.to_ascii_lowercase(), Ok(values));
+    }
+
+    /// Lookups of `name` fail, as when the DNS server times out.
+    pub fn fail(&self, name: &str, reason: &str) {
+        self.answers
+            .lock()
+            .unwrap()
+            .insert(name.to_ascii_lowercase(), Err(reason.to_string()));
+    }
+}
+
+#[async_trait::async_trait]
+impl server::domains::dns::TxtLookup for TestDns {
+    async fn txt(&self, name: &str) -> Result<Vec<String>, server::domains::dns::LookupFailed> {
+        match self.answers.lock().unwrap().get(&name.to_ascii_lowercase()) {
+            Some(Ok(values)) => Ok(values.clone()),
+            Some(Err(reason)) => Err(server::domains::dns::LookupFailed(reason.clone())),
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 pub struct TestResponse {
@@ -81,13 +122,15 @@ impl TestApp {
             .await
             .expect("connect");
         server::db::migrate(&db).await.expect("migrate");
-        let state = AppState::new(db.clone(), config).expect("state");
+        let dns = Arc::new(TestDns::default());
+        let state = AppState::with_dns(db.clone(), config, dns.clone()).expect("state");
         let router = router(state.clone());
         Self {
             db,
             state,
             router,
             client: "203.0.113.7:50000".parse().unwrap(),
+            dns,
             _dir: dir,
         }
     }
@@ -324,6 +367,16 @@ pub fn url_encode(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
+}
+
+/// An empty database of its own, not migrated: SQLite in `dir`, or a fresh
+/// PostgreSQL database when `TEST_DATABASE_URL` is set.
+pub async fn empty_database(dir: &std::path::Path) -> DatabaseConnection {
+    let url = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => fresh_postgres_database(&url).await,
+        _ => format!("sqlite://{}?mode=rwc", dir.join("empty.db").display()),
+    };
+    server::db::connect(&url).await.expect("connect")
 }
 
 async fn fresh_postgres_database(admin_url: &str) -> String {

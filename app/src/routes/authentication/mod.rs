@@ -3,18 +3,14 @@
 
 mod connection;
 mod create;
+mod domains;
 mod health;
 mod oidc_form;
 mod saml_form;
 mod testing;
 
-use crate::components::fields::{
-    CopyValue, FieldMessage, StatusBadge, TextInput, SECONDARY_BUTTON,
-};
-use crate::error::AppError;
-use crate::functions::connections::{
-    get_authentication_overview, AddOrgDomain, RemoveOrgDomain, SetRequireSso,
-};
+use crate::components::fields::{CopyValue, FieldMessage, StatusBadge};
+use crate::functions::connections::{get_authentication_overview, SetRequireSso};
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -56,7 +52,7 @@ fn Overview() -> impl IntoView {
                                 <CopyValue id="login-url" label="Login URL" value=overview.login_url.clone()/>
                             </div>
                         </section>
-                        <Domains domains=overview.domains.clone()/>
+                        <domains::Domains domains=overview.domains.clone()/>
                         <RequireSso on=overview.require_sso has_tested=overview.has_tested_connection/>
                         <ConnectionList connections=overview.connections.clone()/>
                         <create::CreateConnection/>
@@ -165,87 +161,6 @@ fn RequireSso(on: bool, has_tested: bool) -> impl IntoView {
                 }}
             </p>
             <FieldMessage id="require-sso-error" error field="require_sso"/>
-        </section>
-    }
-}
-
-/// The email domains that route "Sign in with SSO" to this organization.
-#[component]
-fn Domains(domains: Vec<String>) -> impl IntoView {
-    let add = ServerAction::<AddOrgDomain>::new();
-    let remove = ServerAction::<RemoveOrgDomain>::new();
-    let list = RwSignal::new(domains);
-    let domain = RwSignal::new(String::new());
-    let local_error = RwSignal::new(None::<AppError>);
-    Effect::new(move |_| {
-        if let Some(Ok(overview)) = add.value().get() {
-            list.set(overview.domains);
-            domain.set(String::new());
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(overview)) = remove.value().get() {
-            list.set(overview.domains);
-        }
-    });
-    let error = Signal::derive(move || {
-        local_error.get().or_else(|| {
-            add.value()
-                .get()
-                .and_then(Result::err)
-                .or_else(|| remove.value().get().and_then(Result::err))
-        })
-    });
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let value = domain.get_untracked();
-        match shared::domain::validate_domain("domain", &value) {
-            Ok(()) => {
-                local_error.set(None);
-                add.dispatch(AddOrgDomain { domain: value });
-            }
-            Err(e) => local_error.set(Some(AppError::Invalid(shared::FieldErrors(vec![e])))),
-        }
-    };
-    view! {
-        <section class="mt-6 rounded-xl border border-slate-200 bg-white p-5" aria-labelledby="domains-heading">
-            <h2 id="domains-heading" class="font-semibold">"Email domains"</h2>
-            <p class="mt-1 max-w-2xl text-sm text-slate-600">
-                "Members who enter an address at one of these domains and choose Sign in with SSO are sent to your identity provider. A domain belongs to one organization."
-            </p>
-            <ul class="mt-3 flex flex-wrap gap-2" aria-label="Claimed domains">
-                {move || list
-                    .get()
-                    .into_iter()
-                    .map(|d| {
-                        let label = format!("Remove {d}");
-                        let target = d.clone();
-                        view! {
-                            <li class="flex items-center gap-2 rounded-full border border-slate-200 bg-slate-50 py-1 pl-3 pr-1 text-sm">
-                                <span class="font-mono">{d}</span>
-                                <button
-                                    type="button"
-                                    class="rounded-full px-2 text-slate-500 hover:bg-slate-200 hover:text-slate-800"
-                                    aria-label=label
-                                    on:click=move |_| {
-                                        remove.dispatch(RemoveOrgDomain { domain: target.clone() });
-                                    }
-                                >
-                                    "×"
-                                </button>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
-            <form class="mt-3 flex max-w-xl items-end gap-2" on:submit=submit novalidate>
-                <div class="flex-1">
-                    <TextInput id="domain" label="Domain" value=domain error placeholder="initech.com"/>
-                </div>
-                <button type="submit" class=SECONDARY_BUTTON disabled=move || add.pending().get()>
-                    "Add domain"
-                </button>
-            </form>
         </section>
     }
 }
