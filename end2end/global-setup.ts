@@ -4,13 +4,16 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { ACCOUNTS, ORG, PEERS } from "./tests/fixtures";
+// @ts-expect-error: a plain ES module without type declarations.
+import { startDnsPeer } from "./peers/dns.mjs";
 
 const baseURL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
 
 /**
  * Waits for the server, creates the test organization with the real CLI, and
  * starts the test peers: a real OpenID Provider, a file server for IdP metadata and a
- * SAML IdP (pysaml2, peers/saml-idp.py).
+ * SAML IdP (pysaml2, peers/saml-idp.py), and a DNS server for domain verification
+ * (peers/dns.mjs; the server under test asks it through LATCHKEY_DNS_SERVER).
  */
 export default async function globalSetup() {
   await waitForReady(`${baseURL}/readyz`, 90_000);
@@ -38,6 +41,7 @@ export default async function globalSetup() {
   const metadata = serveMetadata();
   const provider = startOpenIdProvider();
   const samlIdp = startSamlIdp();
+  const dns = startDnsPeer({ dnsPort: PEERS.dnsPort, controlPort: PEERS.dnsControlPort });
   try {
     await waitForReady(`${PEERS.oidcIssuer}/.well-known/openid-configuration`, 30_000);
     await waitForReady(`${SAML_IDP_URL}/health`, 30_000, samlIdp.failure);
@@ -45,12 +49,14 @@ export default async function globalSetup() {
     metadata.close();
     provider.kill();
     samlIdp.child.kill();
+    dns.close();
     throw error;
   }
   return async () => {
     metadata.close();
     provider.kill();
     samlIdp.child.kill();
+    dns.close();
   };
 }
 

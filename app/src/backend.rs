@@ -157,6 +157,23 @@ pub trait Backend: Send + Sync + 'static {
         return_to: &str,
     ) -> Result<SsoStart, AppError>;
 
+    /// "Link my SSO identity": sends the signed-in Integrations Admin to the
+    /// connection's IdP; the identity it vouches for is then bound to their
+    /// account, so SSO may sign them in from then on.
+    async fn sso_link_start(
+        &self,
+        admin: &CurrentUser,
+        connection_id: &str,
+    ) -> Result<SsoStart, AppError>;
+
+    /// The subject (NameID or `sub`) bound to the admin's own account at this
+    /// connection, if any.
+    async fn my_sso_identity(
+        &self,
+        admin: &CurrentUser,
+        connection_id: &str,
+    ) -> Result<Option<String>, AppError>;
+
     /// A connection's recent sign-ins and tests, newest first.
     async fn sso_events(
         &self,

@@ -1,7 +1,7 @@
-import { expect, Page, test } from "@playwright/test";
+import { expect, Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ACCOUNTS, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
+import { ACCOUNTS, PEERS, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 const SIGNING_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-signing.pem"), "utf8");
 const NEXT_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-next.pem"), "utf8");

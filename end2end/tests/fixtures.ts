@@ -1,6 +1,34 @@
-import { Page } from "@playwright/test";
+import { BrowserContext, expect, Page, test as base } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+
+/**
+ * Every test runs with a watch on Content-Security-Policy violations in all of
+ * its pages (popups too): our own scripts must carry the page's nonce, so a
+ * violation means a script of ours would not run for real users.
+ */
+export const test = base.extend<{ cspViolations: string[] }>({
+  cspViolations: [
+    async ({ context }, use) => {
+      const violations: string[] = [];
+      watchCsp(context, violations);
+      await use(violations);
+      expect(violations, "Content-Security-Policy violations").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+
+function watchCsp(context: BrowserContext, violations: string[]) {
+  const watch = (page: Page) =>
+    page.on("console", (message) => {
+      if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
+        violations.push(`${page.url()}: ${message.text()}`);
+      }
+    });
+  context.pages().forEach(watch);
+  context.on("page", watch);
+}
 
 export const ORG = { slug: "initech", name: "Initech" };
 
@@ -14,7 +42,19 @@ export const PEERS = {
   oidcClientSecret: "latchkey-e2e-secret-value",
   /** The pysaml2 SAML IdP (peers/saml-idp.py). */
   samlIdpUrl: `http://127.0.0.1:${process.env.SAML_IDP_PORT ?? 3302}`,
+  /** The DNS server (peers/dns.mjs): scripts/lib/e2e names it in LATCHKEY_DNS_SERVER. */
+  dnsPort: 3303,
+  dnsControlPort: 3304,
 };
+
+/** Publishes a TXT record at the test DNS server, as an admin would at their DNS provider. */
+export async function publishTxt(name: string, value: string) {
+  const response = await fetch(`http://127.0.0.1:${PEERS.dnsControlPort}/records/${encodeURIComponent(name)}`, {
+    method: "PUT",
+    body: value,
+  });
+  if (response.status !== 204) throw new Error(`DNS peer: ${response.status}`);
+}
 
 export const ACCOUNTS = {
   admin: {

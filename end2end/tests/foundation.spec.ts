@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { ACCOUNTS, ORG, screenshot, signIn, waitForHydration } from "./fixtures";
+import { expect } from "@playwright/test";
+import { ACCOUNTS, ORG, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 test.describe("signing in", () => {
   test("an integrations admin signs in and reaches both settings pages", async ({ page }) => {

@@ -1,5 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
-import { ACCOUNTS, ORG, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
+import { expect, Page } from "@playwright/test";
+import { ACCOUNTS, ORG, PEERS, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 /**
  * OpenID Connect end to end against a real OpenID Provider (the npm package
@@ -126,5 +126,34 @@ test.describe("OIDC sign-in", () => {
     await page.getByLabel("User", { exact: true }).press("Enter");
     const events = page.getByRole("table", { name: "Audit events" });
     await expect(events.locator('tr[data-action="sign_in"]').filter({ hasText: "oidc" }).first()).toBeVisible();
+  });
+
+  test("an admin with a password is signed in by SSO only after linking their identity", async ({ page }) => {
+    test.setTimeout(90_000);
+    await signIn(page, ACCOUNTS.admin);
+    await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
+    await createOidcConnection(page, "Initech OIDC (admins)", PEERS.oidcClientSecret);
+    const connection = new URL(page.url()).searchParams.get("connection");
+    expect(connection).toBeTruthy();
+
+    // An IdP account carrying the admin's email does not open the admin account.
+    await page.context().clearCookies();
+    await page.goto(`/login/${ORG.slug}?connection=${connection}`);
+    await signInAtProvider(page, ACCOUNTS.admin.email);
+    await expect(page.getByRole("heading", { name: "We couldn't sign you in" })).toBeVisible();
+    await expect(page.getByText("Admin must link their SSO identity first")).toBeVisible();
+    await screenshot(page, "sso-admin-link-required");
+
+    // Linked from the admin's own session, that identity is theirs.
+    await page.context().clearCookies();
+    await signIn(page, ACCOUNTS.admin);
+    await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
+    await page.goto(`/settings/authentication?connection=${connection}`);
+    await waitForHydration(page);
+    await page.getByRole("button", { name: "Link my SSO identity" }).click();
+    await signInAtProvider(page, ACCOUNTS.admin.email);
+    await expect(page.getByTestId("linked-identity")).toContainText(ACCOUNTS.admin.email);
+    await expect(page.getByRole("banner")).toContainText(ACCOUNTS.admin.email);
+    await screenshot(page, "sso-identity-linked");
   });
 });

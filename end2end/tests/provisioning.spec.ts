@@ -1,5 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
-import { ACCOUNTS, screenshot, signIn, waitForHydration } from "./fixtures";
+import { expect, Page } from "@playwright/test";
+import { ACCOUNTS, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 test.use({ permissions: ["clipboard-read", "clipboard-write"] });
 

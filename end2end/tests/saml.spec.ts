@@ -1,5 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
-import { ACCOUNTS, continueWith, ORG, PEERS, screenshot, signIn, waitForHydration } from "./fixtures";
+import { expect, Page } from "@playwright/test";
+import { ACCOUNTS, continueWith, ORG, PEERS, publishTxt, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 /**
  * SAML end to end against a real SAML IdP (pysaml2, peers/saml-idp.py): the admin
@@ -184,7 +184,21 @@ test.describe("SAML sign-in", () => {
     await expect(page.locator("#domain-error")).toContainText("public mail service");
     await page.getByLabel("Domain", { exact: true }).fill("initech.test");
     await page.getByRole("button", { name: "Add domain" }).click();
-    await expect(page.getByRole("list", { name: "Claimed domains" })).toContainText("initech.test");
+    const claim = page.getByRole("list", { name: "Claimed domains" }).locator('li[data-domain="initech.test"]');
+    await expect(claim).toHaveAttribute("data-status", "pending");
+    await screenshot(page, "sso-domain-pending");
+
+    // Until the TXT record is found, the domain routes no one.
+    await claim.getByRole("button", { name: "Verify" }).click();
+    await expect(claim.getByTestId("domain-check")).toHaveAttribute("data-code", /.+/);
+    await expect(claim).toHaveAttribute("data-status", "pending");
+    await publishTxt(
+      await claim.getByLabel("TXT record name").inputValue(),
+      await claim.getByLabel("TXT record value").inputValue(),
+    );
+    await claim.getByRole("button", { name: "Verify" }).click();
+    await expect(claim).toHaveAttribute("data-status", "verified");
+    await expect(claim.getByTestId("domain-state")).toContainText("Members at this domain");
     await screenshot(page, "sso-domains");
 
     await page.context().clearCookies();

@@ -10,6 +10,7 @@ mod m20261123_000004_scim;
 mod m20261123_000005_org_domains;
 mod m20261203_000020_sign_in_hardening;
 mod m20261203_000040_domain_verification;
+mod m20261203_000060_sso_identities;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_org_domains::Migration),
             Box::new(m20261203_000020_sign_in_hardening::Migration),
             Box::new(m20261203_000040_domain_verification::Migration),
+            Box::new(m20261203_000060_sso_identities::Migration),
         ]
     }
 }

@@ -164,6 +164,7 @@ pub async fn create_user(
     }
     .insert(&txn)
     .await?;
+    crate::sso::identities::unretire(&txn, org.id, &user.email_normalized).await?;
     audit::record(
         &txn,
         AuditEntry {

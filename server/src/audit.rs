@@ -39,6 +39,8 @@ pub enum AuditAction {
     /// SCIM asked for something Latchkey does not let it do (e.g. deactivate
     /// the last Integrations Admin); stored with outcome `failure`.
     ScimChangeRefused,
+    /// An Integrations Admin linked their identity at an IdP to their account.
+    SsoIdentityLinked,
 }
 
 impl AuditAction {
@@ -70,6 +72,7 @@ impl AuditAction {
             AuditAction::ScimUserReactivated => "scim_user_reactivated",
             AuditAction::ScimUserDeleted => "scim_user_deleted",
             AuditAction::ScimChangeRefused => "scim_change_refused",
+            AuditAction::SsoIdentityLinked => "sso_identity_linked",
         }
     }
 }

@@ -384,6 +384,48 @@ impl Backend for ServerBackend {
         )
     }
 
+    async fn sso_link_start(
+        &self,
+        admin: &CurrentUser,
+        connection_id: &str,
+    ) -> Result<SsoStart, AppError> {
+        // The admin's own organization only (NotFound otherwise).
+        self.connections.get(admin, connection_id).await?;
+        let connection = crate::connections::store::find_any(&self.db, connection_id)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::NotFound)?;
+        let admin_id = admin.user_id.parse().map_err(internal)?;
+        match self.sso.start_link(&connection, admin_id).await {
+            Ok(started) => Ok(SsoStart::Redirect {
+                url: started.url,
+                set_cookie: started.set_cookie,
+            }),
+            Err(StartError::NotConfigured(_) | StartError::UnsafeIdpUrl(_)) => {
+                Err(AppError::Conflict(
+                    "This connection cannot sign anyone in yet: finish its settings and run Test Connection first."
+                        .into(),
+                ))
+            }
+            Err(StartError::Database(error)) => Err(internal(error)),
+            Err(other) => Err(internal(other)),
+        }
+    }
+
+    async fn my_sso_identity(
+        &self,
+        admin: &CurrentUser,
+        connection_id: &str,
+    ) -> Result<Option<String>, AppError> {
+        let detail = self.connections.get(admin, connection_id).await?;
+        let connection = detail.summary.id.parse().map_err(internal)?;
+        let user = admin.user_id.parse().map_err(internal)?;
+        let identity = crate::sso::identities::of_user(&self.db, connection, user)
+            .await
+            .map_err(internal)?;
+        Ok(identity.map(|identity| identity.subject))
+    }
+
     async fn sso_events(
         &self,
         admin: &CurrentUser,

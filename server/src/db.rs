@@ -1,6 +1,7 @@
 //! Opening the database (SQLite by default, PostgreSQL for several instances) and
 //! applying migrations.
 
+use crate::private_files;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
@@ -11,12 +12,13 @@ use std::time::Duration;
 /// "database is locked" errors.
 pub async fn connect(database_url: &str) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_path(database_url) {
-        if let Some(dir) = std::path::Path::new(&path).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
-            }
+        let path = std::path::Path::new(&path);
+        let cannot =
+            |e: std::io::Error| DbErr::Custom(format!("cannot create {}: {e}", path.display()));
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            private_files::create_dir(dir).map_err(cannot)?;
         }
+        private_files::create_file(path).map_err(cannot)?;
     }
     let mut options = ConnectOptions::new(database_url.to_string());
     options

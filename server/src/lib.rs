@@ -15,6 +15,7 @@ pub mod http;
 pub mod oidc;
 pub mod outbound;
 pub mod password;
+pub mod private_files;
 pub mod provisioning;
 pub mod proxies;
 pub mod saml;

@@ -153,7 +153,17 @@ async fn serve(
     let listen = config.listen;
     let public_url = config.public_url.clone();
     tokio::spawn(purge_sessions_periodically(db.clone()));
-    let state = AppState::new(db, config).map_err(|e| e.to_string())?;
+    let state = AppState::new(db.clone(), config).map_err(|e| e.to_string())?;
+    let resealed = server::secrets::reseal_legacy(&db, &state.secrets)
+        .await
+        .map_err(|e| format!("re-sealing stored secrets: {e}"))?;
+    if resealed.resealed > 0 || resealed.undecryptable > 0 {
+        tracing::info!(
+            resealed = resealed.resealed,
+            undecryptable = resealed.undecryptable,
+            "stored client secrets re-sealed to their rows"
+        );
+    }
     // Refuse to serve an ACS whose xmlsec could still fetch URLs.
     server::saml::xmlsec_limits::ensure().map_err(|e| format!("SAML verification: {e}"))?;
     let app = router(state);

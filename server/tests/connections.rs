@@ -557,6 +557,65 @@ async fn connections_can_be_deactivated_and_deleted() {
 }
 
 /// Serves fixed documents on loopback (a file server, not an identity provider).
+/// Each stored client secret is sealed to its own row: copied into another
+/// connection (by someone who can write the database but has no key), it does
+/// not decrypt there, and that connection asks for its secret again.
+#[tokio::test]
+async fn a_client_secret_copied_to_another_connection_does_not_decrypt() {
+    let app = TestApp::spawn_with(&[("LATCHKEY_ALLOW_PRIVATE_URLS", "true")])
+        .await
+        .with_acme()
+        .await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let issuer = format!("http://{}", serve_discovery().await);
+    let mut ids = Vec::new();
+    for secret in ["secret-of-a", "secret-of-b"] {
+        let id = create(&app, &admin, "oidc", "okta").await["summary"]["id"].clone();
+        let form = json!({ "provider": "okta", "display_name": "", "issuer_url": issuer, "client_id": "latchkey-app", "client_secret": secret });
+        let saved = app
+            .call_json(
+                "save_oidc_connection",
+                json!({ "id": id, "form": form }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        ids.push(id.as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    let (a, b) = (ids[0], ids[1]);
+    let find = |id| sso_connection::Entity::find_by_id(id).one(&app.db);
+    let a_secret = find(a).await.unwrap().unwrap().oidc_client_secret;
+    let mut b_row: sso_connection::ActiveModel = find(b).await.unwrap().unwrap().into();
+    b_row.oidc_client_secret = sea_orm::Set(a_secret);
+    sea_orm::ActiveModelTrait::update(b_row, &app.db)
+        .await
+        .unwrap();
+
+    let started = app.get(&format!("/sso/test/{a}"), Some(&admin)).await;
+    let location = started.header("location").unwrap_or_default();
+    assert!(
+        location.starts_with(&format!("{issuer}/auth?")),
+        "{location}"
+    );
+
+    let refused = app.get(&format!("/sso/test/{b}"), Some(&admin)).await;
+    assert_eq!(refused.status, StatusCode::OK, "{}", refused.body);
+    assert_eq!(refused.header("location"), None);
+    let event = app.last_sso_event().await;
+    assert_eq!(
+        (
+            event.connection_id,
+            event.code.as_deref(),
+            event.expected.as_deref()
+        ),
+        (
+            b,
+            Some("connection_not_configured"),
+            Some("A Client Secret")
+        )
+    );
+}
+
 async fn serve_files(files: Vec<(&'static str, String)>) -> std::net::SocketAddr {
     let mut router = axum::Router::new();
     for (path, body) in files {

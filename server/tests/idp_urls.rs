@@ -15,6 +15,7 @@ use common::*;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::{json, Value};
 use server::entities::sso_connection;
+use server::secrets::SecretSlot;
 use uuid::Uuid;
 
 const JAVASCRIPT: &str = "javascript:alert(document.domain)";
@@ -337,7 +338,10 @@ async fn a_stored_script_or_plain_http_authorization_endpoint_is_refused() {
         let app = app_allowing_private_urls(allowed).await;
         let admin = app.session_for(ADMIN_EMAIL).await;
         let (id, _) = create(&app, &admin, "oidc").await;
-        let secret = app.state.secrets.encrypt("s3cret-value");
+        let secret = app
+            .state
+            .secrets
+            .encrypt(SecretSlot::ClientSecret(id), "s3cret-value");
         let discovery = json!({
             "authorization_endpoint": endpoint,
             "token_endpoint": "https://idp.example.com/token",

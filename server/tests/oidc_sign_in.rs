@@ -730,3 +730,187 @@ async fn callback_needs_the_starting_browsers_secret_not_just_its_cookie_name() 
         signed_in.body
     );
 }
+
+impl Setup {
+    /// A sign-in the account rules refused (the IdP vouched for the person):
+    /// 403, nobody signed in, and the event's code.
+    async fn assert_account_refused(&self, response: &TestResponse, code: &str) {
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{}", response.body);
+        assert!(response.session_cookie().is_none());
+        let event = self.app.last_sso_event().await;
+        assert_eq!((event.success, event.code.as_deref()), (false, Some(code)));
+        assert!(response.body.contains(&event.reference));
+    }
+
+    async fn user(&self, email: &str) -> Option<user::Model> {
+        user::Entity::find()
+            .filter(user::Column::EmailNormalized.eq(email))
+            .one(&self.app.db)
+            .await
+            .unwrap()
+    }
+
+    /// "Link my SSO identity" as the admin, signing in at the provider as `login`.
+    async fn link_as(&self, login: &str) -> TestResponse {
+        let started = self
+            .app
+            .call_json(
+                "link_sso_identity",
+                json!({ "connection_id": self.connection }),
+                Some(&self.admin),
+            )
+            .await;
+        let (authorize, binding) = started_at_provider(&started);
+        let back = self.provider.sign_in(&authorize, login).await;
+        self.callback(&back, Some(&binding)).await
+    }
+
+    async fn my_identity(&self, session: &str) -> Value {
+        self.app
+            .call_json(
+                "my_sso_identity",
+                json!({ "connection_id": self.connection }),
+                Some(session),
+            )
+            .await
+            .json()
+    }
+}
+
+/// The provider's subject, not the email, picks the account once it signed in:
+/// someone new who is given an old address (another subject, same email) is
+/// refused instead of opening the old account.
+#[tokio::test]
+async fn an_email_given_to_a_new_person_does_not_open_the_old_account() {
+    let setup = Setup::new().await;
+    // Login "ada": subject "ada", email ada@initech.test.
+    let first = setup.sign_in_as("ada", None).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let ada = setup.user("ada@initech.test").await.expect("created");
+
+    // Login "ada@initech.test": another subject with the same email.
+    let newcomer = setup.sign_in_as("ada@initech.test", None).await;
+    setup
+        .assert_account_refused(&newcomer, "identity_conflict")
+        .await;
+    let event = setup.app.last_sso_event().await;
+    assert_eq!(
+        (event.expected.as_deref(), event.received.as_deref()),
+        (
+            Some("ada@initech.test signs in through this connection as ada"),
+            Some("ada@initech.test for ada@initech.test")
+        )
+    );
+
+    let again = setup.sign_in_as("ada", None).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let me = setup
+        .app
+        .call("whoami", "", Some(&again.session_cookie().unwrap()))
+        .await
+        .json();
+    assert_eq!(me["user_id"], ada.id.to_string());
+}
+
+/// SSO never takes over an Integrations Admin who has a password: the admin
+/// links their identity from their own session first, and only that identity
+/// signs them in.
+#[tokio::test]
+async fn an_admin_with_a_password_is_signed_in_by_sso_only_after_linking() {
+    let setup = Setup::new().await;
+    let before = setup.sign_in_as(ADMIN_EMAIL, None).await;
+    setup
+        .assert_account_refused(&before, "admin_link_required")
+        .await;
+    assert_eq!(setup.my_identity(&setup.admin).await, Value::Null);
+
+    // A member cannot start a link; the admin can.
+    let member = setup.app.session_for(MEMBER_EMAIL).await;
+    let refused = setup
+        .app
+        .call_json(
+            "link_sso_identity",
+            json!({ "connection_id": setup.connection }),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let linked = setup.link_as("admin-at-idp").await;
+    assert_eq!(linked.status, StatusCode::SEE_OTHER, "{}", linked.body);
+    assert_eq!(
+        linked.header("location"),
+        Some(format!("/settings/authentication?connection={}", setup.connection).as_str())
+    );
+    assert!(linked.session_cookie().is_none(), "a link signs nobody in");
+    assert_eq!(setup.my_identity(&setup.admin).await, json!("admin-at-idp"));
+    let audit = setup.app.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|(action, _, actor)| action == "sso_identity_linked" && actor == ADMIN_EMAIL),
+        "{audit:?}"
+    );
+
+    // The linked subject signs the admin in; an IdP account that merely
+    // carries the admin's email still does not.
+    let after = setup.sign_in_as("admin-at-idp", None).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "{}", after.body);
+    let me = setup
+        .app
+        .call("whoami", "", Some(&after.session_cookie().unwrap()))
+        .await
+        .json();
+    assert_eq!(me["email"], ADMIN_EMAIL);
+    let impostor = setup.sign_in_as(ADMIN_EMAIL, None).await;
+    setup
+        .assert_account_refused(&impostor, "identity_conflict")
+        .await;
+}
+
+/// An account SCIM deleted is not created again by an SSO sign-in; SCIM
+/// creating it again lifts that.
+#[tokio::test]
+async fn an_account_scim_deleted_is_not_brought_back_by_sso() {
+    let setup = Setup::new().await;
+    assert_eq!(
+        setup.sign_in_as("ada", None).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let ada = setup.user("ada@initech.test").await.unwrap();
+    let (scim, token) = setup.app.enable_scim().await;
+    let deleted = setup
+        .app
+        .scim(
+            "DELETE",
+            scim,
+            &format!("/Users/{}", ada.id),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+
+    let refused = setup.sign_in_as("ada", None).await;
+    setup.assert_account_refused(&refused, "user_deleted").await;
+    assert!(setup.user("ada@initech.test").await.is_none());
+
+    let created = setup
+        .app
+        .scim(
+            "POST",
+            scim,
+            "/Users",
+            Some(&token),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "ada@initech.test",
+                "name": { "givenName": "Ada", "familyName": "Lovelace" },
+                "active": true
+            })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let back = setup.sign_in_as("ada", None).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+}

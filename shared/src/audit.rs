@@ -56,7 +56,10 @@ impl AuditKind {
                     || action.starts_with("domain_")
             }
             AuditKind::Provisioning => action.starts_with("scim_"),
-            AuditKind::Users => matches!(action, "user_created" | "organization_created"),
+            AuditKind::Users => matches!(
+                action,
+                "user_created" | "organization_created" | "sso_identity_linked"
+            ),
         }
     }
 
@@ -66,7 +69,11 @@ impl AuditKind {
             AuditKind::SignIns => &["sign_in", "sign_in_failed", "sign_out"],
             AuditKind::SsoSettings => &["connection_%", "require_sso_%", "domain_%"],
             AuditKind::Provisioning => &["scim_%"],
-            AuditKind::Users => &["user_created", "organization_created"],
+            AuditKind::Users => &[
+                "user_created",
+                "organization_created",
+                "sso_identity_linked",
+            ],
         }
     }
 }

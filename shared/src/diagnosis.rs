@@ -15,6 +15,9 @@ pub enum DiagnosisCode {
     ConnectionNotConfigured,
     UserDeactivated,
     ServerBusy,
+    IdentityConflict,
+    AdminLinkRequired,
+    UserDeleted,
     // SAML.
     EmailAttributeMissing,
     InvalidSamlResponse,
@@ -30,6 +33,7 @@ pub enum DiagnosisCode {
     IdpInitiatedNotAllowed,
     IdpErrorStatus,
     BrowserMismatch,
+    NameIdNotPersistent,
     // OpenID Connect.
     DiscoveryFailed,
     InvalidClient,
@@ -48,6 +52,9 @@ impl DiagnosisCode {
         DiagnosisCode::ConnectionNotConfigured,
         DiagnosisCode::UserDeactivated,
         DiagnosisCode::ServerBusy,
+        DiagnosisCode::IdentityConflict,
+        DiagnosisCode::AdminLinkRequired,
+        DiagnosisCode::UserDeleted,
         DiagnosisCode::EmailAttributeMissing,
         DiagnosisCode::InvalidSamlResponse,
         DiagnosisCode::SignatureInvalid,
@@ -62,6 +69,7 @@ impl DiagnosisCode {
         DiagnosisCode::IdpInitiatedNotAllowed,
         DiagnosisCode::IdpErrorStatus,
         DiagnosisCode::BrowserMismatch,
+        DiagnosisCode::NameIdNotPersistent,
         DiagnosisCode::DiscoveryFailed,
         DiagnosisCode::InvalidClient,
         DiagnosisCode::RedirectUriMismatch,
@@ -80,6 +88,9 @@ impl DiagnosisCode {
             DiagnosisCode::ConnectionNotConfigured => "connection_not_configured",
             DiagnosisCode::UserDeactivated => "user_deactivated",
             DiagnosisCode::ServerBusy => "server_busy",
+            DiagnosisCode::IdentityConflict => "identity_conflict",
+            DiagnosisCode::AdminLinkRequired => "admin_link_required",
+            DiagnosisCode::UserDeleted => "user_deleted",
             DiagnosisCode::EmailAttributeMissing => "email_attribute_missing",
             DiagnosisCode::InvalidSamlResponse => "invalid_saml_response",
             DiagnosisCode::SignatureInvalid => "signature_invalid",
@@ -94,6 +105,7 @@ impl DiagnosisCode {
             DiagnosisCode::IdpInitiatedNotAllowed => "idp_initiated_not_allowed",
             DiagnosisCode::IdpErrorStatus => "idp_error_status",
             DiagnosisCode::BrowserMismatch => "browser_mismatch",
+            DiagnosisCode::NameIdNotPersistent => "name_id_not_persistent",
             DiagnosisCode::DiscoveryFailed => "discovery_failed",
             DiagnosisCode::InvalidClient => "invalid_client",
             DiagnosisCode::RedirectUriMismatch => "redirect_uri_mismatch",
@@ -119,7 +131,12 @@ impl DiagnosisCode {
     pub fn protocol(self) -> Option<Protocol> {
         use DiagnosisCode::*;
         match self {
-            ConnectionNotConfigured | UserDeactivated | ServerBusy => None,
+            ConnectionNotConfigured
+            | UserDeactivated
+            | ServerBusy
+            | IdentityConflict
+            | AdminLinkRequired
+            | UserDeleted => None,
             EmailAttributeMissing
             | InvalidSamlResponse
             | SignatureInvalid
@@ -133,7 +150,8 @@ impl DiagnosisCode {
             | InResponseToUnknown
             | IdpInitiatedNotAllowed
             | IdpErrorStatus
-            | BrowserMismatch => Some(Protocol::Saml),
+            | BrowserMismatch
+            | NameIdNotPersistent => Some(Protocol::Saml),
             DiscoveryFailed | InvalidClient | RedirectUriMismatch | StateMismatch
             | NonceMismatch | IdTokenInvalid | TokenRequestFailed | EmailClaimMissing
             | EmailNotVerified | IdpError => Some(Protocol::Oidc),
@@ -147,6 +165,9 @@ impl DiagnosisCode {
             ConnectionNotConfigured => "Connection not fully configured",
             UserDeactivated => "User deactivated",
             ServerBusy => "Too busy to check the sign-in",
+            IdentityConflict => "Account belongs to a different identity",
+            AdminLinkRequired => "Admin must link their SSO identity first",
+            UserDeleted => "Account was deleted by provisioning",
             EmailAttributeMissing => "Email attribute missing",
             InvalidSamlResponse => "Invalid SAML response",
             SignatureInvalid => "Signature does not verify",
@@ -161,6 +182,7 @@ impl DiagnosisCode {
             IdpInitiatedNotAllowed => "Sign-in started at the identity provider is turned off",
             IdpErrorStatus => "Identity provider reported an error",
             BrowserMismatch => "Sign-in finished in a different browser",
+            NameIdNotPersistent => "NameID changes at every sign-in",
             DiscoveryFailed => "Endpoint discovery failed",
             InvalidClient => "Client ID or secret rejected",
             RedirectUriMismatch => "Redirect URI mismatch",
@@ -190,6 +212,21 @@ impl DiagnosisCode {
                 "So many sign-ins arrived at once that the response could not be checked \
                  within a few seconds, so it was refused rather than left waiting. Nothing \
                  is wrong with the connection's settings."
+            }
+            IdentityConflict => {
+                "The identity provider vouched for someone whose email belongs to an account \
+                 that already signs in through this connection as a different person (another \
+                 NameID or subject). An identity provider that gives an old address to a new \
+                 person must not hand them the old account, so the sign-in was refused."
+            }
+            AdminLinkRequired => {
+                "The email belongs to an Integrations Admin who signs in with a password. \
+                 Single sign-on does not take over such an account until the admin links \
+                 their identity at this identity provider while signed in."
+            }
+            UserDeleted => {
+                "Provisioning (SCIM) deleted this person's account, so single sign-on does \
+                 not create it again on its own."
             }
             EmailAttributeMissing => {
                 "The SAML response was trusted, but it carries no attribute with the name \
@@ -250,6 +287,11 @@ impl DiagnosisCode {
                 "The response answers a sign-in that was started in another browser, or the \
                  browser did not send back the cookie set when the sign-in started. Such a \
                  response could sign this browser in as someone else, so it was refused."
+            }
+            NameIdNotPersistent => {
+                "The identity provider sent a transient NameID: a new random value at each \
+                 sign-in. Latchkey recognises a person by their NameID, so it cannot tell \
+                 whether this is the same person as last time."
             }
             DiscoveryFailed => {
                 "The OpenID configuration could not be read from the Issuer URL, so it is \
@@ -313,6 +355,21 @@ impl DiagnosisCode {
                 "Sign in again in a moment. If it keeps happening, the server is overloaded \
                  or flooded with requests to the ACS URL: look at its logs and add capacity \
                  or block the source."
+            }
+            IdentityConflict => {
+                "If this is the same person and the identity provider changed their \
+                 identifier, an Integrations Admin can remove the old link from the member's \
+                 account; otherwise give the new person their own email address. The \
+                 expected and received values show the two identifiers."
+            }
+            AdminLinkRequired => {
+                "Sign in with your email and password, open Settings > Authentication, \
+                 choose this connection and click Link my SSO identity. From then on you \
+                 can sign in through your identity provider as well."
+            }
+            UserDeleted => {
+                "If this person should have access again, assign them to the application in \
+                 your identity provider so that provisioning creates their account again."
             }
             EmailAttributeMissing => {
                 "In your identity provider, add an attribute statement that sends the user's \
@@ -393,6 +450,12 @@ impl DiagnosisCode {
                  time, serve Latchkey over https (LATCHKEY_PUBLIC_URL starting with https://): \
                  over http, browsers send the sign-in cookie with the identity provider's POST \
                  only when the identity provider is on the same site."
+            }
+            NameIdNotPersistent => {
+                "In your identity provider, set the application's NameID format to \
+                 Persistent or EmailAddress (Okta: Name ID format EmailAddress; Entra ID: \
+                 the Unique User Identifier claim as persistent; ADFS: a persistent or \
+                 email NameID claim rule), save, and run Test Connection again."
             }
             DiscoveryFailed => {
                 "Open the Issuer URL followed by /.well-known/openid-configuration in a \
@@ -521,6 +584,11 @@ mod tests {
     const REQUIRED: &[(&str, Option<Protocol>)] = &[
         ("connection_not_configured", None),
         ("user_deactivated", None),
+        ("server_busy", None),
+        ("identity_conflict", None),
+        ("admin_link_required", None),
+        ("user_deleted", None),
+        ("name_id_not_persistent", Some(Protocol::Saml)),
         ("email_attribute_missing", Some(Protocol::Saml)),
         ("invalid_saml_response", Some(Protocol::Saml)),
         ("audience_mismatch", Some(Protocol::Saml)),

@@ -23,6 +23,30 @@ pub async fn start_org_sso(
     Ok(follow_sso_start(start))
 }
 
+/// "Link my SSO identity": the admin's browser goes to the IdP (a redirect);
+/// when it vouches for them, that identity is bound to the admin's account.
+#[server(endpoint = "link_sso_identity", input = Json)]
+pub async fn link_sso_identity(connection_id: String) -> Result<OrgSignIn, AppError> {
+    use crate::ssr::{backend, fail, follow_sso_start, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    let start = backend()?
+        .sso_link_start(&admin, &connection_id)
+        .await
+        .map_err(fail)?;
+    Ok(follow_sso_start(start))
+}
+
+/// The subject the signed-in admin is linked to at this connection, if any.
+#[server(endpoint = "my_sso_identity", input = Json)]
+pub async fn my_sso_identity(connection_id: String) -> Result<Option<String>, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .my_sso_identity(&admin, &connection_id)
+        .await
+        .map_err(fail)
+}
+
 #[server(endpoint = "get_sso_events", input = Json)]
 pub async fn get_sso_events(connection_id: String) -> Result<Vec<SsoEvent>, AppError> {
     use crate::ssr::{backend, fail, require_integrations_admin};

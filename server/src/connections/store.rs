@@ -5,7 +5,7 @@ use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::entities::organization;
 use crate::entities::sso_connection::{self, ActiveModel, Column, Entity, Model};
 use crate::saml::certificate::parse_pem_bundle;
-use crate::secrets::SecretKey;
+use crate::secrets::{SecretKey, SecretSlot};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -198,13 +198,16 @@ pub async fn save_oidc(
         .provider
         .unwrap_or_else(|| super::view::provider(&existing));
     let secret_changed = !form.client_secret.is_empty();
+    let id = existing.id;
     let mut model: ActiveModel = existing.into();
     model.provider = Set(provider.key().to_string());
     model.display_name = Set(display_name_or_default(&form.display_name, provider));
     model.oidc_issuer_url = Set(form.issuer_url.trim().to_string());
     model.oidc_client_id = Set(form.client_id.trim().to_string());
     if secret_changed {
-        model.oidc_client_secret = Set(Some(secrets.encrypt(&form.client_secret)));
+        model.oidc_client_secret = Set(Some(
+            secrets.encrypt(SecretSlot::ClientSecret(id), &form.client_secret),
+        ));
     }
     model.oidc_discovery = Set(Some(serde_json::to_string(&discovered).unwrap_or_default()));
     model.updated_at = Set(Utc::now());

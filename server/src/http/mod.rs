@@ -116,7 +116,10 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let backend = state.backend.clone();
-        move || provide_context(backend.clone())
+        move || {
+            provide_context(backend.clone());
+            headers::provide_page_nonce();
+        }
     };
     let page_shell = {
         let options = state.leptos.clone();

@@ -2,8 +2,13 @@
 //! sign-in error page and the Test Connection popup's last page. They stand
 //! alone (inline styles), so they render even when the app bundle cannot.
 
+use super::headers::policy;
+use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
 use shared::Diagnosis;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f8fafc;color:#0f172a;display:flex;min-height:100vh;align-items:center;justify-content:center;margin:0;padding:1rem}main{max-width:32rem;background:#fff;border:1px solid #e2e8f0;border-radius:.75rem;padding:1.5rem 1.75rem;box-shadow:0 1px 2px rgba(0,0,0,.05)}h1{font-size:1.25rem;margin:0 0 .5rem}p{line-height:1.5;color:#334155}code{background:#f1f5f9;padding:.1rem .35rem;border-radius:.25rem;font-size:1rem}a{color:#4338ca;font-weight:500}";
@@ -34,10 +39,13 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 /// What a member sees when SSO refuses them: the reason in plain words and a
 /// reference their admin can look up. The technical record stays with the admin.
 pub fn sign_in_failed(diagnosis: &Diagnosis, reference: &str) -> Response {
-    let status = if diagnosis.code == shared::DiagnosisCode::UserDeactivated {
-        StatusCode::FORBIDDEN
-    } else {
-        StatusCode::BAD_REQUEST
+    use shared::DiagnosisCode::*;
+    // The IdP vouched for the person; the account rules refused them.
+    let status = match diagnosis.code {
+        UserDeactivated | UserDeleted | IdentityConflict | AdminLinkRequired => {
+            StatusCode::FORBIDDEN
+        }
+        _ => StatusCode::BAD_REQUEST,
     };
     let body = format!(
         "<h1>We couldn't sign you in</h1><p><strong>{}</strong></p><p>Your organization's single sign-on setup refused this sign-in. Please contact your administrator and give them this reference:</p><p><code data-testid=\"reference\">{}</code></p><p><a href=\"/login\">Back to sign in</a></p>",
@@ -63,12 +71,48 @@ pub fn test_finished(event_id: &str, origin: &str, connection_id: &str) -> Respo
     let message =
         serde_json::Value::String(format!("latchkey-test-result:{connection_id}:{event_id}"));
     let script = format!(
-        "<script>(function(){{var o=window.opener;if(o&&!o.closed){{o.postMessage({message},{origin});window.close();}}}})();</script>",
+        "(function(){{var o=window.opener;if(o&&!o.closed){{o.postMessage({message},{origin});window.close();}}}})();",
         origin = serde_json::Value::String(origin.to_string()),
     );
     let body = format!(
-        "<h1>Test finished</h1><p>The result is on the connection's page in Latchkey. You can close this window.</p><p><a href=\"/settings/authentication?connection={}\">Open the connection</a></p>{script}",
+        "<h1>Test finished</h1><p>The result is on the connection's page in Latchkey. You can close this window.</p><p><a href=\"/settings/authentication?connection={}\">Open the connection</a></p><script>{script}</script>",
         escape(connection_id)
     );
-    page(StatusCode::OK, "Test finished", &body)
+    let mut response = page(StatusCode::OK, "Test finished", &body);
+    // This page's one script is allowed by its hash: nothing else on it can run.
+    let csp = policy(&format!(
+        "'sha256-{}'",
+        STANDARD.encode(Sha256::digest(&script))
+    ));
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn the_test_popup_page_allows_exactly_its_one_script() {
+        let response = test_finished("event-1", "https://sso.example.com", "conn-1");
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        let script = body
+            .split_once("<script>")
+            .and_then(|(_, rest)| rest.split_once("</script>"))
+            .map(|(script, _)| script)
+            .unwrap();
+        let hash = STANDARD.encode(Sha256::digest(script));
+        assert_eq!(csp, policy(&format!("'sha256-{hash}'")));
+        assert_eq!(body.matches("<script").count(), 1);
+    }
 }

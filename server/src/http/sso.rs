@@ -92,6 +92,7 @@ pub(super) fn respond(state: &AppState, connection_id: &str, outcome: SsoOutcome
             append_cookie(&mut response, &cookie);
             response
         }
+        SsoOutcome::Linked { redirect_to } => Redirect::to(&redirect_to).into_response(),
         SsoOutcome::TestFinished { event_id } => plain_page::test_finished(
             &event_id.to_string(),
             &state.config.public_url.origin().ascii_serialization(),

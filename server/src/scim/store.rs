@@ -308,6 +308,7 @@ impl Store<'_> {
         }
         .insert(&txn)
         .await?;
+        crate::sso::identities::unretire(&txn, caller.org_id, &created.email_normalized).await?;
         audit_user(&txn, caller, AuditAction::ScimUserCreated, &created).await?;
         txn.commit().await?;
         Ok(created)
@@ -380,6 +381,8 @@ impl Store<'_> {
         }
         sessions::close_all_for_user(&txn, found.id).await?;
         user::Entity::delete_by_id(found.id).exec(&txn).await?;
+        // SSO must not bring the account back by creating it just in time.
+        crate::sso::identities::retire(&txn, caller.org_id, &found.email_normalized).await?;
         audit_user(&txn, caller, AuditAction::ScimUserDeleted, &found).await?;
         txn.commit().await?;
         Ok(())

@@ -1,8 +1,16 @@
-//! Just-in-time accounts: the first SSO sign-in creates the member; later ones
-//! refresh their names. SCIM-provisioned and JIT users are one account per email.
+//! Which account an SSO sign-in opens. The identity provider's subject (SAML
+//! NameID, OIDC `sub`) picks it once bound (`identities`); a subject seen for
+//! the first time is bound to the account with its email, or to a new account
+//! created just in time. Three cases are refused instead: an email whose
+//! account is bound to another subject of this connection (the IdP gave an old
+//! address to someone new), an Integrations Admin with a password who has not
+//! linked this identity, and an email whose account SCIM deleted.
 
+use super::identities::{self, Origin};
 use crate::accounts::{self, Account, AccountError, NewUser};
 use crate::audit::Actor;
+use crate::db::is_unique_violation;
+use crate::entities::sso_connection::Model as Connection;
 use crate::entities::{organization, user};
 use chrono::Utc;
 use sea_orm::{
@@ -22,51 +30,149 @@ pub struct SsoPerson {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JitError {
-    #[error("the account is deactivated")]
-    Deactivated(Diagnosis),
+    #[error("{}", .0.code.code())]
+    Refused(Diagnosis),
     #[error("{0}")]
     Database(#[from] DbErr),
     #[error("{0}")]
     Account(#[from] AccountError),
 }
 
-/// Finds the member by email in the organization, or creates them.
+/// Where the sign-in comes from: the connection and the IdP's subject.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub connection: &'a Connection,
+    pub subject: &'a str,
+}
+
+/// The account `subject` signs in to, created just in time for new people.
 pub async fn find_or_create(
     db: &DatabaseConnection,
     org: &organization::Model,
+    from: Subject<'_>,
     person: &SsoPerson,
-    connection_name: &str,
 ) -> Result<Account, JitError> {
-    // Two first sign-ins can race; the unique index lets one create, the other finds.
-    for _ in 0..2 {
-        if let Some(user) = find_user(db, org, &person.email).await? {
+    // Two first sign-ins can race; the unique indexes let one bind or create,
+    // and the other finds what it made on the next pass.
+    for _ in 0..3 {
+        if let Some(identity) = identities::by_subject(db, from.connection.id, from.subject).await?
+        {
+            let user = user::Entity::find_by_id(identity.user_id)
+                .one(db)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("user".into()))?;
             let user = refresh(db, user, person).await?;
+            identities::touch(db, identity).await?;
             return account(db, user).await;
         }
-        let created = accounts::create_user(
-            db,
-            NewUser {
-                org_slug: org.slug.clone(),
-                email: person.email.clone(),
-                first_name: person.first_name.clone(),
-                last_name: person.last_name.clone(),
-                role: Role::Member,
-                password: None,
-            },
-            Actor::Anonymous {
-                claimed_email: format!("{} (SSO: {connection_name})", person.email),
-            },
-        )
-        .await;
-        match created {
-            Ok(user) => return account(db, user).await,
-            Err(AccountError::UserExists(_)) => continue,
-            Err(error) => return Err(error.into()),
+        let bound = match find_user(db, org, &person.email).await? {
+            Some(user) => bind_existing(db, from, user).await?,
+            None => create(db, org, from, person).await?,
+        };
+        if let Some(user) = bound {
+            let user = refresh(db, user, person).await?;
+            return account(db, user).await;
         }
     }
     Err(JitError::Database(DbErr::Custom(
         "the account changed during sign-in".into(),
     )))
+}
+
+/// Binds a subject seen for the first time to the account with its email.
+/// `None`: someone else bound it meanwhile; look again.
+async fn bind_existing(
+    db: &DatabaseConnection,
+    from: Subject<'_>,
+    user: user::Model,
+) -> Result<Option<user::Model>, JitError> {
+    if let Some(other) = identities::of_user(db, from.connection.id, user.id).await? {
+        return Err(JitError::Refused(
+            Diagnosis::new(DiagnosisCode::IdentityConflict)
+                .with_expected(format!(
+                    "{} signs in through this connection as {}",
+                    user.email, other.subject
+                ))
+                .with_received(format!("{} for {}", from.subject, user.email)),
+        ));
+    }
+    check_active(&user)?;
+    let full = account(db, user.clone()).await?;
+    if full.role == Role::IntegrationsAdmin && user.password_hash.is_some() {
+        return Err(JitError::Refused(
+            Diagnosis::new(DiagnosisCode::AdminLinkRequired)
+                .with_expected(format!(
+                    "{} linked to this connection from their own session",
+                    user.email
+                ))
+                .with_received(format!("{} (not linked)", from.subject)),
+        ));
+    }
+    let bind = identities::bind(
+        db,
+        user.org_id,
+        from.connection.id,
+        from.subject,
+        user.id,
+        Origin::SignIn,
+    )
+    .await;
+    match bind {
+        Ok(_) => Ok(Some(user)),
+        Err(error) if is_unique_violation(&error) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A new person from the organization's own connection: a member account,
+/// bound to the subject. Not for an email whose account SCIM deleted.
+async fn create(
+    db: &DatabaseConnection,
+    org: &organization::Model,
+    from: Subject<'_>,
+    person: &SsoPerson,
+) -> Result<Option<user::Model>, JitError> {
+    if identities::is_retired(db, org.id, &normalize_email(&person.email)).await? {
+        return Err(JitError::Refused(
+            Diagnosis::new(DiagnosisCode::UserDeleted)
+                .with_expected("An account that provisioning has not deleted")
+                .with_received(format!("{} was deleted by SCIM provisioning", person.email)),
+        ));
+    }
+    let created = accounts::create_user(
+        db,
+        NewUser {
+            org_slug: org.slug.clone(),
+            email: person.email.clone(),
+            first_name: person.first_name.clone(),
+            last_name: person.last_name.clone(),
+            role: Role::Member,
+            password: None,
+        },
+        Actor::Anonymous {
+            claimed_email: format!("{} (SSO: {})", person.email, from.connection.display_name),
+        },
+    )
+    .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(AccountError::UserExists(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let bind = identities::bind(
+        db,
+        org.id,
+        from.connection.id,
+        from.subject,
+        user.id,
+        Origin::SignIn,
+    )
+    .await;
+    match bind {
+        Ok(_) => Ok(Some(user)),
+        Err(error) if is_unique_violation(&error) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn find_user(
@@ -81,22 +187,27 @@ async fn find_user(
         .await
 }
 
+fn check_active(user: &user::Model) -> Result<(), JitError> {
+    if user.active {
+        return Ok(());
+    }
+    Err(JitError::Refused(
+        Diagnosis::new(DiagnosisCode::UserDeactivated)
+            .with_expected("An active account")
+            .with_received(format!(
+                "{} is deactivated in this organization",
+                user.email
+            )),
+    ))
+}
+
 /// Deactivated users stay out; active ones get the IdP's current names.
 async fn refresh(
     db: &DatabaseConnection,
     user: user::Model,
     person: &SsoPerson,
 ) -> Result<user::Model, JitError> {
-    if !user.active {
-        return Err(JitError::Deactivated(
-            Diagnosis::new(DiagnosisCode::UserDeactivated)
-                .with_expected("An active account")
-                .with_received(format!(
-                    "{} is deactivated in this organization",
-                    user.email
-                )),
-        ));
-    }
+    check_active(&user)?;
     let first = if person.first_name.is_empty() {
         &user.first_name
     } else {

@@ -3,15 +3,17 @@
 //! (event with a reference, audit row, plain error page), or an admin's test
 //! is recorded for the Test Connection panel.
 
-use super::accounts::{self as jit, JitError, SsoPerson};
+use super::accounts::{self as jit, JitError, SsoPerson, Subject};
 use super::events::{self, NewEvent};
+use super::identities::{self, Origin};
+use super::requests::{PendingRequest, Purpose};
 use super::SsoService;
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::entities::organization;
 use crate::entities::sso_connection::{self, Model as Connection};
 use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, IntoActiveModel, Set, TransactionTrait};
 use serde_json::json;
 use shared::sso_event::{ReceivedAttribute, SsoEventKind};
 use shared::Diagnosis;
@@ -29,6 +31,8 @@ pub enum SsoOutcome {
     },
     /// A test finished, well or not: the popup tells its opener.
     TestFinished { event_id: Uuid },
+    /// An admin linked their identity at the IdP to their account: back to settings.
+    Linked { redirect_to: String },
     /// A member's sign-in failed: show the plain error page.
     Refused {
         diagnosis: Diagnosis,
@@ -65,6 +69,32 @@ impl From<Diagnosis> for Failure {
     }
 }
 
+/// What the pending request started, so what its answer leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    SignIn,
+    Test,
+    /// An Integrations Admin's "Link my SSO identity", from their own session.
+    Link {
+        admin_user_id: Uuid,
+    },
+}
+
+impl Ending {
+    /// No pending request (IdP-initiated) is a sign-in.
+    pub fn of(pending: Option<&PendingRequest>) -> Self {
+        match pending {
+            Some(p) if p.purpose == Purpose::Test => Ending::Test,
+            Some(p) if p.purpose == Purpose::Link => match p.admin_user_id {
+                Some(admin_user_id) => Ending::Link { admin_user_id },
+                // A link request always names its admin; without one it signs nobody in.
+                None => Ending::Test,
+            },
+            _ => Ending::SignIn,
+        }
+    }
+}
+
 /// The protocol-specific bits the common ending records.
 #[derive(Debug, Clone, Copy)]
 pub struct Via {
@@ -77,15 +107,20 @@ impl SsoService {
     pub(super) async fn finish(
         &self,
         connection: &Connection,
-        test: bool,
+        ending: Ending,
         result: Result<Vouched, Failure>,
         return_to: String,
         via: Via,
     ) -> Result<SsoOutcome, DbErr> {
-        match (test, result) {
-            (true, result) => self.finish_test(connection, result).await,
-            (false, Ok(vouched)) => self.sign_in(connection, vouched, return_to, via).await,
-            (false, Err(failure)) => self.refuse(connection, failure, via).await,
+        match (ending, result) {
+            (Ending::Test, result) => self.finish_test(connection, result).await,
+            (Ending::Link { admin_user_id }, Ok(vouched)) => {
+                self.link(connection, admin_user_id, vouched, via).await
+            }
+            (Ending::SignIn, Ok(vouched)) => {
+                self.sign_in(connection, vouched, return_to, via).await
+            }
+            (_, Err(failure)) => self.refuse(connection, failure, via).await,
         }
     }
 
@@ -110,19 +145,22 @@ impl SsoService {
             .one(&self.db)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound("organization".into()))?;
-        let account =
-            match jit::find_or_create(&self.db, &org, &person, &connection.display_name).await {
-                Ok(account) => account,
-                Err(JitError::Deactivated(diagnosis)) => {
-                    let failure = Failure {
-                        diagnosis,
-                        vouched: Some(vouched),
-                    };
-                    return self.refuse(connection, failure, via).await;
-                }
-                Err(JitError::Database(error)) => return Err(error),
-                Err(JitError::Account(error)) => return Err(DbErr::Custom(error.to_string())),
-            };
+        let from = Subject {
+            connection,
+            subject: &vouched.subject,
+        };
+        let account = match jit::find_or_create(&self.db, &org, from, &person).await {
+            Ok(account) => account,
+            Err(JitError::Refused(diagnosis)) => {
+                let failure = Failure {
+                    diagnosis,
+                    vouched: Some(vouched),
+                };
+                return self.refuse(connection, failure, via).await;
+            }
+            Err(JitError::Database(error)) => return Err(error),
+            Err(JitError::Account(error)) => return Err(DbErr::Custom(error.to_string())),
+        };
         let token =
             sessions::open(&self.db, account.user.id, org.id, via.method, via.client_ip).await?;
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
@@ -147,6 +185,65 @@ impl SsoService {
             token,
             max_age_secs: SESSION_LIFETIME.num_seconds(),
             redirect_to: return_to,
+        })
+    }
+
+    /// Binds the subject the IdP vouched for to the admin who started the link
+    /// from their own session, replacing their earlier link on this connection.
+    /// A subject already bound to someone else stays theirs.
+    async fn link(
+        &self,
+        connection: &Connection,
+        admin_user_id: Uuid,
+        vouched: Vouched,
+        via: Via,
+    ) -> Result<SsoOutcome, DbErr> {
+        if let Some(owner) = identities::by_subject(&self.db, connection.id, &vouched.subject)
+            .await?
+            .filter(|identity| identity.user_id != admin_user_id)
+        {
+            let diagnosis = shared::Diagnosis::new(shared::DiagnosisCode::IdentityConflict)
+                .with_expected(format!("{} not linked to another account", vouched.subject))
+                .with_received(format!("linked to account {}", owner.user_id));
+            let failure = Failure {
+                diagnosis,
+                vouched: Some(vouched),
+            };
+            return self.refuse(connection, failure, via).await;
+        }
+        let txn = self.db.begin().await?;
+        identities::unbind_user(&txn, connection.id, admin_user_id).await?;
+        identities::bind(
+            &txn,
+            connection.org_id,
+            connection.id,
+            &vouched.subject,
+            admin_user_id,
+            Origin::AdminLink,
+        )
+        .await?;
+        let admin = crate::entities::user::Entity::find_by_id(admin_user_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("user".into()))?;
+        audit::record(
+            &txn,
+            AuditEntry {
+                org_id: Some(connection.org_id),
+                actor: Actor::User {
+                    id: admin.id,
+                    email: admin.email.clone(),
+                },
+                action: AuditAction::SsoIdentityLinked,
+                success: true,
+                detail: json!({ "connection_id": connection.id, "subject": vouched.subject }),
+                client_ip: via.client_ip,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(SsoOutcome::Linked {
+            redirect_to: format!("/settings/authentication?connection={}", connection.id),
         })
     }
 

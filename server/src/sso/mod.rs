@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod binding;
 pub mod events;
 pub mod finish;
+pub mod identities;
 pub mod oidc_flow;
 pub mod replay;
 pub mod requests;

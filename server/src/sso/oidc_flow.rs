@@ -4,7 +4,7 @@
 //! admin a test result.
 
 use super::binding::{self, BrowserCookies, Flow};
-use super::finish::{Failure, SsoOutcome, Via, Vouched};
+use super::finish::{Ending, Failure, SsoOutcome, Via, Vouched};
 use super::requests::{self, PendingRequest, Purpose};
 use super::SsoService;
 use crate::connections::store;
@@ -14,6 +14,7 @@ use crate::oidc::claims::{map_person, received_claims};
 use crate::oidc::http_client::OidcHttp;
 use crate::oidc::token::{self, CodeExchange, VerifiedLogin};
 use crate::oidc::OidcSettings;
+use crate::secrets::SecretSlot;
 use crate::sessions::SignInMethod;
 use chrono::Utc;
 use sea_orm::DbErr;
@@ -61,7 +62,7 @@ impl SsoService {
         let result = result
             .map(|login| vouched(&connection, &login))
             .map_err(Failure::from);
-        let test = pending.as_ref().is_some_and(|p| p.purpose == Purpose::Test);
+        let ending = Ending::of(pending.as_ref());
         let return_to = pending
             .as_ref()
             .map_or_else(|| "/".to_string(), |p| p.return_to.clone());
@@ -69,7 +70,8 @@ impl SsoService {
             method: SignInMethod::Oidc,
             client_ip,
         };
-        self.finish(&connection, test, result, return_to, via).await
+        self.finish(&connection, ending, result, return_to, via)
+            .await
     }
 
     /// The checks before any call to the provider: our request, this browser,
@@ -149,7 +151,10 @@ impl SsoService {
         let pkce_verifier = pending
             .pkce_verifier
             .as_deref()
-            .and_then(|stored| self.secrets.decrypt(stored).ok())
+            .and_then(|stored| {
+                let slot = SecretSlot::PkceVerifier(&pending.id);
+                self.secrets.decrypt(slot, stored).ok()
+            })
             .ok_or_else(lost)?;
         let nonce = pending.nonce.clone().ok_or_else(lost)?;
         let exchange = CodeExchange {
@@ -190,7 +195,10 @@ impl SsoService {
         let client_secret = connection
             .oidc_client_secret
             .as_deref()
-            .and_then(|stored| self.secrets.decrypt(stored).ok())
+            .and_then(|stored| {
+                let slot = SecretSlot::ClientSecret(connection.id);
+                self.secrets.decrypt(slot, stored).ok()
+            })
             .ok_or_else(|| missing("A Client Secret"))?;
         Ok(OidcSettings {
             issuer: connection.oidc_issuer_url.trim().to_string(),

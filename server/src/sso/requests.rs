@@ -18,6 +18,9 @@ pub enum Purpose {
     SignIn,
     /// An admin's Test Connection: nobody is signed in by it.
     Test,
+    /// An Integrations Admin links their identity at the IdP to their own
+    /// account (`admin_user_id`); nobody is signed in by it.
+    Link,
 }
 
 impl Purpose {
@@ -25,14 +28,15 @@ impl Purpose {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::Test => "test",
+            Purpose::Link => "link",
         }
     }
 
     fn parse(value: &str) -> Purpose {
-        if value == "test" {
-            Purpose::Test
-        } else {
-            Purpose::SignIn
+        match value {
+            "test" => Purpose::Test,
+            "link" => Purpose::Link,
+            _ => Purpose::SignIn,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::accounts::SsoPerson;
 use super::binding::{self, BrowserCookies, Flow, Mismatch};
-use super::finish::{Failure, SsoOutcome, Via, Vouched};
+use super::finish::{Ending, Failure, SsoOutcome, Via, Vouched};
 use super::replay;
 use super::requests::{self, PendingRequest, Purpose};
 use super::SsoService;
@@ -58,7 +58,7 @@ impl SsoService {
             Some(id) => requests::take(&self.db, connection.id, id).await?,
             None => None,
         };
-        let purpose = pending.as_ref().map_or(Purpose::SignIn, |p| p.purpose);
+        let ending = Ending::of(pending.as_ref());
         let browser = pending
             .as_ref()
             .map(|p| binding::check(p, Flow::Saml, cookies));
@@ -79,14 +79,8 @@ impl SsoService {
             method: SignInMethod::Saml,
             client_ip,
         };
-        self.finish(
-            &connection,
-            purpose == Purpose::Test,
-            result,
-            return_to,
-            via,
-        )
-        .await
+        self.finish(&connection, ending, result, return_to, via)
+            .await
     }
 
     async fn validate(
@@ -241,13 +235,59 @@ fn busy(refused: VerifierError) -> Diagnosis {
 
 /// The protocol-neutral view of a verified assertion.
 fn vouched(connection: &Connection, assertion: &VerifiedAssertion) -> Vouched {
-    Vouched {
-        subject: assertion.name_id.clone(),
-        attributes: received_attributes(assertion),
-        person: map_identity(assertion, &mapping(connection)).map(|identity| SsoPerson {
+    let person = stable_subject(assertion).and_then(|()| {
+        map_identity(assertion, &mapping(connection)).map(|identity| SsoPerson {
             email: identity.email,
             first_name: identity.first_name,
             last_name: identity.last_name,
-        }),
+        })
+    });
+    Vouched {
+        subject: assertion.name_id.clone(),
+        attributes: received_attributes(assertion),
+        person,
+    }
+}
+
+const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+
+/// Sign-ins are bound to the NameID (`sso::identities`): a transient one is a
+/// new value each time, so it cannot pick an account.
+fn stable_subject(assertion: &VerifiedAssertion) -> Result<(), Diagnosis> {
+    if assertion.name_id_format.as_deref() != Some(TRANSIENT) {
+        return Ok(());
+    }
+    Err(Diagnosis::new(DiagnosisCode::NameIdNotPersistent)
+        .with_expected("NameID format persistent or emailAddress")
+        .with_received(format!("{TRANSIENT} ({})", assertion.name_id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assertion(format: Option<&str>) -> VerifiedAssertion {
+        VerifiedAssertion {
+            assertion_id: "_a".into(),
+            name_id: "_f81c2e".into(),
+            name_id_format: format.map(str::to_string),
+            attributes: Vec::new(),
+            in_response_to: None,
+            remember_until: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_transient_name_id_cannot_pick_an_account() {
+        let refused = stable_subject(&assertion(Some(TRANSIENT))).unwrap_err();
+        assert_eq!(refused.code, DiagnosisCode::NameIdNotPersistent);
+        for fine in [
+            None,
+            Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"),
+            Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
+            Some("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"),
+        ] {
+            assert_eq!(stable_subject(&assertion(fine)), Ok(()), "{fine:?}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::oidc::jwks::JwksCache;
 use crate::outbound::OutboundPolicy;
 use crate::saml::request as authn_request;
 use crate::saml::verifier::VerifierPool;
-use crate::secrets::SecretKey;
+use crate::secrets::{SecretKey, SecretSlot};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use shared::connection::field;
 use shared::idp_url;
@@ -168,6 +168,21 @@ impl SsoService {
         self.start(connection, departure).await
     }
 
+    /// The IdP URL for an admin's "Link my SSO identity"; the connection must
+    /// belong to the admin's organization (checked by the caller's lookup).
+    pub async fn start_link(
+        &self,
+        connection: &Connection,
+        admin: Uuid,
+    ) -> Result<Started, StartError> {
+        let departure = Departure {
+            purpose: Purpose::Link,
+            admin: Some(admin),
+            return_to: "/settings/authentication",
+        };
+        self.start(connection, departure).await
+    }
+
     /// Looks a connection up by ID within an organization.
     pub async fn connection_in_org(
         &self,
@@ -299,7 +314,10 @@ impl SsoService {
         let browser = binding::issue();
         let pending = NewRequest {
             nonce: Some(request.nonce),
-            pkce_verifier: Some(self.secrets.encrypt(&request.pkce_verifier)),
+            pkce_verifier: Some(self.secrets.encrypt(
+                SecretSlot::PkceVerifier(&request.state),
+                &request.pkce_verifier,
+            )),
             ..departure.request(connection, request.state.clone(), browser.hash)
         };
         requests::store(&self.db, pending).await?;

@@ -164,13 +164,14 @@ impl TestApp {
         let db = server::db::connect(&config.database_url)
             .await
             .expect("connect");
-        let state = AppState::new(db.clone(), config).expect("state");
+        let state = AppState::with_dns(db.clone(), config, self.dns.clone()).expect("state");
         let router = router(state.clone());
         TestApp {
             db,
             state,
             router,
             client: self.client,
+            dns: self.dns.clone(),
             _dir: dir,
         }
     }

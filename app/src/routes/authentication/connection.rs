@@ -2,6 +2,7 @@
 //! and activate / deactivate / delete.
 
 use super::health::ConnectionHealth;
+use super::link_identity::LinkIdentity;
 use super::oidc_form::OidcForm;
 use super::saml_form::SamlForm;
 use super::testing::{EventLog, TestConnection};
@@ -121,6 +122,7 @@ fn Connection(detail: ConnectionDetail) -> impl IntoView {
             <div class="space-y-6">
                 <ConnectionHealth detail=detail.clone()/>
                 <TestConnection connection_id=summary.id.clone() ready=summary.ready_to_test events_version/>
+                <LinkIdentity connection_id=summary.id.clone() usable=summary.active && summary.ready_to_test/>
             </div>
         </div>
     }

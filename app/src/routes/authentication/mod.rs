@@ -5,6 +5,7 @@ mod connection;
 mod create;
 mod domains;
 mod health;
+mod link_identity;
 mod oidc_form;
 mod saml_form;
 mod testing;
