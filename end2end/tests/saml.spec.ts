@@ -193,8 +193,8 @@ test.describe("SAML sign-in", () => {
     await expect(claim.getByTestId("domain-check")).toHaveAttribute("data-code", /.+/);
     await expect(claim).toHaveAttribute("data-status", "pending");
     await publishTxt(
-      await claim.getByLabel("TXT record name").inputValue(),
-      await claim.getByLabel("TXT record value").inputValue(),
+      await claim.getByLabel("TXT record name", { exact: true }).inputValue(),
+      await claim.getByLabel("TXT record value", { exact: true }).inputValue(),
     );
     await claim.getByRole("button", { name: "Verify" }).click();
     await expect(claim).toHaveAttribute("data-status", "verified");

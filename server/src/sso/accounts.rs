@@ -108,20 +108,7 @@ async fn bind_existing(
                 .with_received(format!("{} (not linked)", from.subject)),
         ));
     }
-    let bind = identities::bind(
-        db,
-        user.org_id,
-        from.connection.id,
-        from.subject,
-        user.id,
-        Origin::SignIn,
-    )
-    .await;
-    match bind {
-        Ok(_) => Ok(Some(user)),
-        Err(error) if is_unique_violation(&error) => Ok(None),
-        Err(error) => Err(error.into()),
-    }
+    bind_first_sign_in(db, from, user).await
 }
 
 /// A new person from the organization's own connection: a member account,
@@ -159,9 +146,19 @@ async fn create(
         Err(AccountError::UserExists(_)) => return Ok(None),
         Err(error) => return Err(error.into()),
     };
+    bind_first_sign_in(db, from, user).await
+}
+
+/// Binds the subject to `user`; `None` when another sign-in bound the subject
+/// or the account first (the caller looks again).
+async fn bind_first_sign_in(
+    db: &DatabaseConnection,
+    from: Subject<'_>,
+    user: user::Model,
+) -> Result<Option<user::Model>, JitError> {
     let bind = identities::bind(
         db,
-        org.id,
+        user.org_id,
         from.connection.id,
         from.subject,
         user.id,
