@@ -18,6 +18,7 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, Lazy, SsrMode};
 
 use routes::{
+    handover::ContinuePage,
     home::HomePage,
     lazy::{AuditRoute, AuthenticationRoute, ProvisioningRoute},
     login::{LoginPage, OrgLoginPage},
@@ -56,6 +57,7 @@ pub fn App() -> impl IntoView {
                 // Async: the status (302, 401, 403) is known before the first byte is sent.
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/continue") view=ContinuePage/>
                 <Route path=path!("/login/:org_slug") view=OrgLoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("/settings") view=SettingsLayout ssr=SsrMode::Async>
                     // Lazy: each settings page is its own WASM chunk (see routes::lazy).

@@ -96,6 +96,13 @@ export async function signIn(page: Page, account: Account) {
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
+/** Signs in at the test OpenID Provider's own login page (its development interaction). */
+export async function signInAtProvider(page: Page, login: string) {
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill("any password");
+  await page.locator('button[type="submit"]').click();
+}
+
 /**
  * After going to the organization's login URL (or "Sign in with SSO"): with
  * several active connections the member picks one; with one, the browser is

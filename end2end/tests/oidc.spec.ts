@@ -1,5 +1,5 @@
 import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, ORG, PEERS, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import { ACCOUNTS, ORG, PEERS, screenshot, signIn, signInAtProvider, test, waitForHydration } from "./fixtures";
 
 /**
  * OpenID Connect end to end against a real OpenID Provider (the npm package
@@ -40,13 +40,6 @@ async function createOidcConnection(page: Page, name: string, secret: string, re
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByTestId("token-endpoint")).toContainText(PEERS.oidcIssuer);
   await expect(page.getByRole("button", { name: "Test Connection" })).toBeEnabled();
-}
-
-/** Signs in at the provider's own login page (its development interaction). */
-async function signInAtProvider(page: Page, login: string) {
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill("any password");
-  await page.locator('button[type="submit"]').click();
 }
 
 /**

@@ -11,6 +11,7 @@ mod m20261123_000005_org_domains;
 mod m20261203_000020_sign_in_hardening;
 mod m20261203_000040_domain_verification;
 mod m20261203_000060_sso_identities;
+mod m20261204_000080_host_apps;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000020_sign_in_hardening::Migration),
             Box::new(m20261203_000040_domain_verification::Migration),
             Box::new(m20261203_000060_sso_identities::Migration),
+            Box::new(m20261204_000080_host_apps::Migration),
         ]
     }
 }

@@ -200,27 +200,10 @@ impl Backend for ServerBackend {
     }
 
     async fn session_user(&self, token: &str) -> Result<Option<CurrentUser>, AppError> {
-        let Some(session) = sessions::find_live(&self.db, token)
-            .await
-            .map_err(internal)?
-        else {
-            return Ok(None);
-        };
-        let account = accounts::account_by_id(&self.db, session.user_id)
+        let live = sessions::live_account(&self.db, token)
             .await
             .map_err(internal)?;
-        // Checked on every request too, not only when Require SSO is turned on:
-        // a password sign-in that raced the switch opens nothing afterwards.
-        Ok(account
-            .filter(|a| a.user.active)
-            .filter(|a| {
-                SignInMethod::session_allowed(
-                    &session.method,
-                    a.org.require_sso,
-                    a.role.is_integrations_admin(),
-                )
-            })
-            .map(|a| a.to_current_user()))
+        Ok(live.map(|(_, account)| account.to_current_user()))
     }
 
     async fn sign_out(&self, token: &str, client_ip: Option<IpAddr>) -> Result<(), AppError> {

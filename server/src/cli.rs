@@ -60,6 +60,33 @@ pub enum Command {
         #[arg(long, default_value = "other")]
         provider: String,
     },
+    /// Register a host app as an OpenID Connect client of Latchkey and print
+    /// `{"client_id", "client_secret", "webhook_secret"}` (secrets shown once).
+    CreateApp {
+        #[arg(long)]
+        name: String,
+        /// Where Latchkey may send members back (exact match); repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where directory and connection events are POSTed.
+        #[arg(long)]
+        webhook_url: Option<String>,
+    },
+    /// List the registered host apps (never their secrets), as JSON.
+    ListApps,
+    /// Give a host app a new client secret (printed once); the old one stops working.
+    RotateAppSecret {
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Remove a host app; its codes and tokens stop working.
+    DeleteApp {
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Sign new ID tokens with a new key; the old key stays published until its
+    /// tokens expire.
+    RotateSigningKey,
     /// Benchmark helper: add N SCIM-style users (`user<n>@<domain>`) in bulk and
     /// write their ids to a file, one a line.
     #[command(hide = true)]

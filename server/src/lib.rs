@@ -16,6 +16,7 @@ pub mod oidc;
 pub mod outbound;
 pub mod password;
 pub mod private_files;
+pub mod provider;
 pub mod provisioning;
 pub mod proxies;
 pub mod saml;

@@ -4,6 +4,7 @@ use server::audit::Actor;
 use server::cli::{Cli, Command};
 use server::config::Config;
 use server::http::{router, AppState};
+use server::provider::apps;
 use server::{bootstrap, db, sessions};
 use std::io::Read;
 use std::net::SocketAddr;
@@ -103,6 +104,49 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::CreateApp {
+            name,
+            redirect_uris,
+            webhook_url,
+        } => {
+            let secrets =
+                server::secrets::SecretKey::load(config.secret_key.as_deref(), &config.data_dir)
+                    .map_err(|e| e.to_string())?;
+            let new = apps::NewApp {
+                name,
+                redirect_uris,
+                webhook_url,
+            };
+            let credentials = apps::create(&db, &secrets, new, config.allow_private_urls)
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(&credentials)
+        }
+        Command::ListApps => print_json(&apps::list(&db).await.map_err(|e| e.to_string())?),
+        Command::RotateAppSecret { client_id } => {
+            let client_secret = apps::rotate_secret(&db, &client_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(
+                &serde_json::json!({ "client_id": client_id, "client_secret": client_secret }),
+            )
+        }
+        Command::DeleteApp { client_id } => {
+            apps::delete(&db, &client_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Deleted the app {client_id}.");
+            Ok(())
+        }
+        Command::RotateSigningKey => {
+            let secrets =
+                server::secrets::SecretKey::load(config.secret_key.as_deref(), &config.data_dir)
+                    .map_err(|e| e.to_string())?;
+            let kid = server::provider::keys::rotate(&db, &secrets)
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(&serde_json::json!({ "kid": kid }))
+        }
         Command::SeedScimUsers {
             org,
             count,
@@ -122,6 +166,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
 }
 
 /// The first line of standard input, without its line ending.
@@ -186,6 +236,13 @@ async fn purge_sessions_periodically(db: sea_orm::DatabaseConnection) {
         tick.tick().await;
         if let Err(error) = sessions::purge_expired(&db).await {
             tracing::warn!(%error, "could not purge expired sessions");
+        }
+        let provider = (
+            server::provider::codes::purge_expired(&db).await,
+            server::provider::tokens::purge_expired(&db).await,
+        );
+        if let (Err(error), _) | (_, Err(error)) = provider {
+            tracing::warn!(%error, "could not purge expired codes and tokens");
         }
     }
 }

@@ -28,6 +28,10 @@ pub enum SecretSlot<'a> {
     ClientSecret(Uuid),
     /// `sso_request.pkce_verifier` of the request with this id (its state).
     PkceVerifier(&'a str),
+    /// `host_apps.webhook_secret` of this host app.
+    WebhookSecret(Uuid),
+    /// `op_signing_keys.private_key` of the key with this `kid`.
+    SigningKey(&'a str),
 }
 
 impl SecretSlot<'_> {
@@ -37,6 +41,8 @@ impl SecretSlot<'_> {
                 format!("latchkey:v2:sso_connection.oidc_client_secret:{id}")
             }
             SecretSlot::PkceVerifier(id) => format!("latchkey:v2:sso_request.pkce_verifier:{id}"),
+            SecretSlot::WebhookSecret(id) => format!("latchkey:v2:host_apps.webhook_secret:{id}"),
+            SecretSlot::SigningKey(kid) => format!("latchkey:v2:op_signing_keys.private_key:{kid}"),
         }
     }
 }

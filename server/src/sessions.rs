@@ -68,6 +68,35 @@ pub async fn open(
     method: SignInMethod,
     client_ip: Option<IpAddr>,
 ) -> Result<String, DbErr> {
+    insert(db, user_id, org_id, (method, None), client_ip).await
+}
+
+/// Opens a session for a sign-in through the SSO connection `connection_id`
+/// (host apps learn it as the `idp` claim).
+pub async fn open_via_sso(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    org_id: Uuid,
+    (method, connection_id): (SignInMethod, Uuid),
+    client_ip: Option<IpAddr>,
+) -> Result<String, DbErr> {
+    insert(
+        db,
+        user_id,
+        org_id,
+        (method, Some(connection_id)),
+        client_ip,
+    )
+    .await
+}
+
+async fn insert(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    org_id: Uuid,
+    (method, sso_connection_id): (SignInMethod, Option<Uuid>),
+    client_ip: Option<IpAddr>,
+) -> Result<String, DbErr> {
     let token = new_token();
     let now = Utc::now();
     session::ActiveModel {
@@ -75,6 +104,7 @@ pub async fn open(
         user_id: Set(user_id),
         org_id: Set(org_id),
         method: Set(method.as_str().to_string()),
+        sso_connection_id: Set(sso_connection_id),
         client_ip: Set(client_ip.map(|ip| ip.to_string())),
         created_at: Set(now),
         expires_at: Set(now + SESSION_LIFETIME),
@@ -100,6 +130,30 @@ pub async fn find_live(
         .one(db)
         .await?;
     Ok(found.filter(|s| s.expires_at > Utc::now()))
+}
+
+/// The session with this token and its account, while the session may still
+/// be used: the account is active and, while the organization requires SSO, a
+/// member's session came from SSO. Checked on every use, not only when Require
+/// SSO is turned on: a password sign-in that raced the switch opens nothing.
+pub async fn live_account(
+    db: &sea_orm::DatabaseConnection,
+    token: &str,
+) -> Result<Option<(session::Model, crate::accounts::Account)>, DbErr> {
+    let Some(session) = find_live(db, token).await? else {
+        return Ok(None);
+    };
+    let account = crate::accounts::account_by_id(db, session.user_id).await?;
+    Ok(account
+        .filter(|a| a.user.active)
+        .filter(|a| {
+            SignInMethod::session_allowed(
+                &session.method,
+                a.org.require_sso,
+                a.role.is_integrations_admin(),
+            )
+        })
+        .map(|account| (session, account)))
 }
 
 pub async fn close(

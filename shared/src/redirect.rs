@@ -20,6 +20,24 @@ pub fn local_path(target: Option<&str>) -> String {
     }
 }
 
+/// Paths answered by the server's protocol endpoints (a host app's sign-in
+/// request, Test Connection) rather than by the app's pages: the browser must
+/// load them itself, the client-side router knows nothing of them.
+pub fn is_server_path(path: &str) -> bool {
+    path.starts_with("/oauth2/") || path.starts_with("/sso/")
+}
+
+/// Where a successful sign-in form sends the browser: `next` when it is a page
+/// of ours; for a protocol path, the page that hands the browser over to it.
+pub fn after_sign_in(next: Option<&str>) -> String {
+    let path = local_path(next);
+    if is_server_path(&path) {
+        format!("/continue?to={}", encode_component(&path))
+    } else {
+        path
+    }
+}
+
 /// An organization login URL that starts SSO through one connection (or lists
 /// them when `connection` is `None`) and then returns to `next`.
 pub fn org_login_path(org_slug: &str, connection: Option<&str>, next: Option<&str>) -> String {
@@ -53,7 +71,21 @@ fn encode_component(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{local_path, org_login_path};
+    use super::{after_sign_in, local_path, org_login_path};
+
+    #[test]
+    fn a_sign_in_for_a_protocol_path_hands_over_through_the_continue_page() {
+        assert_eq!(after_sign_in(Some("/settings")), "/settings");
+        assert_eq!(
+            after_sign_in(Some("/oauth2/authorize?client_id=a&state=b")),
+            "/continue?to=%2Foauth2%2Fauthorize%3Fclient_id%3Da%26state%3Db"
+        );
+        assert_eq!(
+            after_sign_in(Some("/sso/test/c-1")),
+            "/continue?to=%2Fsso%2Ftest%2Fc-1"
+        );
+        assert_eq!(after_sign_in(Some("https://evil.test/oauth2/")), "/");
+    }
 
     #[test]
     fn org_login_paths_carry_the_connection_and_an_encoded_next() {

@@ -32,7 +32,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         session.max_age_secs,
         backend.secure_cookies(),
     );
-    leptos_axum::redirect(&shared::redirect::local_path(next.as_deref()));
+    leptos_axum::redirect(&shared::redirect::after_sign_in(next.as_deref()));
     Ok(())
 }
 

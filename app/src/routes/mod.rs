@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod authentication;
+pub mod handover;
 pub mod home;
 pub mod lazy;
 pub mod login;

@@ -1,7 +1,11 @@
 //! SeaORM entities, one module per table (schema in the `migrations` crate).
 
 pub mod audit_event;
+pub mod host_app;
 pub mod membership;
+pub mod op_access_token;
+pub mod op_authorization_code;
+pub mod op_signing_key;
 pub mod org_domain;
 pub mod organization;
 pub mod retired_account;

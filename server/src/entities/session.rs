@@ -10,6 +10,8 @@ pub struct Model {
     pub org_id: Uuid,
     /// How the session was opened: `password`, `break_glass`, `saml`, `oidc`.
     pub method: String,
+    /// The SSO connection that opened the session, if SSO did.
+    pub sso_connection_id: Option<Uuid>,
     pub client_ip: Option<String>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,

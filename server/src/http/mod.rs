@@ -3,9 +3,11 @@
 
 mod client_address;
 mod csrf;
+mod directory_api;
 mod headers;
 mod health;
 mod plain_page;
+mod provider;
 mod saml;
 pub mod scim;
 mod sso;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub sso: SsoService,
     /// The SCIM endpoints' shared parts (token cache, request bookkeeping).
     pub scim: crate::scim::Scim,
+    /// Latchkey as the OpenID Provider of host apps.
+    pub provider: crate::provider::Provider,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -80,6 +84,12 @@ impl AppState {
             saml_verifier: Default::default(),
         };
         let scim = crate::scim::Scim::new(db.clone(), &config.public_url);
+        let provider = crate::provider::Provider::new(
+            db.clone(),
+            secrets.clone(),
+            &config.public_url,
+            config.allow_private_urls,
+        );
         let backend = ServerBackend {
             sso: sso.clone(),
             db: db.clone(),
@@ -108,6 +118,7 @@ impl AppState {
             secrets,
             sso,
             scim,
+            provider,
         })
     }
 }
@@ -141,6 +152,8 @@ pub fn router(state: AppState) -> Router {
     // the CSRF guard looks at /api only.
     Router::new()
         .merge(saml::router())
+        .merge(provider::router())
+        .merge(directory_api::router())
         .merge(scim::router(&state))
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(

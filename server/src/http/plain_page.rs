@@ -60,6 +60,13 @@ pub fn not_found(message: &str) -> Response {
     page(StatusCode::NOT_FOUND, "Not found", &body)
 }
 
+/// A request Latchkey will not follow (a host app's sign-in request with an
+/// unknown client or an unregistered redirect URI): said here, sent nowhere.
+pub fn refused(title: &str, message: &str) -> Response {
+    let body = format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message));
+    page(StatusCode::BAD_REQUEST, title, &body)
+}
+
 pub fn forbidden(message: &str) -> Response {
     let body = format!("<h1>Not allowed</h1><p>{}</p>", escape(message));
     page(StatusCode::FORBIDDEN, "Not allowed", &body)

@@ -108,7 +108,7 @@ pub(super) fn respond(state: &AppState, connection_id: &str, outcome: SsoOutcome
     }
 }
 
-fn redirect_to_idp(started: Started) -> Response {
+pub(super) fn redirect_to_idp(started: Started) -> Response {
     let mut response = Redirect::to(&started.url).into_response();
     if let Some(cookie) = &started.set_cookie {
         append_cookie(&mut response, cookie);
@@ -179,6 +179,6 @@ async fn start_test(
     }
 }
 
-fn urlencode(value: &str) -> String {
+pub(super) fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -161,8 +161,14 @@ impl SsoService {
             Err(JitError::Database(error)) => return Err(error),
             Err(JitError::Account(error)) => return Err(DbErr::Custom(error.to_string())),
         };
-        let token =
-            sessions::open(&self.db, account.user.id, org.id, via.method, via.client_ip).await?;
+        let token = sessions::open_via_sso(
+            &self.db,
+            account.user.id,
+            org.id,
+            (via.method, connection.id),
+            via.client_ip,
+        )
+        .await?;
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
         event.user_id = Some(account.user.id);
         events::record(&self.db, event).await?;

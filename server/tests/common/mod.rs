@@ -203,6 +203,16 @@ impl TestApp {
         .expect("user");
     }
 
+    /// The account with this email (the first, when several organizations have one).
+    pub async fn account(&self, email: &str) -> server::accounts::Account {
+        accounts::accounts_by_email(&self.db, email)
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+            .expect("account")
+    }
+
     pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
         request.extensions_mut().insert(ConnectInfo(self.client));
         let response = self

@@ -1,0 +1,149 @@
+import { expect, Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import * as oidc from "openid-client";
+import { ACCOUNTS, continueWith, ORG, screenshot, signInAtProvider, test, waitForHydration } from "./fixtures";
+
+/**
+ * Latchkey as the OpenID Provider of the host app (SPEC §14), driven by a
+ * stock certified client library (npm openid-client, strict) the way a host
+ * app would: the app is registered with the real CLI, the member signs in
+ * through the organization's IdP (the oidc-provider peer, whose "Initech
+ * OIDC" connection oidc.spec.ts set up) or, as break-glass, with a password.
+ * Runs after saml.spec.ts, so the organization requires SSO.
+ */
+
+const BASE_URL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
+/** The host app's callback: nothing listens there; the test answers the browser's arrival. */
+const APP_CALLBACK = "http://127.0.0.1:3399/callback";
+const SSO_MEMBER = "peter@initech.test";
+
+type Registered = { client_id: string; client_secret: string; webhook_secret: string };
+
+function createApp(name: string): Registered {
+  const output = execFileSync(
+    process.env.LATCHKEY_BIN!,
+    ["create-app", "--name", name, "--redirect-uri", APP_CALLBACK],
+    { env: process.env },
+  );
+  return JSON.parse(output.toString());
+}
+
+/** What a host app does before sending the browser to Latchkey. */
+async function startSignIn(app: Registered, auth: oidc.ClientAuth, extra: Record<string, string> = {}) {
+  const config = await oidc.discovery(new URL(BASE_URL), app.client_id, undefined, auth, {
+    execute: [oidc.allowInsecureRequests],
+  });
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: APP_CALLBACK,
+    scope: "openid email profile",
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state,
+    nonce,
+    ...extra,
+  });
+  const finish = (callback: URL) =>
+    oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    });
+  return { config, url, finish };
+}
+
+/** Plays the host app's callback page and hands each arrival's URL to the test. */
+async function catchAppCallbacks(page: Page) {
+  const arrivals: URL[] = [];
+  let wake: (() => void) | undefined;
+  await page.route(`${APP_CALLBACK}**`, async (route) => {
+    arrivals.push(new URL(route.request().url()));
+    wake?.();
+    await route.fulfill({
+      status: 200,
+      contentType: "text/html",
+      body: "<!doctype html><title>Initech Portal</title><h1>Signed in to Initech Portal</h1>",
+    });
+  });
+  return async () => {
+    while (arrivals.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return arrivals.shift()!;
+  };
+}
+
+test.describe("Sign-in for host apps", () => {
+  test("a member signs in to the host app through the organization's IdP", async ({ page }) => {
+    test.setTimeout(60_000);
+    const app = createApp("Initech Portal");
+    const nextCallback = await catchAppCallbacks(page);
+    const flow = await startSignIn(app, oidc.ClientSecretBasic(app.client_secret), { organization: ORG.slug });
+
+    await page.goto(flow.url.href);
+    await continueWith(page, "Initech OIDC");
+    await signInAtProvider(page, SSO_MEMBER);
+    const callback = await nextCallback();
+    const tokens = await flow.finish(callback);
+    const claims = tokens.claims()!;
+    expect(claims).toMatchObject({
+      iss: BASE_URL,
+      email: SSO_MEMBER,
+      org_slug: ORG.slug,
+      role: "member",
+      amr: ["sso"],
+      groups: [],
+    });
+    expect([claims.aud].flat()).toEqual([app.client_id]);
+    expect(typeof claims.idp).toBe("string");
+    expect(typeof claims.auth_time).toBe("number");
+    const info = await oidc.fetchUserInfo(flow.config, tokens.access_token, claims.sub);
+    expect(info).toMatchObject({ sub: claims.sub, email: SSO_MEMBER, org_id: claims.org_id, idp: claims.idp });
+
+    // The code was spent: a replay is refused by Latchkey, not just by the library.
+    const replay = await flow.finish(callback).then(
+      () => "accepted",
+      (error) => error.error ?? String(error),
+    );
+    expect(replay).toBe("invalid_grant");
+
+    // Signed in to Latchkey already: the next sign-in comes straight back.
+    const again = await startSignIn(app, oidc.ClientSecretBasic(app.client_secret));
+    await page.goto(again.url.href);
+    const second = await again.finish(await nextCallback());
+    expect(second.claims()!.sub).toBe(claims.sub);
+    await expect(page.getByRole("heading", { name: "Signed in to Initech Portal" })).toBeVisible();
+  });
+
+  test("the break-glass admin's password sign-in reaches the host app as pwd", async ({ page }) => {
+    test.setTimeout(60_000);
+    const app = createApp("Initech Admin Console");
+    const nextCallback = await catchAppCallbacks(page);
+    const flow = await startSignIn(app, oidc.ClientSecretPost(app.client_secret));
+
+    await page.goto(flow.url.href);
+    await expect(page).toHaveURL(/\/login\?next=%2Foauth2%2Fauthorize/);
+    await waitForHydration(page);
+    await screenshot(page, "host-app-sign-in");
+    await page.getByLabel("Email").fill(ACCOUNTS.admin.email);
+    await page.getByLabel("Password", { exact: true }).fill(ACCOUNTS.admin.password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    const tokens = await flow.finish(await nextCallback());
+    expect(tokens.claims()).toMatchObject({
+      email: ACCOUNTS.admin.email,
+      given_name: ACCOUNTS.admin.firstName,
+      family_name: ACCOUNTS.admin.lastName,
+      role: "integrations_admin",
+      amr: ["pwd"],
+    });
+
+    // A request naming an address the app never registered is stopped on our page.
+    const forged = new URL(flow.url.href);
+    forged.searchParams.set("redirect_uri", "https://evil.example/steal");
+    await page.goto(forged.href);
+    await expect(page.getByRole("heading", { name: "Sign-in request refused" })).toBeVisible();
+    await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1/);
+    await screenshot(page, "host-app-unregistered-redirect");
+  });
+});

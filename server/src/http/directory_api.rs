@@ -1,0 +1,165 @@
+//! The directory API for host apps (SPEC §14): `client_credentials` tokens
+//! with the `directory` scope read any organization's users and groups.
+
+use super::provider::{bearer_error, presented_bearer};
+use super::AppState;
+use crate::accounts::find_organization;
+use crate::entities::organization;
+use crate::provider::directory::{self, DirectoryError, ListQuery};
+use crate::provider::errors::{OAuthError, OAuthErrorCode};
+use crate::provider::tokens;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+/// The scope a `client_credentials` token needs for these endpoints.
+pub const DIRECTORY_SCOPE: &str = "directory";
+const LIST_PARAMETERS: [&str; 3] = ["cursor", "limit", "updated_since"];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/organizations/{slug}/users", get(list_users))
+        .route("/api/v1/organizations/{slug}/users/{id}", get(one_user))
+        .route("/api/v1/organizations/{slug}/groups", get(list_groups))
+}
+
+/// Why a directory request is refused; each answer has a stable `error` code.
+#[derive(Debug)]
+enum ApiError {
+    /// No token (a bare challenge) or a bad one.
+    Unauthorized(Option<OAuthError>),
+    Forbidden(OAuthError),
+    NotFound(&'static str),
+    BadRequest(String),
+    Directory(DirectoryError),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = |code: &str, description: String| {
+            Json(serde_json::json!({ "error": code, "error_description": description }))
+        };
+        match self {
+            ApiError::Unauthorized(error) => bearer_error(StatusCode::UNAUTHORIZED, error.as_ref()),
+            ApiError::Forbidden(error) => bearer_error(StatusCode::FORBIDDEN, Some(&error)),
+            ApiError::NotFound(what) => {
+                (StatusCode::NOT_FOUND, body("not_found", what.to_string())).into_response()
+            }
+            ApiError::BadRequest(why) => {
+                (StatusCode::BAD_REQUEST, body("invalid_request", why)).into_response()
+            }
+            ApiError::Directory(DirectoryError::Database(detail)) => {
+                tracing::error!(%detail, "directory API failed");
+                let answer = body("server_error", "Try again shortly.".into());
+                (StatusCode::SERVICE_UNAVAILABLE, answer).into_response()
+            }
+            ApiError::Directory(error) => (
+                StatusCode::BAD_REQUEST,
+                body(error.code(), error.to_string()),
+            )
+                .into_response(),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        ApiError::Directory(error.into())
+    }
+}
+
+/// The app's token, when it carries the directory scope.
+async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = presented_bearer(headers).ok_or(ApiError::Unauthorized(None))?;
+    let token = tokens::find(&state.db, presented).await?.ok_or_else(|| {
+        ApiError::Unauthorized(Some(OAuthError::new(
+            OAuthErrorCode::InvalidToken,
+            "The access token is unknown or expired.",
+        )))
+    })?;
+    let has_scope = token.scope.split(' ').any(|s| s == DIRECTORY_SCOPE);
+    if token.user_id.is_some() || !has_scope {
+        return Err(ApiError::Forbidden(OAuthError::new(
+            OAuthErrorCode::InsufficientScope,
+            "Use a client_credentials token with scope=directory.",
+        )));
+    }
+    Ok(())
+}
+
+/// The organization named in the path, for an authorized app.
+async fn organization_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+) -> Result<organization::Model, ApiError> {
+    authorize(state, headers).await?;
+    find_organization(&state.db, slug)
+        .await?
+        .ok_or(ApiError::NotFound("No organization has this slug."))
+}
+
+fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|_| ApiError::BadRequest("The query is malformed.".into()))?;
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(k, _)| !LIST_PARAMETERS.contains(&k.as_str()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "Unknown parameter {name}; lists take cursor, limit and updated_since."
+        )));
+    }
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    ListQuery::parse(get("cursor"), get("limit"), get("updated_since")).map_err(ApiError::Directory)
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let org = organization_for(&state, &headers, &slug).await?;
+    let query = list_query(query.as_deref())?;
+    let page = directory::users(&state.db, org.id, &query)
+        .await
+        .map_err(ApiError::Directory)?;
+    Ok(Json(page).into_response())
+}
+
+async fn list_groups(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let org = organization_for(&state, &headers, &slug).await?;
+    let query = list_query(query.as_deref())?;
+    let page = directory::groups(&state.db, org.id, &query)
+        .await
+        .map_err(ApiError::Directory)?;
+    Ok(Json(page).into_response())
+}
+
+async fn one_user(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    const NO_SUCH_USER: &str = "No user has this id in the organization.";
+    let org = organization_for(&state, &headers, &slug).await?;
+    let id = id.parse().map_err(|_| ApiError::NotFound(NO_SUCH_USER))?;
+    let user = directory::user_by_id(&state.db, org.id, id)
+        .await
+        .map_err(ApiError::Directory)?
+        .ok_or(ApiError::NotFound(NO_SUCH_USER))?;
+    Ok(Json(user).into_response())
+}

@@ -1,0 +1,70 @@
+//! Latchkey as the OpenID Provider of the host apps that run it (SPEC §14):
+//! registered clients, ID-token keys, authorization codes, access tokens and
+//! the claims a host app learns about a member. No HTTP here: the handlers in
+//! `http::provider` parse requests and call this.
+
+pub mod apps;
+pub mod authorize;
+pub mod claims;
+pub mod codes;
+pub mod directory;
+pub mod errors;
+pub mod keys;
+pub mod tokens;
+
+use crate::secrets::SecretKey;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sea_orm::DatabaseConnection;
+
+/// The provider's shared parts; cheap to clone.
+#[derive(Clone)]
+pub struct Provider {
+    pub db: DatabaseConnection,
+    pub secrets: SecretKey,
+    /// The public URL without a trailing slash: the `iss` of every token.
+    pub issuer: String,
+    pub keys: keys::KeyRing,
+    /// Whether host apps' webhook URLs may name private addresses (tests, labs).
+    pub allow_private_urls: bool,
+}
+
+impl Provider {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: SecretKey,
+        public_url: &url::Url,
+        allow_private_urls: bool,
+    ) -> Self {
+        Self {
+            db,
+            secrets,
+            issuer: public_url.as_str().trim_end_matches('/').to_string(),
+            keys: keys::KeyRing::default(),
+            allow_private_urls,
+        }
+    }
+
+    /// `<issuer><path>`, e.g. the token endpoint.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+}
+
+/// 256 random bits, base64url: codes, tokens and client secrets.
+pub(crate) fn opaque_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 (hex) of an opaque value: what the database keeps instead of it.
+pub(crate) fn digest(value: &str) -> String {
+    crate::sessions::token_hash(value)
+}
+
+/// Compares two digests in constant time.
+pub(crate) fn same_digest(a: &str, b: &str) -> bool {
+    crate::scim::tokens::constant_time_eq(a.as_bytes(), b.as_bytes())
+}
