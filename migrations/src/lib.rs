@@ -12,6 +12,7 @@ mod m20261203_000020_sign_in_hardening;
 mod m20261203_000040_domain_verification;
 mod m20261203_000060_sso_identities;
 mod m20261204_000080_host_apps;
+mod m20261204_000090_directory_events;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000040_domain_verification::Migration),
             Box::new(m20261203_000060_sso_identities::Migration),
             Box::new(m20261204_000080_host_apps::Migration),
+            Box::new(m20261204_000090_directory_events::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::db::is_unique_violation;
 use crate::entities::{membership, organization, user};
+use crate::events::{self, EventType};
 use crate::password;
 use chrono::Utc;
 use sea_orm::{
@@ -175,6 +176,13 @@ pub async fn create_user(
             detail: json!({ "email": user.email, "role": new.role.as_str() }),
             client_ip: None,
         },
+    )
+    .await?;
+    events::emit(
+        &txn,
+        org.id,
+        EventType::UserCreated,
+        events::user_data(&user),
     )
     .await?;
     txn.commit().await?;

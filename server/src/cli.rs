@@ -84,6 +84,8 @@ pub enum Command {
         #[arg(long)]
         client_id: String,
     },
+    /// Show each host app's webhook deliveries: pending, delivered, given up, last error.
+    AppDeliveries,
     /// Sign new ID tokens with a new key; the old key stays published until its
     /// tokens expire.
     RotateSigningKey,

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod db;
 pub mod domains;
 pub mod entities;
+pub mod events;
 pub mod http;
 pub mod oidc;
 pub mod outbound;

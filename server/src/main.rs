@@ -138,6 +138,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("Deleted the app {client_id}.");
             Ok(())
         }
+        Command::AppDeliveries => print_json(
+            &server::provider::webhooks::status(&db)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
         Command::RotateSigningKey => {
             let secrets =
                 server::secrets::SecretKey::load(config.secret_key.as_deref(), &config.data_dir)
@@ -216,6 +221,7 @@ async fn serve(
     }
     // Refuse to serve an ACS whose xmlsec could still fetch URLs.
     server::saml::xmlsec_limits::ensure().map_err(|e| format!("SAML verification: {e}"))?;
+    tokio::spawn(state.webhook_dispatcher().run());
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -4,6 +4,7 @@
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::entities::organization;
 use crate::entities::sso_connection::{self, ActiveModel, Column, Entity, Model};
+use crate::events::{self, EventType};
 use crate::saml::certificate::parse_pem_bundle;
 use crate::secrets::{SecretKey, SecretSlot};
 use chrono::Utc;
@@ -256,8 +257,17 @@ pub async fn set_active(
     } else {
         AuditAction::ConnectionDeactivated
     };
+    let event = if active {
+        EventType::ConnectionActivated
+    } else {
+        EventType::ConnectionDeactivated
+    };
     write(db, org_id, actor, action, json!({}), |txn| {
-        Box::pin(async move { model.update(txn).await })
+        Box::pin(async move {
+            let model = model.update(txn).await?;
+            events::emit(txn, org_id, event, events::connection_data(&model)).await?;
+            Ok(model)
+        })
     })
     .await
 }

@@ -15,6 +15,8 @@ pub struct Model {
     pub webhook_url: Option<String>,
     /// Sealed with the instance key (`SecretSlot::WebhookSecret`).
     pub webhook_secret: Option<String>,
+    /// The last event `seq` fanned out into this app's webhook deliveries.
+    pub webhook_cursor: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,6 +1,7 @@
 //! SeaORM entities, one module per table (schema in the `migrations` crate).
 
 pub mod audit_event;
+pub mod directory_event;
 pub mod host_app;
 pub mod membership;
 pub mod op_access_token;
@@ -22,3 +23,4 @@ pub mod sso_event;
 pub mod sso_identity;
 pub mod sso_request;
 pub mod user;
+pub mod webhook_delivery;

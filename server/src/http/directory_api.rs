@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/organizations/{slug}/users", get(list_users))
         .route("/api/v1/organizations/{slug}/users/{id}", get(one_user))
         .route("/api/v1/organizations/{slug}/groups", get(list_groups))
+        .route("/api/v1/events", get(event_feed))
 }
 
 /// Why a directory request is refused; each answer has a stable `error` code.
@@ -162,4 +163,66 @@ async fn one_user(
         .map_err(ApiError::Directory)?
         .ok_or(ApiError::NotFound(NO_SUCH_USER))?;
     Ok(Json(user).into_response())
+}
+
+/// `GET /api/v1/events?after=<cursor>&limit=<n>`: every directory and
+/// connection change, oldest first. `next_cursor` is where to ask next time,
+/// also when nothing new has happened.
+async fn event_feed(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers).await?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|_| ApiError::BadRequest("The query is malformed.".into()))?;
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| k != "after" && k != "limit") {
+        return Err(ApiError::BadRequest(format!(
+            "Unknown parameter {name}; the feed takes after and limit."
+        )));
+    }
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let after = match get("after") {
+        None => 0,
+        Some(cursor) => cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|seq| *seq >= 0)
+            .ok_or(ApiError::Directory(DirectoryError::InvalidCursor))?,
+    };
+    let limit = ListQuery::parse(None, get("limit"), None)
+        .map_err(ApiError::Directory)?
+        .limit;
+    let found = crate::events::after(&state.db, after, limit).await?;
+    let slugs = organization_slugs(&state, &found).await?;
+    let next_cursor = found.last().map_or(after, |e| e.seq).to_string();
+    let data: Vec<serde_json::Value> = found
+        .iter()
+        .map(|event| {
+            let slug = slugs.get(&event.org_id).map_or("", String::as_str);
+            crate::events::describe(event, slug)
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "data": data, "next_cursor": next_cursor })).into_response())
+}
+
+async fn organization_slugs(
+    state: &AppState,
+    events: &[crate::entities::directory_event::Model],
+) -> Result<std::collections::HashMap<uuid::Uuid, String>, ApiError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.org_id).collect();
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|org| (org.id, org.slug))
+        .collect())
 }

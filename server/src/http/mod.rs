@@ -123,6 +123,21 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Sends host apps' webhooks, with the same outbound rules as metadata fetches.
+    pub fn webhook_dispatcher(&self) -> crate::provider::webhooks::Dispatcher {
+        crate::provider::webhooks::Dispatcher {
+            db: self.db.clone(),
+            secrets: self.secrets.clone(),
+            outbound: OutboundPolicy {
+                allow_private_addresses: self.config.allow_private_urls,
+                ..OutboundPolicy::default()
+            },
+            retry: Default::default(),
+        }
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = {

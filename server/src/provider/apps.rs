@@ -155,6 +155,8 @@ pub async fn create(
         webhook_secret: Set(Some(
             secrets.encrypt(SecretSlot::WebhookSecret(id), &credentials.webhook_secret),
         )),
+        // A new app's webhooks start from now, not from the past.
+        webhook_cursor: Set(crate::events::latest_seq(db).await?),
         created_at: Set(now),
         updated_at: Set(now),
     }

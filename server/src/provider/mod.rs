@@ -11,6 +11,7 @@ pub mod directory;
 pub mod errors;
 pub mod keys;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::secrets::SecretKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

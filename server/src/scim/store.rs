@@ -10,6 +10,7 @@ use super::users::{self, UserDraft};
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::db::is_unique_violation;
 use crate::entities::{membership, organization, scim_group, scim_group_member, user};
+use crate::events::{self, EventType};
 use crate::sessions;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
@@ -310,6 +311,13 @@ impl Store<'_> {
         .await?;
         crate::sso::identities::unretire(&txn, caller.org_id, &created.email_normalized).await?;
         audit_user(&txn, caller, AuditAction::ScimUserCreated, &created).await?;
+        events::emit(
+            &txn,
+            caller.org_id,
+            EventType::UserCreated,
+            events::user_data(&created),
+        )
+        .await?;
         txn.commit().await?;
         Ok(created)
     }
@@ -355,12 +363,17 @@ impl Store<'_> {
                 internal(e)
             }
         })?;
-        if was_active && !updated.active {
+        let event = if was_active && !updated.active {
             sessions::close_all_for_user(&txn, updated.id).await?;
             audit_user(&txn, caller, AuditAction::ScimUserDeactivated, &updated).await?;
+            EventType::UserDeactivated
         } else if !was_active && updated.active {
             audit_user(&txn, caller, AuditAction::ScimUserReactivated, &updated).await?;
-        }
+            EventType::UserReactivated
+        } else {
+            EventType::UserUpdated
+        };
+        events::emit(&txn, caller.org_id, event, events::user_data(&updated)).await?;
         txn.commit().await?;
         Ok(updated)
     }
@@ -384,6 +397,13 @@ impl Store<'_> {
         // SSO must not bring the account back by creating it just in time.
         crate::sso::identities::retire(&txn, caller.org_id, &found.email_normalized).await?;
         audit_user(&txn, caller, AuditAction::ScimUserDeleted, &found).await?;
+        events::emit(
+            &txn,
+            caller.org_id,
+            EventType::UserDeleted,
+            events::user_data(&found),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -532,6 +552,21 @@ impl Store<'_> {
         .insert(&txn)
         .await?;
         self.add_members(&txn, group.id, &draft.members).await?;
+        events::emit(
+            &txn,
+            caller.org_id,
+            EventType::GroupCreated,
+            events::group_data(&group),
+        )
+        .await?;
+        membership_events(
+            &txn,
+            caller,
+            &group,
+            EventType::GroupUserAdded,
+            &draft.members,
+        )
+        .await?;
         txn.commit().await?;
         Ok((group, draft.members))
     }
@@ -574,6 +609,15 @@ impl Store<'_> {
                 .await?;
         }
         self.add_members(&txn, group.id, &added).await?;
+        events::emit(
+            &txn,
+            caller.org_id,
+            EventType::GroupUpdated,
+            events::group_data(&group),
+        )
+        .await?;
+        membership_events(&txn, caller, &group, EventType::GroupUserAdded, &added).await?;
+        membership_events(&txn, caller, &group, EventType::GroupUserRemoved, &removed).await?;
         txn.commit().await?;
         let mut members = draft.members;
         members.sort();
@@ -582,9 +626,18 @@ impl Store<'_> {
 
     pub async fn delete_group(&self, caller: &Caller, id: &str) -> Result<(), ScimError> {
         let group = self.group(caller, id).await?;
+        let txn = self.db.begin().await?;
         scim_group::Entity::delete_by_id(group.id)
-            .exec(self.db)
+            .exec(&txn)
             .await?;
+        events::emit(
+            &txn,
+            caller.org_id,
+            EventType::GroupDeleted,
+            events::group_data(&group),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -841,4 +894,19 @@ pub fn group_patch_document(
         doc.remove(key);
     }
     doc
+}
+
+/// One `group.user_added` or `group.user_removed` event per member.
+async fn membership_events(
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &Caller,
+    group: &scim_group::Model,
+    event: EventType,
+    members: &[Uuid],
+) -> Result<(), DbErr> {
+    let data = members
+        .iter()
+        .map(|member| events::membership_data(group, *member))
+        .collect();
+    events::emit_many(txn, caller.org_id, event, data).await
 }
