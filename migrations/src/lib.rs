@@ -13,6 +13,7 @@ mod m20261203_000040_domain_verification;
 mod m20261203_000060_sso_identities;
 mod m20261204_000080_host_apps;
 mod m20261204_000090_directory_events;
+mod m20261204_000100_setup_links;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000060_sso_identities::Migration),
             Box::new(m20261204_000080_host_apps::Migration),
             Box::new(m20261204_000090_directory_events::Migration),
+            Box::new(m20261204_000100_setup_links::Migration),
         ]
     }
 }

@@ -41,6 +41,9 @@ pub enum AuditAction {
     ScimChangeRefused,
     /// An Integrations Admin linked their identity at an IdP to their account.
     SsoIdentityLinked,
+    SetupLinkCreated,
+    SetupLinkUsed,
+    SetupLinkRevoked,
 }
 
 impl AuditAction {
@@ -73,6 +76,9 @@ impl AuditAction {
             AuditAction::ScimUserDeleted => "scim_user_deleted",
             AuditAction::ScimChangeRefused => "scim_change_refused",
             AuditAction::SsoIdentityLinked => "sso_identity_linked",
+            AuditAction::SetupLinkCreated => "setup_link_created",
+            AuditAction::SetupLinkUsed => "setup_link_used",
+            AuditAction::SetupLinkRevoked => "setup_link_revoked",
         }
     }
 }
@@ -94,6 +100,10 @@ pub enum Actor {
     Scim {
         connection_id: Uuid,
     },
+    /// A host app, through the management API.
+    HostApp {
+        client_id: String,
+    },
 }
 
 impl Actor {
@@ -103,6 +113,7 @@ impl Actor {
             Actor::Anonymous { claimed_email } => (None, claimed_email.clone()),
             Actor::Cli => (None, "cli".into()),
             Actor::Scim { connection_id } => (None, format!("scim:{connection_id}")),
+            Actor::HostApp { client_id } => (None, format!("app:{client_id}")),
         }
     }
 }

@@ -84,6 +84,18 @@ pub enum Command {
         #[arg(long)]
         client_id: String,
     },
+    /// Print a one-time link that makes EMAIL the organization's Integrations
+    /// Admin (for an IT admin who has no account yet), as JSON.
+    SetupLink {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// How long the link works, 1 to 30 days.
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+    },
     /// Show each host app's webhook deliveries: pending, delivered, given up, last error.
     AppDeliveries,
     /// Sign new ID tokens with a new key; the old key stays published until its

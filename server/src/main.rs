@@ -138,6 +138,19 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("Deleted the app {client_id}.");
             Ok(())
         }
+        Command::SetupLink { org, email, days } => {
+            let link = server::provider::setup_links::create(
+                &db,
+                config.public_url.as_str(),
+                &org,
+                &email,
+                Some(days),
+                Actor::Cli,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            print_json(&link)
+        }
         Command::AppDeliveries => print_json(
             &server::provider::webhooks::status(&db)
                 .await

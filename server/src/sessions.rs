@@ -26,6 +26,8 @@ pub enum SignInMethod {
     BreakGlass,
     Saml,
     Oidc,
+    /// A setup link made its holder the organization's Integrations Admin.
+    SetupLink,
 }
 
 impl SignInMethod {
@@ -35,6 +37,7 @@ impl SignInMethod {
             SignInMethod::BreakGlass => "break_glass",
             SignInMethod::Saml => "saml",
             SignInMethod::Oidc => "oidc",
+            SignInMethod::SetupLink => "setup_link",
         }
     }
 

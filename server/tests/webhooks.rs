@@ -218,7 +218,10 @@ async fn every_change_is_in_the_feed_and_reaches_the_webhook_signed_and_in_order
     // The feed holds everything since the start (acme's two accounts first), in pages.
     let mut pages = vec![feed("0".into()).await.json()];
     while !pages.last().unwrap()["data"].as_array().unwrap().is_empty() {
-        let cursor = pages.last().unwrap()["next_cursor"].as_str().unwrap().to_string();
+        let cursor = pages.last().unwrap()["next_cursor"]
+            .as_str()
+            .unwrap()
+            .to_string();
         pages.push(feed(cursor).await.json());
     }
     let types: Vec<&str> = pages
@@ -229,7 +232,10 @@ async fn every_change_is_in_the_feed_and_reaches_the_webhook_signed_and_in_order
     assert_eq!(types[..2], ["user.created", "user.created"]);
     assert_eq!(types[2..], expected);
     let (last, before) = (&pages[pages.len() - 1], &pages[pages.len() - 2]);
-    assert_eq!(last["next_cursor"], before["next_cursor"], "an empty page keeps the cursor");
+    assert_eq!(
+        last["next_cursor"], before["next_cursor"],
+        "an empty page keeps the cursor"
+    );
     let created = &pages[0]["data"][2];
     assert_eq!(created["organization"]["slug"], "acme");
     assert_eq!(created["data"]["email"], "grace@acme.test");

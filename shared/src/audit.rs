@@ -56,10 +56,12 @@ impl AuditKind {
                     || action.starts_with("domain_")
             }
             AuditKind::Provisioning => action.starts_with("scim_"),
-            AuditKind::Users => matches!(
-                action,
-                "user_created" | "organization_created" | "sso_identity_linked"
-            ),
+            AuditKind::Users => {
+                matches!(
+                    action,
+                    "user_created" | "organization_created" | "sso_identity_linked"
+                ) || action.starts_with("setup_link_")
+            }
         }
     }
 
@@ -73,6 +75,7 @@ impl AuditKind {
                 "user_created",
                 "organization_created",
                 "sso_identity_linked",
+                "setup_link_%",
             ],
         }
     }

@@ -17,6 +17,7 @@ pub mod scim_group_member;
 pub mod scim_request;
 pub mod scim_token;
 pub mod session;
+pub mod setup_link;
 pub mod sign_in_throttle;
 pub mod sso_connection;
 pub mod sso_event;

@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ pub async fn refuse_cross_site_writes(
     request: Request,
     next: Next,
 ) -> Response {
-    if is_guarded(&request) && is_cross_site(&request, &config) {
+    if is_guarded(&request) && is_cross_site(request.headers(), &config) {
         tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
         return (
             StatusCode::FORBIDDEN,
@@ -37,13 +37,14 @@ fn is_guarded(request: &Request) -> bool {
     ) && request.uri().path().starts_with("/api/")
 }
 
-fn is_cross_site(request: &Request, config: &Config) -> bool {
-    let headers = request.headers();
+/// Whether a browser says the request comes from another site. Requests
+/// with neither header come from non-browser clients.
+pub(super) fn is_cross_site(headers: &HeaderMap, config: &Config) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.to_str(), Ok("same-origin") | Ok("none"));
     }
     match headers.get("origin").map(|o| o.to_str()) {
-        Some(Ok(origin)) => origin != config.public_origin() && !matches_host(request, origin),
+        Some(Ok(origin)) => origin != config.public_origin() && !matches_host(headers, origin),
         Some(Err(_)) => true,
         None => false,
     }
@@ -51,9 +52,8 @@ fn is_cross_site(request: &Request, config: &Config) -> bool {
 
 /// Accepts an `Origin` naming the host the request was sent to, so that a server
 /// reached by another name than its public URL (e.g. localhost) still works.
-fn matches_host(request: &Request, origin: &str) -> bool {
-    let host = request
-        .headers()
+fn matches_host(headers: &HeaderMap, origin: &str) -> bool {
+    let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();

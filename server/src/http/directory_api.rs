@@ -16,6 +16,8 @@ use axum::{Json, Router};
 
 /// The scope a `client_credentials` token needs for these endpoints.
 pub const DIRECTORY_SCOPE: &str = "directory";
+/// The scope a `client_credentials` token needs to manage organizations.
+pub const MANAGEMENT_SCOPE: &str = "management";
 const LIST_PARAMETERS: [&str; 3] = ["cursor", "limit", "updated_since"];
 
 pub fn router() -> Router<AppState> {
@@ -28,12 +30,14 @@ pub fn router() -> Router<AppState> {
 
 /// Why a directory request is refused; each answer has a stable `error` code.
 #[derive(Debug)]
-enum ApiError {
+pub(super) enum ApiError {
     /// No token (a bare challenge) or a bad one.
     Unauthorized(Option<OAuthError>),
     Forbidden(OAuthError),
     NotFound(&'static str),
     BadRequest(String),
+    /// A request that conflicts with what exists (a taken slug, say).
+    Conflict(&'static str, String),
     Directory(DirectoryError),
 }
 
@@ -50,6 +54,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(why) => {
                 (StatusCode::BAD_REQUEST, body("invalid_request", why)).into_response()
+            }
+            ApiError::Conflict(code, why) => {
+                (StatusCode::CONFLICT, body(code, why)).into_response()
             }
             ApiError::Directory(DirectoryError::Database(detail)) => {
                 tracing::error!(%detail, "directory API failed");
@@ -71,8 +78,18 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-/// The app's token, when it carries the directory scope.
 async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    authorize_app(state, headers, DIRECTORY_SCOPE)
+        .await
+        .map(|_| ())
+}
+
+/// The app whose token this is, when the token carries `scope`.
+pub(super) async fn authorize_app(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: &str,
+) -> Result<crate::entities::host_app::Model, ApiError> {
     let presented = presented_bearer(headers).ok_or(ApiError::Unauthorized(None))?;
     let token = tokens::find(&state.db, presented).await?.ok_or_else(|| {
         ApiError::Unauthorized(Some(OAuthError::new(
@@ -80,14 +97,18 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
             "The access token is unknown or expired.",
         )))
     })?;
-    let has_scope = token.scope.split(' ').any(|s| s == DIRECTORY_SCOPE);
+    let has_scope = token.scope.split(' ').any(|s| s == scope);
     if token.user_id.is_some() || !has_scope {
         return Err(ApiError::Forbidden(OAuthError::new(
             OAuthErrorCode::InsufficientScope,
-            "Use a client_credentials token with scope=directory.",
+            format!("Use a client_credentials token with scope={scope}."),
         )));
     }
-    Ok(())
+    use sea_orm::EntityTrait;
+    crate::entities::host_app::Entity::find_by_id(token.app_id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::Unauthorized(None))
 }
 
 /// The organization named in the path, for an authorized app.

@@ -6,10 +6,12 @@ mod csrf;
 mod directory_api;
 mod headers;
 mod health;
+mod management_api;
 mod plain_page;
 mod provider;
 mod saml;
 pub mod scim;
+mod setup_link;
 mod sso;
 
 use crate::backend::ServerBackend;
@@ -169,6 +171,8 @@ pub fn router(state: AppState) -> Router {
         .merge(saml::router())
         .merge(provider::router())
         .merge(directory_api::router())
+        .merge(management_api::router())
+        .merge(setup_link::router())
         .merge(scim::router(&state))
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(

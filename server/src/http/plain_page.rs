@@ -11,7 +11,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use shared::Diagnosis;
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f8fafc;color:#0f172a;display:flex;min-height:100vh;align-items:center;justify-content:center;margin:0;padding:1rem}main{max-width:32rem;background:#fff;border:1px solid #e2e8f0;border-radius:.75rem;padding:1.5rem 1.75rem;box-shadow:0 1px 2px rgba(0,0,0,.05)}h1{font-size:1.25rem;margin:0 0 .5rem}p{line-height:1.5;color:#334155}code{background:#f1f5f9;padding:.1rem .35rem;border-radius:.25rem;font-size:1rem}a{color:#4338ca;font-weight:500}";
+const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f8fafc;color:#0f172a;display:flex;min-height:100vh;align-items:center;justify-content:center;margin:0;padding:1rem}main{max-width:32rem;background:#fff;border:1px solid #e2e8f0;border-radius:.75rem;padding:1.5rem 1.75rem;box-shadow:0 1px 2px rgba(0,0,0,.05)}h1{font-size:1.25rem;margin:0 0 .5rem}p{line-height:1.5;color:#334155}code{background:#f1f5f9;padding:.1rem .35rem;border-radius:.25rem;font-size:1rem}a{color:#4338ca;font-weight:500}button{margin-top:.5rem;background:#4f46e5;color:#fff;border:0;border-radius:.375rem;padding:.6rem 1rem;font-size:1rem;font-weight:500;cursor:pointer}button:hover{background:#4338ca}";
 
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -65,6 +65,26 @@ pub fn not_found(message: &str) -> Response {
 pub fn refused(title: &str, message: &str) -> Response {
     let body = format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message));
     page(StatusCode::BAD_REQUEST, title, &body)
+}
+
+/// A setup link's first page: what accepting it does, and the button that does
+/// it (a POST, so that a mail scanner opening the link uses nothing).
+pub fn setup_invitation(org_name: &str, email: &str) -> Response {
+    let body = format!(
+        "<h1>Set up sign-in for {org}</h1><p>You are invited to become the <strong>Integrations Admin</strong> of {org} in Latchkey, as <strong data-testid=\"setup-email\">{email}</strong>. Next you will connect {org}'s identity provider.</p><form method=\"post\"><button type=\"submit\">Accept and continue</button></form><p>This link works once. If you were not expecting it, close this page.</p>",
+        org = escape(org_name),
+        email = escape(email),
+    );
+    page(StatusCode::OK, "Set up sign-in", &body)
+}
+
+/// A setup link that can no longer be used, and what to do about it.
+pub fn setup_link_unusable(reason: &str) -> Response {
+    let body = format!(
+        "<h1>This setup link can't be used</h1><p><strong>{}</strong></p><p>Ask the people who sent it for a new one.</p>",
+        escape(reason)
+    );
+    page(StatusCode::GONE, "Setup link", &body)
 }
 
 pub fn forbidden(message: &str) -> Response {

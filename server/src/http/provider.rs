@@ -2,7 +2,7 @@
 //! JWKS, authorize, token and userinfo. The rules live in `crate::provider`;
 //! this file turns HTTP into calls and answers into HTTP.
 
-use super::directory_api::DIRECTORY_SCOPE;
+use super::directory_api::{DIRECTORY_SCOPE, MANAGEMENT_SCOPE};
 use super::sso::{redirect_to_idp, urlencode};
 use super::{plain_page, AppState};
 use crate::provider::authorize::{self, AuthorizationRequest, Prompt, Refusal};
@@ -54,7 +54,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "id_token_signing_alg_values_supported": [keys::ALGORITHM],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile", "email", DIRECTORY_SCOPE],
+        "scopes_supported": ["openid", "profile", "email", DIRECTORY_SCOPE, MANAGEMENT_SCOPE],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "email",
             "email_verified", "name", "given_name", "family_name", "org_id", "org_slug",
@@ -544,25 +544,44 @@ async fn redeem_code<'a>(
     }))
 }
 
-/// A token for the app itself: `scope=directory` (the default) reads the directory API.
+/// A token for the app itself: `directory` (the default) reads the directory
+/// API, `management` creates organizations and setup links.
 async fn app_token(
     state: &AppState,
     app: &crate::entities::host_app::Model,
     scope: Option<&str>,
 ) -> Result<serde_json::Value, OAuthError> {
-    let scope = scope.unwrap_or(DIRECTORY_SCOPE);
-    if let Some(unknown) = scope.split(' ').find(|s| *s != DIRECTORY_SCOPE) {
+    let requested: Vec<&str> = scope
+        .unwrap_or(DIRECTORY_SCOPE)
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(unknown) = requested
+        .iter()
+        .find(|s| **s != DIRECTORY_SCOPE && **s != MANAGEMENT_SCOPE)
+    {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidScope,
-            format!("An app token's scope can be directory; {unknown} is not known."),
+            format!(
+                "An app token's scope can be directory and management; {unknown} is not known."
+            ),
         ));
     }
-    let access_token = tokens::issue(&state.db, app.id, Bearer::App, DIRECTORY_SCOPE).await?;
+    let granted: Vec<&str> = [DIRECTORY_SCOPE, MANAGEMENT_SCOPE]
+        .into_iter()
+        .filter(|known| requested.contains(known))
+        .collect();
+    let granted = if granted.is_empty() {
+        DIRECTORY_SCOPE.to_string()
+    } else {
+        granted.join(" ")
+    };
+    let access_token = tokens::issue(&state.db, app.id, Bearer::App, &granted).await?;
     Ok(serde_json::json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": tokens::ACCESS_TOKEN_LIFETIME.num_seconds(),
-        "scope": DIRECTORY_SCOPE,
+        "scope": granted,
     }))
 }
 

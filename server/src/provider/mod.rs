@@ -10,6 +10,7 @@ pub mod codes;
 pub mod directory;
 pub mod errors;
 pub mod keys;
+pub mod setup_links;
 pub mod tokens;
 pub mod webhooks;
 
