@@ -111,6 +111,6 @@ export async function signInAtProvider(page: Page, login: string) {
 export async function continueWith(page: Page, connectionName: string) {
   await page.waitForURL((url) => url.pathname !== "/login");
   if (new URL(page.url()).pathname.startsWith(`/login/${ORG.slug}`)) {
-    await page.getByRole("link", { name: `Continue with ${connectionName}` }).click();
+    await page.getByRole("link", { name: `Continue with ${connectionName}`, exact: true }).click();
   }
 }

@@ -1,5 +1,6 @@
-import { expect, Page } from "@playwright/test";
+import { expect } from "@playwright/test";
 import { execFileSync } from "node:child_process";
+import http from "node:http";
 import * as oidc from "openid-client";
 import { ACCOUNTS, continueWith, ORG, screenshot, signInAtProvider, test, waitForHydration } from "./fixtures";
 
@@ -13,8 +14,9 @@ import { ACCOUNTS, continueWith, ORG, screenshot, signInAtProvider, test, waitFo
  */
 
 const BASE_URL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
-/** The host app's callback: nothing listens there; the test answers the browser's arrival. */
-const APP_CALLBACK = "http://127.0.0.1:3399/callback";
+/** The host app's callback, served by the test on loopback. */
+const APP_PORT = 3399;
+const APP_CALLBACK = `http://127.0.0.1:${APP_PORT}/callback`;
 const SSO_MEMBER = "peter@initech.test";
 
 type Registered = { client_id: string; client_secret: string; webhook_secret: string };
@@ -55,30 +57,50 @@ async function startSignIn(app: Registered, auth: oidc.ClientAuth, extra: Record
   return { config, url, finish };
 }
 
-/** Plays the host app's callback page and hands each arrival's URL to the test. */
-async function catchAppCallbacks(page: Page) {
+/**
+ * The host app's callback page, served for real on loopback: records where
+ * each browser arrival came back to and shows a page, as the app would.
+ */
+async function startAppCallback() {
   const arrivals: URL[] = [];
   let wake: (() => void) | undefined;
-  await page.route(`${APP_CALLBACK}**`, async (route) => {
-    arrivals.push(new URL(route.request().url()));
-    wake?.();
-    await route.fulfill({
-      status: 200,
-      contentType: "text/html",
-      body: "<!doctype html><title>Initech Portal</title><h1>Signed in to Initech Portal</h1>",
-    });
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url ?? "/", APP_CALLBACK);
+    // The browser also asks for /favicon.ico: only the callback counts.
+    if (url.pathname === "/callback") {
+      arrivals.push(url);
+      wake?.();
+    }
+    response.writeHead(200, { "content-type": "text/html" });
+    response.end("<!doctype html><title>Initech Portal</title><h1>Signed in to Initech Portal</h1>");
   });
-  return async () => {
+  await new Promise<void>((resolve) => server.listen(APP_PORT, "127.0.0.1", resolve));
+  const next = async () => {
     while (arrivals.length === 0) await new Promise<void>((resolve) => (wake = resolve));
     return arrivals.shift()!;
   };
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const forget = () => arrivals.splice(0);
+  const pending = async () => arrivals.length;
+  return { next, close, forget, pending };
 }
 
 test.describe("Sign-in for host apps", () => {
+  let callbacks: Awaited<ReturnType<typeof startAppCallback>>;
+  test.beforeAll(async () => {
+    callbacks = await startAppCallback();
+  });
+  test.afterAll(async () => {
+    await callbacks.close();
+  });
+  test.beforeEach(() => {
+    callbacks.forget();
+  });
+
   test("a member signs in to the host app through the organization's IdP", async ({ page }) => {
     test.setTimeout(60_000);
     const app = createApp("Initech Portal");
-    const nextCallback = await catchAppCallbacks(page);
+    const nextCallback = callbacks.next;
     const flow = await startSignIn(app, oidc.ClientSecretBasic(app.client_secret), { organization: ORG.slug });
 
     await page.goto(flow.url.href);
@@ -119,7 +141,7 @@ test.describe("Sign-in for host apps", () => {
   test("the break-glass admin's password sign-in reaches the host app as pwd", async ({ page }) => {
     test.setTimeout(60_000);
     const app = createApp("Initech Admin Console");
-    const nextCallback = await catchAppCallbacks(page);
+    const nextCallback = callbacks.next;
     const flow = await startSignIn(app, oidc.ClientSecretPost(app.client_secret));
 
     await page.goto(flow.url.href);
@@ -137,6 +159,10 @@ test.describe("Sign-in for host apps", () => {
       role: "integrations_admin",
       amr: ["pwd"],
     });
+
+    await expect(page.getByRole("heading", { name: "Signed in to Initech Portal" })).toBeVisible();
+    await page.waitForLoadState("networkidle");
+    expect(await callbacks.pending(), "one sign-in, one code").toBe(0);
 
     // A request naming an address the app never registered is stopped on our page.
     const forged = new URL(flow.url.href);

@@ -6,13 +6,22 @@
 use crate::components::icons::LogoMark;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set when this page load has started the hand-over.
+static HANDED_OVER: AtomicBool = AtomicBool::new(false);
 
 #[component]
 pub fn ContinuePage() -> impl IntoView {
     let query = use_query_map();
     let target = move || shared::redirect::local_path(query.read().get("to").as_deref());
+    // Once per page load, even if the router mounts this page twice: a second
+    // load would start the protocol request (and issue a code) a second time.
+    let to = shared::redirect::local_path(query.read_untracked().get("to").as_deref());
     Effect::new(move |_| {
-        let _ = window().location().replace(&target());
+        if !HANDED_OVER.swap(true, Ordering::SeqCst) {
+            let _ = window().location().replace(&to);
+        }
     });
     view! {
         <main class="flex min-h-screen items-center justify-center px-4">
