@@ -1,5 +1,5 @@
 import { expect } from "@playwright/test";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import http from "node:http";
 import * as oidc from "openid-client";
 import { ACCOUNTS, continueWith, ORG, screenshot, signInAtProvider, test, waitForHydration } from "./fixtures";
@@ -18,16 +18,49 @@ const BASE_URL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
 const APP_PORT = 3399;
 const APP_CALLBACK = `http://127.0.0.1:${APP_PORT}/callback`;
 const SSO_MEMBER = "peter@initech.test";
+/** Where the example host app (examples/host-app) listens in this test. */
+const EXAMPLE_URL = "http://127.0.0.1:3398";
 
 type Registered = { client_id: string; client_secret: string; webhook_secret: string };
 
-function createApp(name: string): Registered {
+function createApp(name: string, redirectUri = APP_CALLBACK, webhookUrl?: string): Registered {
+  const webhook = webhookUrl ? ["--webhook-url", webhookUrl] : [];
   const output = execFileSync(
     process.env.LATCHKEY_BIN!,
-    ["create-app", "--name", name, "--redirect-uri", APP_CALLBACK],
+    ["create-app", "--name", name, "--redirect-uri", redirectUri, ...webhook],
     { env: process.env },
   );
   return JSON.parse(output.toString());
+}
+
+/** Starts examples/host-app (built by scripts/test) against this server. */
+async function startExampleApp(app: Registered) {
+  const child = spawn(process.env.EXAMPLE_HOST_APP_BIN!, [], {
+    env: {
+      ...process.env,
+      LATCHKEY_ISSUER: BASE_URL,
+      CLIENT_ID: app.client_id,
+      CLIENT_SECRET: app.client_secret,
+      WEBHOOK_SECRET: app.webhook_secret,
+      APP_URL: EXAMPLE_URL,
+      LISTEN: EXAMPLE_URL.replace("http://", ""),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => (output += chunk));
+  child.stderr?.on("data", (chunk) => (output += chunk));
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(EXAMPLE_URL)).ok) return { child, output: () => output };
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill();
+  throw new Error(`the example host app did not start: ${output}`);
 }
 
 /** What a host app does before sending the browser to Latchkey. */
@@ -171,5 +204,40 @@ test.describe("Sign-in for host apps", () => {
     await expect(page.getByRole("heading", { name: "Sign-in request refused" })).toBeVisible();
     await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1/);
     await screenshot(page, "host-app-unregistered-redirect");
+  });
+
+  test("the example host app signs the admin in, lists the directory and verifies webhooks", async ({ page }) => {
+    test.setTimeout(60_000);
+    const app = createApp("Example host app", `${EXAMPLE_URL}/callback`, `${EXAMPLE_URL}/webhooks`);
+    const example = await startExampleApp(app);
+    try {
+      await page.goto(EXAMPLE_URL);
+      await page.getByRole("button", { name: "Sign in with SSO" }).click();
+      await expect(page).toHaveURL(/\/login\?next=/);
+      await waitForHydration(page);
+      await page.getByLabel("Email").fill(ACCOUNTS.admin.email);
+      await page.getByLabel("Password", { exact: true }).fill(ACCOUNTS.admin.password);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await expect(page.getByRole("heading", { name: `Signed in as ${ACCOUNTS.admin.email}` })).toBeVisible();
+      await expect(page.locator("#claims")).toContainText('"role": "integrations_admin"');
+      await screenshot(page, "example-host-app-signed-in");
+
+      await page.getByRole("link", { name: "Your organization's directory" }).click();
+      await expect(page.locator("#users")).toContainText(ACCOUNTS.member.email);
+
+      // A change in Latchkey reaches the app as a verified webhook.
+      execFileSync(
+        process.env.LATCHKEY_BIN!,
+        ["create-user", "--org", ORG.slug, "--email", "samir@initech.test", "--first-name", "Samir"],
+        { env: process.env },
+      );
+      await expect(async () => {
+        await page.goto(EXAMPLE_URL);
+        await expect(page.locator("#webhooks")).toContainText("samir@initech.test", { timeout: 1_000 });
+      }).toPass({ timeout: 20_000 });
+      await expect(page.locator("#webhooks")).toContainText("user.created");
+    } finally {
+      example.child.kill();
+    }
   });
 });

@@ -116,7 +116,8 @@ async fn main() -> Result<(), String> {
     let metadata = CoreProviderMetadata::discover_async(issuer, &http)
         .await
         .map_err(|e| format!("discovery: {e}"))?;
-    let redirect = RedirectUrl::new(format!("{}/callback", settings.app_url)).map_err(|e| e.to_string())?;
+    let redirect =
+        RedirectUrl::new(format!("{}/callback", settings.app_url)).map_err(|e| e.to_string())?;
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(settings.client_id.clone()),
@@ -137,13 +138,20 @@ async fn main() -> Result<(), String> {
         .route("/directory", get(directory))
         .route("/webhooks", post(webhook))
         .with_state(app);
-    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| e.to_string())?;
     println!("Example host app on http://{listen}");
-    axum::serve(listener, router).await.map_err(|e| e.to_string())
+    axum::serve(listener, router)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
@@ -215,7 +223,11 @@ struct CallbackQuery {
 async fn callback(State(app): State<App>, Query(query): Query<CallbackQuery>) -> Response {
     if let Some(error) = query.error {
         let why = query.error_description.unwrap_or_default();
-        return (StatusCode::BAD_REQUEST, format!("Latchkey said {error}: {why}")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("Latchkey said {error}: {why}"),
+        )
+            .into_response();
     }
     let pending = query
         .state
@@ -246,14 +258,21 @@ async fn callback(State(app): State<App>, Query(query): Query<CallbackQuery>) ->
         .nth(1)
         .and_then(|part| {
             use base64::Engine;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
         })
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .unwrap_or_default();
     let session = CsrfToken::new_random().secret().clone();
-    app.memory.lock().unwrap().members.insert(session.clone(), claims);
+    app.memory
+        .lock()
+        .unwrap()
+        .members
+        .insert(session.clone(), claims);
     let mut response = Redirect::to("/").into_response();
-    if let Ok(value) = format!("example_session={session}; HttpOnly; SameSite=Lax; Path=/").parse() {
+    if let Ok(value) = format!("example_session={session}; HttpOnly; SameSite=Lax; Path=/").parse()
+    {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
@@ -330,7 +349,9 @@ async fn webhook(State(app): State<App>, headers: HeaderMap, body: String) -> St
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
-    let fresh = timestamp.parse::<i64>().is_ok_and(|t| (now - t).abs() < 300);
+    let fresh = timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| (now - t).abs() < 300);
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(app.settings.webhook_secret.as_bytes()) else {
         return StatusCode::INTERNAL_SERVER_ERROR;
     };
