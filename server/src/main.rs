@@ -14,8 +14,11 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Logs go to standard error: standard output is for what commands print
+    // (create-app's JSON, say), which scripts parse.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
