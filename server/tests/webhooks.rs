@@ -366,3 +366,52 @@ async fn a_new_app_is_not_sent_the_past_and_an_app_without_a_webhook_is_sent_not
     assert_eq!(received.len(), 1);
     assert_eq!(received[0]["data"]["email"], "after@acme.test");
 }
+
+#[tokio::test]
+async fn connection_changes_made_by_an_admin_are_events_too() {
+    let app = spawn().await;
+    let receiver = Receiver::default();
+    register(&app, &receiver).await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let created = app
+        .call_json(
+            "create_connection",
+            json!({ "new": { "protocol": "saml", "provider": "okta", "display_name": "Okta" } }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let id = created.json()["summary"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (function, body) in [
+        (
+            "set_connection_active",
+            json!({ "id": id, "active": false }),
+        ),
+        ("set_connection_active", json!({ "id": id, "active": true })),
+        ("delete_connection", json!({ "id": id })),
+    ] {
+        let response = app.call_json(function, body, Some(&admin)).await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "{function}: {}",
+            response.body
+        );
+    }
+    dispatcher(&app).tick().await.unwrap();
+    assert_eq!(
+        receiver.types(),
+        [
+            "connection.activated",
+            "connection.deactivated",
+            "connection.activated",
+            "connection.deactivated",
+        ]
+    );
+    let last = receiver.received.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last["data"]["id"], json!(id));
+    assert_eq!(last["data"]["protocol"], "saml");
+}

@@ -121,7 +121,15 @@ pub async fn create(
         actor,
         AuditAction::ConnectionCreated,
         detail,
-        |txn| Box::pin(async move { model.insert(txn).await }),
+        // Connections start active: host apps learn of them as activated.
+        |txn| {
+            Box::pin(async move {
+                let created = model.insert(txn).await?;
+                let data = events::connection_data(&created);
+                events::emit(txn, org_id, EventType::ConnectionActivated, data).await?;
+                Ok(created)
+            })
+        },
     )
     .await
 }
@@ -284,6 +292,10 @@ pub async fn delete(
     sso_connection::Entity::delete_by_id(existing.id)
         .exec(&txn)
         .await?;
+    if existing.active {
+        let data = events::connection_data(&existing);
+        events::emit(&txn, org_id, EventType::ConnectionDeactivated, data).await?;
+    }
     record(
         &txn,
         org_id,

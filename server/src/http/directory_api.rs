@@ -143,14 +143,24 @@ fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
     ListQuery::parse(get("cursor"), get("limit"), get("updated_since")).map_err(ApiError::Directory)
 }
 
+/// An authorized list request: its organization and its checked query.
+async fn list_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    query: Option<&str>,
+) -> Result<(organization::Model, ListQuery), ApiError> {
+    let org = organization_for(state, headers, slug).await?;
+    Ok((org, list_query(query)?))
+}
+
 async fn list_users(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let org = organization_for(&state, &headers, &slug).await?;
-    let query = list_query(query.as_deref())?;
+    let (org, query) = list_request(&state, &headers, &slug, query.as_deref()).await?;
     let page = directory::users(&state.db, org.id, &query)
         .await
         .map_err(ApiError::Directory)?;
@@ -163,8 +173,7 @@ async fn list_groups(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let org = organization_for(&state, &headers, &slug).await?;
-    let query = list_query(query.as_deref())?;
+    let (org, query) = list_request(&state, &headers, &slug, query.as_deref()).await?;
     let page = directory::groups(&state.db, org.id, &query)
         .await
         .map_err(ApiError::Directory)?;
