@@ -241,3 +241,42 @@ test.describe("Sign-in for host apps", () => {
     }
   });
 });
+
+test.describe("Setup links", () => {
+  test("the host app creates an organization and its IT admin's setup link lands them on Authentication", async ({ page }) => {
+    test.setTimeout(60_000);
+    const app = createApp("Initech Onboarding");
+    const config = await oidc.discovery(new URL(BASE_URL), app.client_id, undefined, oidc.ClientSecretBasic(app.client_secret), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    const { access_token } = await oidc.clientCredentialsGrant(config, { scope: "management" });
+    const api = (path: string, body: unknown) =>
+      fetch(`${BASE_URL}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${access_token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const created = await api("/api/v1/organizations", { slug: "globex", name: "Globex Corporation", domains: ["globex.test"] });
+    expect(created.status).toBe(201);
+    expect((await created.json()).domains[0].txt_record.name).toBe("_latchkey-challenge.globex.test");
+    const link = await (await api("/api/v1/organizations/globex/setup-links", { email: "hank@globex.test" })).json();
+
+    await page.goto(link.url);
+    await expect(page.getByRole("heading", { name: "Set up sign-in for Globex Corporation" })).toBeVisible();
+    await expect(page.getByTestId("setup-email")).toHaveText("hank@globex.test");
+    await screenshot(page, "setup-link-invitation");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, "setup-link-invitation-phone");
+    await page.setViewportSize({ width: 1280, height: 720 });
+
+    await page.getByRole("button", { name: "Accept and continue" }).click();
+    await expect(page).toHaveURL(/\/settings\/authentication$/);
+    await expect(page.getByRole("banner")).toContainText("hank@globex.test");
+    await screenshot(page, "setup-link-landed");
+
+    await page.goto(link.url);
+    await expect(page.getByRole("heading", { name: "This setup link can't be used" })).toBeVisible();
+    await expect(page.getByText("This setup link was already used.")).toBeVisible();
+    await screenshot(page, "setup-link-used");
+  });
+});
