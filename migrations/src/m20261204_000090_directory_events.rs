@@ -6,6 +6,7 @@
 //! `webhook_deliveries` row per event, fanned out from its `webhook_cursor`
 //! by whichever instance gets there first (the unique key keeps it to one).
 
+use sea_orm_migration::sea_orm::DatabaseBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -14,16 +15,23 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The event goes into every SCIM write's transaction, so it is kept
+        // cheap: on SQLite `seq` is the rowid itself (no AUTOINCREMENT
+        // bookkeeping; events are never deleted from the top), and the event
+        // id (random) carries no index of its own.
+        let seq = match manager.get_database_backend() {
+            DatabaseBackend::Sqlite => integer(DirectoryEvents::Seq).primary_key().to_owned(),
+            _ => big_integer(DirectoryEvents::Seq)
+                .auto_increment()
+                .primary_key()
+                .to_owned(),
+        };
         manager
             .create_table(
                 Table::create()
                     .table(DirectoryEvents::Table)
-                    .col(
-                        big_integer(DirectoryEvents::Seq)
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    .col(uuid_uniq(DirectoryEvents::Id))
+                    .col(seq)
+                    .col(uuid(DirectoryEvents::Id))
                     .col(uuid(DirectoryEvents::OrgId))
                     // e.g. `user.created` (SPEC §14).
                     .col(string_len(DirectoryEvents::EventType, 40))
