@@ -6,11 +6,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
-use server::provider::apps::{self, NewApp};
+use server::provider::apps;
 use std::collections::BTreeSet;
 
 struct Client {
@@ -19,14 +17,9 @@ struct Client {
 }
 
 async fn register(app: &TestApp) -> Client {
-    let new = NewApp {
-        name: "Acme CRM".into(),
-        redirect_uris: vec!["https://app.example.com/callback".into()],
-        webhook_url: None,
-    };
-    let created = apps::create(&app.db, &app.state.secrets, new, false)
-        .await
-        .unwrap();
+    let created = app
+        .register_app(&["https://app.example.com/callback"], None)
+        .await;
     Client {
         id: created.client_id,
         secret: created.client_secret,
@@ -34,13 +27,8 @@ async fn register(app: &TestApp) -> Client {
 }
 
 async fn token_request(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> TestResponse {
-    let basic = STANDARD.encode(format!("{}:{}", client.id, client.secret));
-    let request = Request::post("/oauth2/token")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
-        .body(Body::from(serde_urlencoded::to_string(form).unwrap()))
-        .unwrap();
-    app.send(request).await
+    app.token_request(Some((&client.id, &client.secret)), form)
+        .await
 }
 
 async fn app_token(app: &TestApp, client: &Client) -> String {
@@ -143,6 +131,14 @@ async fn only_an_apps_directory_token_opens_the_directory() {
 
     let token = app_token(&app, &client).await;
     assert_eq!(api(&app, path, Some(&token)).await.status, StatusCode::OK);
+    // The event feed (every organization's changes) is closed the same way.
+    let feed = "/api/v1/events";
+    assert_eq!(api(&app, feed, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        error_of(&api(&app, feed, Some(&member_token)).await),
+        (StatusCode::FORBIDDEN, "insufficient_scope".into())
+    );
+    assert_eq!(api(&app, feed, Some(&token)).await.status, StatusCode::OK);
     // An app token is not a member: userinfo refuses it.
     let info = api(&app, "/oauth2/userinfo", Some(&token)).await;
     assert_eq!(

@@ -6,12 +6,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use common::*;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{json, Value};
-use server::provider::apps::{self, NewApp};
 
 const PUBLIC_URL: &str = "https://latchkey.example.com";
 
@@ -23,23 +20,13 @@ async fn spawn() -> TestApp {
 }
 
 async fn token(app: &TestApp, scope: &str) -> String {
-    let new = NewApp {
-        name: "Acme CRM".into(),
-        redirect_uris: vec!["https://app.example.com/callback".into()],
-        webhook_url: None,
-    };
-    let created = apps::create(&app.db, &app.state.secrets, new, false)
-        .await
-        .unwrap();
-    let basic = STANDARD.encode(format!("{}:{}", created.client_id, created.client_secret));
-    let request = Request::post("/oauth2/token")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
-        .body(Body::from(format!(
-            "grant_type=client_credentials&scope={scope}"
-        )))
-        .unwrap();
-    let response = app.send(request).await;
+    let created = app
+        .register_app(&["https://app.example.com/callback"], None)
+        .await;
+    let form = [("grant_type", "client_credentials"), ("scope", scope)];
+    let response = app
+        .token_request(Some((&created.client_id, &created.client_secret)), &form)
+        .await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     assert_eq!(response.json()["scope"], scope);
     response.json()["access_token"]

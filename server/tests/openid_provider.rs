@@ -38,14 +38,7 @@ async fn provider() -> TestApp {
 }
 
 async fn register(app: &TestApp, redirect_uris: &[&str]) -> Client {
-    let new = NewApp {
-        name: "Acme CRM".into(),
-        redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
-        webhook_url: None,
-    };
-    let created = apps::create(&app.db, &app.state.secrets, new, false)
-        .await
-        .expect("app registered");
+    let created = app.register_app(redirect_uris, None).await;
     Client {
         id: created.client_id,
         secret: created.client_secret,

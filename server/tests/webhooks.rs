@@ -6,8 +6,6 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
 use server::provider::apps::{self, NewApp};
@@ -91,14 +89,9 @@ async fn spawn() -> TestApp {
 /// Registers an app whose webhook is `receiver`; returns its credentials.
 async fn register(app: &TestApp, receiver: &Receiver) -> apps::Credentials {
     let url = receiver.start().await;
-    let new = NewApp {
-        name: "Acme CRM".into(),
-        redirect_uris: vec!["https://app.example.com/callback".into()],
-        webhook_url: Some(url),
-    };
-    let created = apps::create(&app.db, &app.state.secrets, new, true)
-        .await
-        .unwrap();
+    let created = app
+        .register_app(&["https://app.example.com/callback"], Some(url))
+        .await;
     *receiver.secret.lock().unwrap() = created.webhook_secret.clone();
     created
 }
@@ -149,18 +142,11 @@ async fn deactivate(app: &TestApp, connection: uuid::Uuid, token: &str, id: &str
 }
 
 async fn app_token(app: &TestApp, client_id: &str, client_secret: &str) -> String {
-    let request = Request::post("/oauth2/token")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(
-            header::AUTHORIZATION,
-            format!(
-                "Basic {}",
-                STANDARD.encode(format!("{client_id}:{client_secret}"))
-            ),
-        )
-        .body(Body::from("grant_type=client_credentials&scope=directory"))
-        .unwrap();
-    app.send(request).await.json()["access_token"]
+    let form = [("grant_type", "client_credentials"), ("scope", "directory")];
+    let response = app
+        .token_request(Some((client_id, client_secret)), &form)
+        .await;
+    response.json()["access_token"]
         .as_str()
         .unwrap()
         .to_string()

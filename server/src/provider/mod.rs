@@ -15,9 +15,6 @@ pub mod tokens;
 pub mod webhooks;
 
 use crate::secrets::SecretKey;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use sea_orm::DatabaseConnection;
 
 /// The provider's shared parts; cheap to clone.
@@ -54,11 +51,10 @@ impl Provider {
     }
 }
 
-/// 256 random bits, base64url: codes, tokens and client secrets.
+/// 256 random bits, base64url: codes, tokens and client secrets (the
+/// session token's generator).
 pub(crate) fn opaque_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::sessions::new_token()
 }
 
 /// SHA-256 (hex) of an opaque value: what the database keeps instead of it.

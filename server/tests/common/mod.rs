@@ -203,6 +203,43 @@ impl TestApp {
         .expect("user");
     }
 
+    /// Registers the host app "Acme CRM" (private webhook addresses as this
+    /// app's configuration allows) and returns its credentials.
+    pub async fn register_app(
+        &self,
+        redirect_uris: &[&str],
+        webhook_url: Option<String>,
+    ) -> server::provider::apps::Credentials {
+        let new = server::provider::apps::NewApp {
+            name: "Acme CRM".into(),
+            redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+            webhook_url,
+        };
+        let allow_private = self.state.config.allow_private_urls;
+        server::provider::apps::create(&self.db, &self.state.secrets, new, allow_private)
+            .await
+            .expect("app registered")
+    }
+
+    /// A form POSTed to the token endpoint, the client authenticated with
+    /// HTTP Basic when `basic` names its (id, secret).
+    pub async fn token_request(
+        &self,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> TestResponse {
+        use base64::Engine;
+        let mut builder = Request::post("/oauth2/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = basic {
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+            builder = builder.header(header::AUTHORIZATION, format!("Basic {encoded}"));
+        }
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.send(builder.body(Body::from(body)).unwrap()).await
+    }
+
     /// The account with this email (the first, when several organizations have one).
     pub async fn account(&self, email: &str) -> server::accounts::Account {
         accounts::accounts_by_email(&self.db, email)
