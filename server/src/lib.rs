@@ -12,6 +12,7 @@ pub mod db;
 pub mod domains;
 pub mod entities;
 pub mod events;
+pub mod group_commit;
 pub mod http;
 pub mod oidc;
 pub mod outbound;

@@ -680,6 +680,39 @@ async fn parallel_creates_of_one_user_name_make_one_account() {
     assert_eq!(count, 1);
 }
 
+/// Twenty PATCHes of one user at once, each adding its own phone number: all
+/// twenty are kept, because each reads, patches and writes in one change.
+#[tokio::test]
+async fn parallel_patches_of_one_user_all_apply() {
+    let scim = std::sync::Arc::new(Scim::start().await);
+    let id = scim.create_user("busy@acme.test").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let number = |n: usize| format!("+1 555 01{n:02}");
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let (scim, path) = (scim.clone(), format!("/Users/{id}"));
+        let value = json!([{"value": number(n), "type": "work"}]);
+        tasks.push(tokio::spawn(async move {
+            let operations = json!([{"op": "add", "path": "phoneNumbers", "value": value}]);
+            scim.patch(&path, operations).await.status.as_u16()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let user = scim.call("GET", &format!("/Users/{id}"), None).await.json();
+    let mut stored: Vec<String> = user["phoneNumbers"]
+        .as_array()
+        .expect("phone numbers")
+        .iter()
+        .map(|p| p["value"].as_str().unwrap().to_string())
+        .collect();
+    stored.sort();
+    assert_eq!(stored, (0..20).map(number).collect::<Vec<_>>());
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

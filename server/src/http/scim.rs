@@ -393,12 +393,12 @@ fn created(resource: Value) -> Response {
 }
 
 /// The SCIM store for one request: the database, the caller's base URL, and
-/// the write gate every handler shares.
+/// the group commit every write goes through.
 fn store<'a>(state: &'a AppState, base: &'a str) -> Store<'a> {
     Store {
         db: &state.db,
         base,
-        gate: &state.scim.write_gate,
+        writes: &state.scim.writes,
     }
 }
 
@@ -482,9 +482,12 @@ async fn replace_user(
     let query = Query::from_raw(raw)?;
     let base = base_of(&state, &caller);
     let store = store(&state, &base);
-    let current = store.user(&caller, &id).await?;
-    let draft = UserDraft::from_document(parse_json(&body)?)?;
-    let user = store.update_user(&caller, current, draft).await?;
+    // The body is read after the user is found, so an unknown id is a 404 first.
+    let user = store
+        .update_user(&caller, &id, move |_| {
+            UserDraft::from_document(parse_json(&body)?)
+        })
+        .await?;
     Ok(ok(
         query.shape(users::to_resource(&user, &base), USER_SCHEMA)
     ))
@@ -501,11 +504,14 @@ async fn patch_user(
     let operations = patch::parse_request(&parse_json(&body)?)?;
     let base = base_of(&state, &caller);
     let store = store(&state, &base);
-    let current = store.user(&caller, &id).await?;
-    let mut doc = users::patch_document(&current, &base);
-    patch::apply_all(&mut doc, &operations, USER_SCHEMA)?;
-    let draft = UserDraft::from_document(Value::Object(doc))?;
-    let user = store.update_user(&caller, current, draft).await?;
+    let doc_base = base.clone();
+    let user = store
+        .update_user(&caller, &id, move |current| {
+            let mut doc = users::patch_document(current, &doc_base);
+            patch::apply_all(&mut doc, &operations, USER_SCHEMA)?;
+            UserDraft::from_document(Value::Object(doc))
+        })
+        .await?;
     Ok(ok(
         query.shape(users::to_resource(&user, &base), USER_SCHEMA)
     ))

@@ -33,7 +33,7 @@ pub struct Scim {
     pub public_base: String,
     pub tokens: Arc<connections::TokenCache>,
     pub activity: Arc<activity::Activity>,
-    pub write_gate: Arc<store::WriteGate>,
+    pub writes: Arc<crate::group_commit::GroupCommit>,
 }
 
 impl Scim {
@@ -41,7 +41,7 @@ impl Scim {
         let activity = activity::Activity::new(db.clone());
         activity.spawn_flusher();
         Self {
-            write_gate: Arc::new(store::WriteGate::for_backend(&db)),
+            writes: Arc::new(crate::group_commit::GroupCommit::start(db.clone())),
             db,
             public_base: public_url.as_str().trim_end_matches('/').to_string(),
             tokens: Arc::new(connections::TokenCache::default()),

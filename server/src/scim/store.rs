@@ -11,12 +11,13 @@ use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::db::is_unique_violation;
 use crate::entities::{membership, organization, scim_group, scim_group_member, user};
 use crate::events::{self, EventType};
+use crate::group_commit::{GroupCommit, Outcome};
 use crate::sessions;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{json, Map, Value};
 use shared::validate::normalize_email;
@@ -62,30 +63,8 @@ pub struct Page<T> {
 pub struct Store<'a> {
     pub db: &'a DatabaseConnection,
     pub base: &'a str,
-    /// Serialises write transactions on SQLite (see [`WriteGate`]).
-    pub gate: &'a WriteGate,
-}
-
-/// SQLite allows one writer at a time; connections that collide wait in SQLite's
-/// busy handler, which sleeps and inflates tail latency. Queuing writers in the
-/// process instead keeps them moving. PostgreSQL needs no gate.
-#[derive(Default)]
-pub struct WriteGate(Option<tokio::sync::Mutex<()>>);
-
-impl WriteGate {
-    pub fn for_backend(db: &DatabaseConnection) -> Self {
-        match db.get_database_backend() {
-            sea_orm::DatabaseBackend::Sqlite => Self(Some(tokio::sync::Mutex::new(()))),
-            _ => Self(None),
-        }
-    }
-
-    pub async fn enter(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.0 {
-            Some(mutex) => Some(mutex.lock().await),
-            None => None,
-        }
-    }
+    /// Every SCIM write goes through the group commit (see [`GroupCommit`]).
+    pub writes: &'a GroupCommit,
 }
 
 fn not_found(kind: &str, id: &str) -> ScimError {
@@ -222,8 +201,8 @@ async fn is_integrations_admin(db: &impl ConnectionTrait, user_id: Uuid) -> Resu
 /// one, so deactivating or deleting them would leave nobody with break-glass
 /// access. Call inside the write transaction: on PostgreSQL the organization
 /// row is locked first, so two requests that each deactivate one of two admins
-/// cannot both see the other still active (SQLite's writers are already
-/// serialised by the [`WriteGate`], and SQLite ignores the lock clause).
+/// cannot both see the other still active (SQLite has one writer, and it
+/// ignores the lock clause).
 async fn is_last_active_admin(
     txn: &impl ConnectionTrait,
     org_id: Uuid,
@@ -273,139 +252,52 @@ impl Store<'_> {
         caller: &Caller,
         draft: UserDraft,
     ) -> Result<user::Model, ScimError> {
-        let now = Utc::now();
-        let _writing = self.gate.enter().await;
-        let txn = self.db.begin().await?;
-        let created = user::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            org_id: Set(caller.org_id),
-            email_normalized: Set(normalize_email(&draft.user_name)),
-            email: Set(draft.user_name.clone()),
-            first_name: Set(draft.first_name.clone()),
-            last_name: Set(draft.last_name.clone()),
-            // SCIM accounts sign in through SSO; a sent password was dropped.
-            password_hash: Set(None),
-            active: Set(draft.active),
-            external_id: Set(draft.external_id.clone()),
-            scim_attributes: Set(draft.extra_json()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                user_exists(&draft.user_name)
-            } else {
-                internal(e)
-            }
-        })?;
-        membership::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            org_id: Set(caller.org_id),
-            user_id: Set(created.id),
-            role: Set(Role::Member.as_str().to_string()),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        crate::sso::identities::unretire(&txn, caller.org_id, &created.email_normalized).await?;
-        audit_user(&txn, caller, AuditAction::ScimUserCreated, &created).await?;
-        events::emit(
-            &txn,
-            caller.org_id,
-            EventType::UserCreated,
-            events::user_data(&created),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(created)
+        let caller = *caller;
+        self.writes
+            .write(move |txn| {
+                Box::pin(async move { insert_user(txn, &caller, &draft).await.map(Ok) })
+            })
+            .await
     }
 
-    /// Writes a user's new state (PUT, or a PATCH's result). Deactivation ends the
-    /// user's sessions in the same transaction. The password is never touched
-    /// (the draft has none), and the last active Integrations Admin is never
-    /// deactivated: that refusal is audited and nothing else changes.
-    pub async fn update_user(
+    /// Replaces a user's state (PUT, or a PATCH's result) with what `build` makes
+    /// of the current one. The read, `build` and the write happen in one change of
+    /// the group commit, so two concurrent PATCHes of one user both apply.
+    pub async fn update_user<F>(
         &self,
         caller: &Caller,
-        current: user::Model,
-        draft: UserDraft,
-    ) -> Result<user::Model, ScimError> {
-        let was_active = current.active;
-        let deactivating = was_active && !draft.active;
-        let _writing = self.gate.enter().await;
-        let txn = self.db.begin().await?;
-        // Only requests that could touch what protects an admin pay for the lookup.
-        let admin = (deactivating || draft.password_sent)
-            && is_integrations_admin(&txn, current.id).await?;
-        if admin && deactivating && is_last_active_admin(&txn, caller.org_id, &current).await? {
-            audit_refusal(&txn, caller, Refusal::Deactivate, &current).await?;
-            txn.commit().await?;
-            return Err(last_admin_error(Refusal::Deactivate, &current));
-        }
-        if admin && draft.password_sent {
-            audit_refusal(&txn, caller, Refusal::SetPassword, &current).await?;
-        }
-        let mut model: user::ActiveModel = current.into();
-        model.email_normalized = Set(normalize_email(&draft.user_name));
-        model.email = Set(draft.user_name.clone());
-        model.first_name = Set(draft.first_name.clone());
-        model.last_name = Set(draft.last_name.clone());
-        model.active = Set(draft.active);
-        model.external_id = Set(draft.external_id.clone());
-        model.scim_attributes = Set(draft.extra_json());
-        model.updated_at = Set(Utc::now());
-        let updated = model.update(&txn).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                user_exists(&draft.user_name)
-            } else {
-                internal(e)
-            }
-        })?;
-        let event = if was_active && !updated.active {
-            sessions::close_all_for_user(&txn, updated.id).await?;
-            audit_user(&txn, caller, AuditAction::ScimUserDeactivated, &updated).await?;
-            EventType::UserDeactivated
-        } else if !was_active && updated.active {
-            audit_user(&txn, caller, AuditAction::ScimUserReactivated, &updated).await?;
-            EventType::UserReactivated
-        } else {
-            EventType::UserUpdated
-        };
-        events::emit(&txn, caller.org_id, event, events::user_data(&updated)).await?;
-        txn.commit().await?;
-        Ok(updated)
+        id: &str,
+        build: F,
+    ) -> Result<user::Model, ScimError>
+    where
+        F: FnOnce(&user::Model) -> Result<UserDraft, ScimError> + Send + 'static,
+    {
+        let uuid = parse_id("User", id)?;
+        let (caller, id) = (*caller, id.to_string());
+        self.writes
+            .write(move |txn| {
+                Box::pin(async move {
+                    let current = user_for_update(txn, &caller, uuid, &id).await?;
+                    let draft = build(&current)?;
+                    write_user(txn, &caller, current, draft).await
+                })
+            })
+            .await
     }
 
     /// Deletes the account; its sessions and memberships go with it. The last
     /// active Integrations Admin is refused (audited) and kept.
     pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<(), ScimError> {
-        let found = self.user(caller, id).await?;
-        let _writing = self.gate.enter().await;
-        let txn = self.db.begin().await?;
-        if found.active
-            && is_integrations_admin(&txn, found.id).await?
-            && is_last_active_admin(&txn, caller.org_id, &found).await?
-        {
-            audit_refusal(&txn, caller, Refusal::Delete, &found).await?;
-            txn.commit().await?;
-            return Err(last_admin_error(Refusal::Delete, &found));
-        }
-        sessions::close_all_for_user(&txn, found.id).await?;
-        user::Entity::delete_by_id(found.id).exec(&txn).await?;
-        // SSO must not bring the account back by creating it just in time.
-        crate::sso::identities::retire(&txn, caller.org_id, &found.email_normalized).await?;
-        audit_user(&txn, caller, AuditAction::ScimUserDeleted, &found).await?;
-        events::emit(
-            &txn,
-            caller.org_id,
-            EventType::UserDeleted,
-            events::user_data(&found),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        let uuid = parse_id("User", id)?;
+        let (caller, id) = (*caller, id.to_string());
+        self.writes
+            .write(move |txn| {
+                Box::pin(async move {
+                    let found = user_for_update(txn, &caller, uuid, &id).await?;
+                    remove_user(txn, &caller, found).await
+                })
+            })
+            .await
     }
 
     pub async fn list_users(
@@ -512,63 +404,18 @@ impl Store<'_> {
         }
     }
 
-    async fn add_members(
-        &self,
-        db: &impl ConnectionTrait,
-        group_id: Uuid,
-        members: &[Uuid],
-    ) -> Result<(), DbErr> {
-        for chunk in members.chunks(500) {
-            let rows = chunk.iter().map(|user_id| scim_group_member::ActiveModel {
-                group_id: Set(group_id),
-                user_id: Set(*user_id),
-            });
-            scim_group_member::Entity::insert_many(rows)
-                .on_conflict_do_nothing()
-                .exec(db)
-                .await?;
-        }
-        Ok(())
-    }
-
     pub async fn create_group(
         &self,
         caller: &Caller,
         draft: GroupDraft,
     ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
         self.check_members(caller, &draft.members).await?;
-        let now = Utc::now();
-        let _writing = self.gate.enter().await;
-        let txn = self.db.begin().await?;
-        let group = scim_group::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            org_id: Set(caller.org_id),
-            display_name_normalized: Set(draft.display_name.to_lowercase()),
-            display_name: Set(draft.display_name),
-            external_id: Set(draft.external_id),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        self.add_members(&txn, group.id, &draft.members).await?;
-        events::emit(
-            &txn,
-            caller.org_id,
-            EventType::GroupCreated,
-            events::group_data(&group),
-        )
-        .await?;
-        membership_events(
-            &txn,
-            caller,
-            &group,
-            EventType::GroupUserAdded,
-            &draft.members,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok((group, draft.members))
+        let caller = *caller;
+        self.writes
+            .write(move |txn| {
+                Box::pin(async move { insert_group(txn, &caller, draft).await.map(Ok) })
+            })
+            .await
     }
 
     /// Writes a group's new state, changing only the memberships that differ.
@@ -593,52 +440,32 @@ impl Store<'_> {
             .copied()
             .collect();
         self.check_members(caller, &added).await?;
-        let _writing = self.gate.enter().await;
-        let txn = self.db.begin().await?;
-        let mut model: scim_group::ActiveModel = current.into();
-        model.display_name_normalized = Set(draft.display_name.to_lowercase());
-        model.display_name = Set(draft.display_name);
-        model.external_id = Set(draft.external_id);
-        model.updated_at = Set(Utc::now());
-        let group = model.update(&txn).await?;
-        for chunk in removed.chunks(500) {
-            scim_group_member::Entity::delete_many()
-                .filter(scim_group_member::Column::GroupId.eq(group.id))
-                .filter(scim_group_member::Column::UserId.is_in(chunk.to_vec()))
-                .exec(&txn)
-                .await?;
-        }
-        self.add_members(&txn, group.id, &added).await?;
-        events::emit(
-            &txn,
-            caller.org_id,
-            EventType::GroupUpdated,
-            events::group_data(&group),
-        )
-        .await?;
-        membership_events(&txn, caller, &group, EventType::GroupUserAdded, &added).await?;
-        membership_events(&txn, caller, &group, EventType::GroupUserRemoved, &removed).await?;
-        txn.commit().await?;
-        let mut members = draft.members;
-        members.sort();
-        Ok((group, members))
+        let caller = *caller;
+        let change = MembershipChange { added, removed };
+        self.writes
+            .write(move |txn| {
+                Box::pin(async move {
+                    write_group(txn, &caller, current, draft, change)
+                        .await
+                        .map(Ok)
+                })
+            })
+            .await
     }
 
     pub async fn delete_group(&self, caller: &Caller, id: &str) -> Result<(), ScimError> {
         let group = self.group(caller, id).await?;
-        let txn = self.db.begin().await?;
-        scim_group::Entity::delete_by_id(group.id)
-            .exec(&txn)
-            .await?;
-        events::emit(
-            &txn,
-            caller.org_id,
-            EventType::GroupDeleted,
-            events::group_data(&group),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        let org_id = caller.org_id;
+        self.writes
+            .write(move |txn| {
+                Box::pin(async move {
+                    scim_group::Entity::delete_by_id(group.id).exec(txn).await?;
+                    let data = events::group_data(&group);
+                    events::emit(txn, org_id, EventType::GroupDeleted, data).await?;
+                    Ok(Ok(()))
+                })
+            })
+            .await
     }
 
     pub async fn list_groups(
@@ -694,6 +521,251 @@ impl Store<'_> {
             .collect();
         Ok(page_of(matching, start_index, count))
     }
+}
+
+// ------------------------------------------------- user changes (group commit)
+
+/// The user to change, read inside the change (locked on PostgreSQL).
+async fn user_for_update(
+    txn: &impl ConnectionTrait,
+    caller: &Caller,
+    uuid: Uuid,
+    id: &str,
+) -> Result<user::Model, ScimError> {
+    user::Entity::find_by_id(uuid)
+        .filter(user::Column::OrgId.eq(caller.org_id))
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| not_found("User", id))
+}
+
+async fn insert_user(
+    txn: &impl ConnectionTrait,
+    caller: &Caller,
+    draft: &UserDraft,
+) -> Result<user::Model, ScimError> {
+    let now = Utc::now();
+    let created = user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(caller.org_id),
+        email_normalized: Set(normalize_email(&draft.user_name)),
+        email: Set(draft.user_name.clone()),
+        first_name: Set(draft.first_name.clone()),
+        last_name: Set(draft.last_name.clone()),
+        // SCIM accounts sign in through SSO; a sent password was dropped.
+        password_hash: Set(None),
+        active: Set(draft.active),
+        external_id: Set(draft.external_id.clone()),
+        scim_attributes: Set(draft.extra_json()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            user_exists(&draft.user_name)
+        } else {
+            internal(e)
+        }
+    })?;
+    membership::Entity::insert(membership::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(caller.org_id),
+        user_id: Set(created.id),
+        role: Set(Role::Member.as_str().to_string()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    crate::sso::identities::unretire(txn, caller.org_id, &created.email_normalized).await?;
+    audit_user(txn, caller, AuditAction::ScimUserCreated, &created).await?;
+    events::emit(
+        txn,
+        caller.org_id,
+        EventType::UserCreated,
+        events::user_data(&created),
+    )
+    .await?;
+    Ok(created)
+}
+
+/// Writes a user's new state. Deactivation ends the user's sessions in the same
+/// change. The password is never touched (the draft has none), and the last
+/// active Integrations Admin is never deactivated: that refusal is audited (kept)
+/// and nothing else changes.
+async fn write_user(
+    txn: &impl ConnectionTrait,
+    caller: &Caller,
+    current: user::Model,
+    draft: UserDraft,
+) -> Outcome<user::Model, ScimError> {
+    let was_active = current.active;
+    let deactivating = was_active && !draft.active;
+    // Only requests that could touch what protects an admin pay for the lookup.
+    let admin =
+        (deactivating || draft.password_sent) && is_integrations_admin(txn, current.id).await?;
+    if admin && deactivating && is_last_active_admin(txn, caller.org_id, &current).await? {
+        audit_refusal(txn, caller, Refusal::Deactivate, &current).await?;
+        return Ok(Err(last_admin_error(Refusal::Deactivate, &current)));
+    }
+    if admin && draft.password_sent {
+        audit_refusal(txn, caller, Refusal::SetPassword, &current).await?;
+    }
+    let mut model: user::ActiveModel = current.into();
+    model.email_normalized = Set(normalize_email(&draft.user_name));
+    model.email = Set(draft.user_name.clone());
+    model.first_name = Set(draft.first_name.clone());
+    model.last_name = Set(draft.last_name.clone());
+    model.active = Set(draft.active);
+    model.external_id = Set(draft.external_id.clone());
+    model.scim_attributes = Set(draft.extra_json());
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(txn).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            user_exists(&draft.user_name)
+        } else {
+            internal(e)
+        }
+    })?;
+    let event = if was_active && !updated.active {
+        sessions::close_all_for_user(txn, updated.id).await?;
+        audit_user(txn, caller, AuditAction::ScimUserDeactivated, &updated).await?;
+        EventType::UserDeactivated
+    } else if !was_active && updated.active {
+        audit_user(txn, caller, AuditAction::ScimUserReactivated, &updated).await?;
+        EventType::UserReactivated
+    } else {
+        EventType::UserUpdated
+    };
+    events::emit(txn, caller.org_id, event, events::user_data(&updated)).await?;
+    Ok(Ok(updated))
+}
+
+async fn remove_user(
+    txn: &impl ConnectionTrait,
+    caller: &Caller,
+    found: user::Model,
+) -> Outcome<(), ScimError> {
+    if found.active
+        && is_integrations_admin(txn, found.id).await?
+        && is_last_active_admin(txn, caller.org_id, &found).await?
+    {
+        audit_refusal(txn, caller, Refusal::Delete, &found).await?;
+        return Ok(Err(last_admin_error(Refusal::Delete, &found)));
+    }
+    sessions::close_all_for_user(txn, found.id).await?;
+    user::Entity::delete_by_id(found.id).exec(txn).await?;
+    // SSO must not bring the account back by creating it just in time.
+    crate::sso::identities::retire(txn, caller.org_id, &found.email_normalized).await?;
+    audit_user(txn, caller, AuditAction::ScimUserDeleted, &found).await?;
+    events::emit(
+        txn,
+        caller.org_id,
+        EventType::UserDeleted,
+        events::user_data(&found),
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+// ------------------------------------------------ group changes (group commit)
+
+/// Who joins and who leaves a group in one change.
+struct MembershipChange {
+    added: Vec<Uuid>,
+    removed: Vec<Uuid>,
+}
+
+async fn add_members(
+    txn: &impl ConnectionTrait,
+    group_id: Uuid,
+    members: &[Uuid],
+) -> Result<(), DbErr> {
+    for chunk in members.chunks(500) {
+        let rows = chunk.iter().map(|user_id| scim_group_member::ActiveModel {
+            group_id: Set(group_id),
+            user_id: Set(*user_id),
+        });
+        scim_group_member::Entity::insert_many(rows)
+            .on_conflict_do_nothing()
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_group(
+    txn: &impl ConnectionTrait,
+    caller: &Caller,
+    draft: GroupDraft,
+) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
+    let now = Utc::now();
+    let group = scim_group::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(caller.org_id),
+        display_name_normalized: Set(draft.display_name.to_lowercase()),
+        display_name: Set(draft.display_name),
+        external_id: Set(draft.external_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    add_members(txn, group.id, &draft.members).await?;
+    events::emit(
+        txn,
+        caller.org_id,
+        EventType::GroupCreated,
+        events::group_data(&group),
+    )
+    .await?;
+    membership_events(
+        txn,
+        caller,
+        &group,
+        EventType::GroupUserAdded,
+        &draft.members,
+    )
+    .await?;
+    Ok((group, draft.members))
+}
+
+async fn write_group(
+    txn: &impl ConnectionTrait,
+    caller: &Caller,
+    current: scim_group::Model,
+    draft: GroupDraft,
+    change: MembershipChange,
+) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
+    let mut model: scim_group::ActiveModel = current.into();
+    model.display_name_normalized = Set(draft.display_name.to_lowercase());
+    model.display_name = Set(draft.display_name);
+    model.external_id = Set(draft.external_id);
+    model.updated_at = Set(Utc::now());
+    let group = model.update(txn).await?;
+    for chunk in change.removed.chunks(500) {
+        scim_group_member::Entity::delete_many()
+            .filter(scim_group_member::Column::GroupId.eq(group.id))
+            .filter(scim_group_member::Column::UserId.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    add_members(txn, group.id, &change.added).await?;
+    events::emit(
+        txn,
+        caller.org_id,
+        EventType::GroupUpdated,
+        events::group_data(&group),
+    )
+    .await?;
+    let (added, removed) = (&change.added, &change.removed);
+    membership_events(txn, caller, &group, EventType::GroupUserAdded, added).await?;
+    membership_events(txn, caller, &group, EventType::GroupUserRemoved, removed).await?;
+    let mut members = draft.members;
+    members.sort();
+    Ok((group, members))
 }
 
 /// The total without a COUNT query, when the page itself shows it: a page that is
@@ -898,7 +970,7 @@ pub fn group_patch_document(
 
 /// One `group.user_added` or `group.user_removed` event per member.
 async fn membership_events(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     caller: &Caller,
     group: &scim_group::Model,
     event: EventType,

@@ -1,0 +1,163 @@
+//! Group commit: writers hand their change to a queue; a writer task takes every
+//! change waiting, runs each in its own savepoint inside one transaction, commits
+//! once, and only then answers each caller. "201 Created" still means durable,
+//! but a burst of IdP writes pays for one commit (and one write of each shared
+//! index page) instead of one per request, and on SQLite the writers queue here
+//! instead of sleeping in its busy handler.
+//!
+//! A change runs inside the batch's transaction, so what it reads is current:
+//! read, decide and write in one change and no other write comes between them.
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+pub type BoxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
+
+/// What a change decided. `Err(e)`: roll back what it wrote and answer `e`.
+/// `Ok(answer)`: keep what it wrote and, once committed, answer `answer`, which
+/// may itself be an error (a refusal whose audit row must be kept).
+pub type Outcome<T, E> = Result<Result<T, E>, E>;
+
+/// The most changes one transaction carries: enough to amortise the commit,
+/// few enough that the first caller in a batch is not kept waiting long.
+const MAX_BATCH: usize = 128;
+
+type Reply = Box<dyn FnOnce(Option<&DbErr>) + Send>;
+type Job = Box<dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Reply> + Send>;
+
+pub struct GroupCommit {
+    queue: mpsc::UnboundedSender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the writer tasks: one for SQLite (it has one writer anyway), a few
+    /// for PostgreSQL so a batch waiting on a row lock does not stop the others.
+    pub fn start(db: DatabaseConnection) -> Self {
+        let writers = match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => 1,
+            _ => 4,
+        };
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..writers {
+            tokio::spawn(write_batches(db.clone(), receiver.clone()));
+        }
+        Self { queue }
+    }
+
+    /// Runs `change` in the next batch and answers once the batch is committed.
+    pub async fn write<T, E, F>(&self, change: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |txn| Box::pin(run_in_savepoint(txn, change, answer)));
+        if self.queue.send(job).is_err() {
+            return Err(E::from(stopped()));
+        }
+        answered.await.unwrap_or_else(|_| Err(E::from(stopped())))
+    }
+}
+
+fn stopped() -> DbErr {
+    DbErr::Custom("the write was not completed: its batch failed".to_string())
+}
+
+/// Runs one change in a savepoint. A change that keeps nothing is answered at
+/// once; one that keeps its writes is answered after the batch's commit.
+async fn run_in_savepoint<T, E, F>(
+    txn: &DatabaseTransaction,
+    change: F,
+    answer: oneshot::Sender<Result<T, E>>,
+) -> Reply
+where
+    T: Send + 'static,
+    E: From<DbErr> + Send + 'static,
+    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Outcome<T, E>>,
+{
+    let kept = match txn.begin().await {
+        Err(e) => Err(E::from(e)),
+        Ok(savepoint) => match change(&savepoint).await {
+            Ok(result) => savepoint.commit().await.map(|()| result).map_err(E::from),
+            Err(e) => {
+                // Dropping the savepoint rolls it back as well; saying so is clearer.
+                let _ = savepoint.rollback().await;
+                Err(e)
+            }
+        },
+    };
+    match kept {
+        Err(e) => {
+            let _ = answer.send(Err(e));
+            Box::new(|_| {})
+        }
+        Ok(result) => Box::new(move |commit_failed| {
+            let reply = match commit_failed {
+                None => result,
+                Some(e) => Err(E::from(DbErr::Custom(format!("commit failed: {e}")))),
+            };
+            let _ = answer.send(reply);
+        }),
+    }
+}
+
+async fn write_batches(db: DatabaseConnection, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        // Its own task, so a change that panics fails its batch (every caller
+        // in it gets an error) and the writer goes on with the next.
+        if let Err(e) = tokio::spawn(commit_batch(db.clone(), batch)).await {
+            tracing::error!(error = %e, "a group-commit batch panicked; its writes were rolled back");
+        }
+    }
+}
+
+async fn commit_batch(db: DatabaseConnection, batch: Vec<Job>) {
+    // IMMEDIATE: the batch holds SQLite's write lock from its first statement. A
+    // deferred transaction whose first change only reads would take a snapshot,
+    // and its first write would fail with SQLITE_BUSY_SNAPSHOT if another
+    // connection (a sign-in, say) had committed since. PostgreSQL ignores it.
+    let immediate = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    let txn = match db.begin_with_options(immediate).await {
+        Ok(txn) => txn,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot begin a group-commit batch");
+            return; // dropping the jobs answers every caller with an error
+        }
+    };
+    let mut replies = Vec::with_capacity(batch.len());
+    for job in batch {
+        replies.push(job(&txn).await);
+    }
+    let committed = txn.commit().await;
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, "a group-commit batch did not commit");
+    }
+    for reply in replies {
+        reply(committed.as_ref().err());
+    }
+}

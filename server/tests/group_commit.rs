@@ -1,0 +1,142 @@
+//! The group commit under the SCIM writes: each change is all or nothing inside a
+//! shared transaction, a refusal can keep its audit row, and a change that
+//! panics fails only its own batch.
+
+mod common;
+
+use common::TestApp;
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+use server::group_commit::GroupCommit;
+use std::sync::Arc;
+
+async fn probe_table(app: &TestApp) {
+    app.db
+        .execute_unprepared("CREATE TABLE gc_probe (n BIGINT PRIMARY KEY)")
+        .await
+        .unwrap();
+}
+
+fn insert(app: &TestApp, n: i64) -> Statement {
+    Statement::from_sql_and_values(
+        app.db.get_database_backend(),
+        match app.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => "INSERT INTO gc_probe (n) VALUES ($1)",
+            _ => "INSERT INTO gc_probe (n) VALUES (?)",
+        },
+        [n.into()],
+    )
+}
+
+async fn stored(app: &TestApp) -> Vec<i64> {
+    let rows = app
+        .db
+        .query_all_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT n FROM gc_probe ORDER BY n",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<i64>("", "n").unwrap())
+        .collect()
+}
+
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Refused(&'static str),
+    Db(String),
+}
+
+impl From<DbErr> for Answer {
+    fn from(e: DbErr) -> Self {
+        Answer::Db(e.to_string())
+    }
+}
+
+/// Fifty changes at once: the ones that fail leave nothing behind, the refusal
+/// keeps what it wrote, a duplicate key fails alone, and the rest are stored.
+#[tokio::test]
+async fn each_change_in_a_batch_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    probe_table(&app).await;
+    let writes = Arc::new(GroupCommit::start(app.db.clone()));
+    let mut tasks = Vec::new();
+    for n in 0..50i64 {
+        let (writes, first, second) = (writes.clone(), insert(&app, n), insert(&app, 1000 + n));
+        let duplicate = insert(&app, 0);
+        tasks.push(tokio::spawn(async move {
+            writes
+                .write(move |txn| {
+                    Box::pin(async move {
+                        txn.execute_raw(first).await?;
+                        match n % 5 {
+                            // Wrote one row, then changed its mind: roll back.
+                            1 => return Err(Answer::Refused("rolled back")),
+                            // Wrote one row and refuses, keeping it (an audited refusal).
+                            2 => return Ok(Err(Answer::Refused("kept"))),
+                            // A second statement fails: the first is undone too.
+                            3 if n > 0 => {
+                                txn.execute_raw(duplicate).await?;
+                            }
+                            _ => {
+                                txn.execute_raw(second).await?;
+                            }
+                        }
+                        Ok(Ok(n))
+                    })
+                })
+                .await
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    let mut expected_rows = Vec::new();
+    for (n, answer) in (0..50i64).zip(&answers) {
+        match n % 5 {
+            1 => assert_eq!(answer, &Err(Answer::Refused("rolled back"))),
+            2 => {
+                assert_eq!(answer, &Err(Answer::Refused("kept")));
+                expected_rows.push(n);
+            }
+            3 => assert!(matches!(answer, Err(Answer::Db(_))), "{n}: {answer:?}"),
+            _ => {
+                assert_eq!(answer, &Ok(n));
+                expected_rows.extend([n, 1000 + n]);
+            }
+        }
+    }
+    expected_rows.sort();
+    assert_eq!(stored(&app).await, expected_rows);
+}
+
+/// A change that panics fails the callers of its batch with an error, never a
+/// hang, and the writer goes on with the next batch.
+#[tokio::test]
+async fn a_panicking_change_fails_its_batch_and_the_writer_goes_on() {
+    let app = TestApp::spawn().await;
+    probe_table(&app).await;
+    let writes = GroupCommit::start(app.db.clone());
+    let first = insert(&app, 1);
+    let panicked: Result<(), Answer> = writes
+        .write(move |txn| {
+            Box::pin(async move {
+                txn.execute_raw(first).await?;
+                panic!("a bug in one change");
+            })
+        })
+        .await;
+    assert!(matches!(panicked, Err(Answer::Db(_))), "{panicked:?}");
+    let second = insert(&app, 2);
+    let next: Result<i64, Answer> = writes
+        .write(move |txn| {
+            Box::pin(async move {
+                txn.execute_raw(second).await?;
+                Ok(Ok(2))
+            })
+        })
+        .await;
+    assert_eq!(next, Ok(2));
+    assert_eq!(stored(&app).await, vec![2]);
+}
