@@ -31,10 +31,20 @@ pub async fn connect(database_url: &str) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
         });
+    // sqlx pings a pooled connection on every checkout by default: one more round
+    // trip per query (for SQLite a hop to the connection's worker thread, the
+    // largest cost of a SCIM lookup in `perf`). A local file cannot drop a
+    // connection; PostgreSQL's are pinged only after sitting idle, when a proxy
+    // or a restart may have closed them.
     if database_url.starts_with("sqlite:") {
-        options.max_connections(8).min_connections(1);
+        options
+            .max_connections(8)
+            .min_connections(1)
+            .test_before_acquire(false);
     } else {
-        options.max_connections(16);
+        options
+            .max_connections(16)
+            .test_before_acquire_if_idle_for(Duration::from_secs(30));
     }
     Database::connect(options).await
 }

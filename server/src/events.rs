@@ -100,17 +100,31 @@ pub async fn emit_many(
     event_type: EventType,
     data: Vec<Value>,
 ) -> Result<(), DbErr> {
-    let now = Utc::now();
-    for chunk in data.chunks(500) {
-        let rows = chunk.iter().map(|data| ActiveModel {
-            id: Set(Uuid::new_v4()),
-            org_id: Set(org_id),
-            event_type: Set(event_type.as_str().to_string()),
-            data: Set(data.to_string()),
-            created_at: Set(now),
-            ..Default::default()
-        });
-        Entity::insert_many(rows).exec_without_returning(db).await?;
+    let rows = data
+        .iter()
+        .map(|data| row(org_id, event_type, data))
+        .collect();
+    insert_rows(db, rows).await
+}
+
+/// The row an event is stored as; its `seq` comes from the database.
+pub fn row(org_id: Uuid, event_type: EventType, data: &Value) -> ActiveModel {
+    ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(org_id),
+        event_type: Set(event_type.as_str().to_string()),
+        data: Set(data.to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+}
+
+/// Stores rows in order, in few statements (a group commit's events).
+pub async fn insert_rows(db: &impl ConnectionTrait, rows: Vec<ActiveModel>) -> Result<(), DbErr> {
+    for chunk in rows.chunks(500) {
+        Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }

@@ -7,15 +7,23 @@
 //!
 //! A change runs inside the batch's transaction, so what it reads is current:
 //! read, decide and write in one change and no other write comes between them.
+//! Its audit entries and directory events are appended rows that nothing in the
+//! batch reads back: they are kept aside and written once per batch, in order,
+//! before the commit (a change rolled back takes its rows with it).
 
+use crate::audit::{self, AuditEntry};
+use crate::entities::{audit_event, directory_event};
+use crate::events::{self, EventType};
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
+use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
+use uuid::Uuid;
 
 pub type BoxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
 
@@ -29,7 +37,60 @@ pub type Outcome<T, E> = Result<Result<T, E>, E>;
 const MAX_BATCH: usize = 128;
 
 type Reply = Box<dyn FnOnce(Option<&DbErr>) + Send>;
-type Job = Box<dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Reply> + Send>;
+type Job =
+    Box<dyn for<'t> FnOnce(&'t DatabaseTransaction, &'t Appended) -> BoxFuture<'t, Reply> + Send>;
+
+/// The rows a batch appends after its changes.
+#[derive(Default)]
+pub struct Appended(std::sync::Mutex<Rows>);
+
+#[derive(Default)]
+struct Rows {
+    audit: Vec<audit_event::ActiveModel>,
+    events: Vec<directory_event::ActiveModel>,
+}
+
+impl Appended {
+    fn rows(&self) -> std::sync::MutexGuard<'_, Rows> {
+        // Only the batch's own task touches it, one change at a time.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn mark(&self) -> (usize, usize) {
+        let rows = self.rows();
+        (rows.audit.len(), rows.events.len())
+    }
+
+    fn truncate(&self, (audit, events): (usize, usize)) {
+        let mut rows = self.rows();
+        rows.audit.truncate(audit);
+        rows.events.truncate(events);
+    }
+
+    fn take(&self) -> Rows {
+        std::mem::take(&mut *self.rows())
+    }
+}
+
+/// One change's view of its batch: its transaction (a savepoint) and the rows
+/// it appends.
+pub struct Change<'t> {
+    pub txn: &'t DatabaseTransaction,
+    appended: &'t Appended,
+}
+
+impl Change<'_> {
+    pub fn audit(&self, entry: AuditEntry) {
+        self.appended.rows().audit.push(audit::row(entry));
+    }
+
+    pub fn event(&self, org_id: Uuid, event_type: EventType, data: &Value) {
+        let row = events::row(org_id, event_type, data);
+        self.appended.rows().events.push(row);
+    }
+}
 
 pub struct GroupCommit {
     queue: mpsc::UnboundedSender<Job>,
@@ -56,10 +117,12 @@ impl GroupCommit {
     where
         T: Send + 'static,
         E: From<DbErr> + Send + 'static,
-        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
+        F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |txn| Box::pin(run_in_savepoint(txn, change, answer)));
+        let job: Job = Box::new(move |txn, appended| {
+            Box::pin(run_in_savepoint(txn, appended, change, answer))
+        });
         if self.queue.send(job).is_err() {
             return Err(E::from(stopped()));
         }
@@ -75,25 +138,37 @@ fn stopped() -> DbErr {
 /// once; one that keeps its writes is answered after the batch's commit.
 async fn run_in_savepoint<T, E, F>(
     txn: &DatabaseTransaction,
+    appended: &Appended,
     change: F,
     answer: oneshot::Sender<Result<T, E>>,
 ) -> Reply
 where
     T: Send + 'static,
     E: From<DbErr> + Send + 'static,
-    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Outcome<T, E>>,
+    F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>>,
 {
+    let mark = appended.mark();
     let kept = match txn.begin().await {
         Err(e) => Err(E::from(e)),
-        Ok(savepoint) => match change(&savepoint).await {
-            Ok(result) => savepoint.commit().await.map(|()| result).map_err(E::from),
-            Err(e) => {
-                // Dropping the savepoint rolls it back as well; saying so is clearer.
-                let _ = savepoint.rollback().await;
-                Err(e)
+        Ok(savepoint) => {
+            let view = Change {
+                txn: &savepoint,
+                appended,
+            };
+            let outcome = change(&view).await;
+            match outcome {
+                Ok(result) => savepoint.commit().await.map(|()| result).map_err(E::from),
+                Err(e) => {
+                    // Dropping the savepoint rolls it back as well; saying so is clearer.
+                    let _ = savepoint.rollback().await;
+                    Err(e)
+                }
             }
-        },
+        }
     };
+    if kept.is_err() {
+        appended.truncate(mark);
+    }
     match kept {
         Err(e) => {
             let _ = answer.send(Err(e));
@@ -149,15 +224,24 @@ async fn commit_batch(db: DatabaseConnection, batch: Vec<Job>) {
             return; // dropping the jobs answers every caller with an error
         }
     };
+    let appended = Appended::default();
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
-        replies.push(job(&txn).await);
+        replies.push(job(&txn, &appended).await);
     }
-    let committed = txn.commit().await;
+    let committed = match write_appended(&txn, appended.take()).await {
+        Ok(()) => txn.commit().await,
+        Err(e) => Err(e), // dropping the transaction rolls the whole batch back
+    };
     if let Err(e) = &committed {
         tracing::error!(error = %e, "a group-commit batch did not commit");
     }
     for reply in replies {
         reply(committed.as_ref().err());
     }
+}
+
+async fn write_appended(txn: &DatabaseTransaction, rows: Rows) -> Result<(), DbErr> {
+    audit::insert_rows(txn, rows.audit).await?;
+    events::insert_rows(txn, rows.events).await
 }

@@ -5,7 +5,10 @@
 mod common;
 
 use common::TestApp;
+use sea_orm::EntityTrait;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
+use server::audit::{Actor, AuditAction, AuditEntry};
+use server::entities::audit_event;
 use server::group_commit::GroupCommit;
 use std::sync::Arc;
 
@@ -66,9 +69,10 @@ async fn each_change_in_a_batch_is_all_or_nothing() {
         let duplicate = insert(&app, 0);
         tasks.push(tokio::spawn(async move {
             writes
-                .write(move |txn| {
+                .write(move |change| {
                     Box::pin(async move {
-                        txn.execute_raw(first).await?;
+                        change.txn.execute_raw(first).await?;
+                        change.audit(probe_entry(n));
                         match n % 5 {
                             // Wrote one row, then changed its mind: roll back.
                             1 => return Err(Answer::Refused("rolled back")),
@@ -76,10 +80,10 @@ async fn each_change_in_a_batch_is_all_or_nothing() {
                             2 => return Ok(Err(Answer::Refused("kept"))),
                             // A second statement fails: the first is undone too.
                             3 if n > 0 => {
-                                txn.execute_raw(duplicate).await?;
+                                change.txn.execute_raw(duplicate).await?;
                             }
                             _ => {
-                                txn.execute_raw(second).await?;
+                                change.txn.execute_raw(second).await?;
                             }
                         }
                         Ok(Ok(n))
@@ -109,6 +113,30 @@ async fn each_change_in_a_batch_is_all_or_nothing() {
     }
     expected_rows.sort();
     assert_eq!(stored(&app).await, expected_rows);
+    // The audit rows of the changes rolled back went with them.
+    let audited: Vec<i64> = audit_event::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|row| serde_json::from_str::<serde_json::Value>(&row.detail).ok())
+        .filter_map(|detail| detail["probe"].as_i64())
+        .collect();
+    let mut audited = audited;
+    audited.sort();
+    let kept: Vec<i64> = (0..50).filter(|n| n % 5 != 1 && n % 5 != 3).collect();
+    assert_eq!(audited, kept);
+}
+
+fn probe_entry(n: i64) -> AuditEntry {
+    AuditEntry {
+        org_id: None,
+        actor: Actor::Cli,
+        action: AuditAction::ScimUserCreated,
+        success: true,
+        detail: serde_json::json!({ "probe": n }),
+        client_ip: None,
+    }
 }
 
 /// A change that panics fails the callers of its batch with an error, never a
@@ -120,9 +148,9 @@ async fn a_panicking_change_fails_its_batch_and_the_writer_goes_on() {
     let writes = GroupCommit::start(app.db.clone());
     let first = insert(&app, 1);
     let panicked: Result<(), Answer> = writes
-        .write(move |txn| {
+        .write(move |change| {
             Box::pin(async move {
-                txn.execute_raw(first).await?;
+                change.txn.execute_raw(first).await?;
                 panic!("a bug in one change");
             })
         })
@@ -130,9 +158,9 @@ async fn a_panicking_change_fails_its_batch_and_the_writer_goes_on() {
     assert!(matches!(panicked, Err(Answer::Db(_))), "{panicked:?}");
     let second = insert(&app, 2);
     let next: Result<i64, Answer> = writes
-        .write(move |txn| {
+        .write(move |change| {
             Box::pin(async move {
-                txn.execute_raw(second).await?;
+                change.txn.execute_raw(second).await?;
                 Ok(Ok(2))
             })
         })

@@ -7,11 +7,11 @@ use super::filter::{AttrPath, CompareOp, Filter, Value as FilterValue};
 use super::groups::{self, GroupDraft};
 use super::resource::{GROUP_SCHEMA, USER_SCHEMA};
 use super::users::{self, UserDraft};
-use crate::audit::{self, Actor, AuditAction, AuditEntry};
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::is_unique_violation;
 use crate::entities::{membership, organization, scim_group, scim_group_member, user};
 use crate::events::{self, EventType};
-use crate::group_commit::{GroupCommit, Outcome};
+use crate::group_commit::{Change, GroupCommit, Outcome};
 use crate::sessions;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
@@ -85,24 +85,15 @@ fn user_exists(user_name: &str) -> ScimError {
     ))
 }
 
-async fn audit_user(
-    db: &impl ConnectionTrait,
-    caller: &Caller,
-    action: AuditAction,
-    user: &user::Model,
-) -> Result<(), DbErr> {
-    audit::record(
-        db,
-        AuditEntry {
-            org_id: Some(caller.org_id),
-            actor: caller.actor(),
-            action,
-            success: true,
-            detail: json!({ "user_id": user.id, "email": user.email }),
-            client_ip: None,
-        },
-    )
-    .await
+fn user_entry(caller: &Caller, action: AuditAction, user: &user::Model) -> AuditEntry {
+    AuditEntry {
+        org_id: Some(caller.org_id),
+        actor: caller.actor(),
+        action,
+        success: true,
+        detail: json!({ "user_id": user.id, "email": user.email }),
+        client_ip: None,
+    }
 }
 
 /// What SCIM asked for and was not allowed to do, as the audit row names it.
@@ -160,30 +151,21 @@ fn last_admin_error(refusal: Refusal, admin: &user::Model) -> ScimError {
     }
 }
 
-/// Writes the audit row an Integrations Admin sees for a refused SCIM request.
-async fn audit_refusal(
-    db: &impl ConnectionTrait,
-    caller: &Caller,
-    refusal: Refusal,
-    user: &user::Model,
-) -> Result<(), DbErr> {
-    audit::record(
-        db,
-        AuditEntry {
-            org_id: Some(caller.org_id),
-            actor: caller.actor(),
-            action: AuditAction::ScimChangeRefused,
-            success: false,
-            detail: json!({
-                "user_id": user.id,
-                "email": user.email,
-                "attempted": refusal.attempted(),
-                "reason": refusal.reason(),
-            }),
-            client_ip: None,
-        },
-    )
-    .await
+/// The audit row an Integrations Admin sees for a refused SCIM request.
+fn refusal_entry(caller: &Caller, refusal: Refusal, user: &user::Model) -> AuditEntry {
+    AuditEntry {
+        org_id: Some(caller.org_id),
+        actor: caller.actor(),
+        action: AuditAction::ScimChangeRefused,
+        success: false,
+        detail: json!({
+            "user_id": user.id,
+            "email": user.email,
+            "attempted": refusal.attempted(),
+            "reason": refusal.reason(),
+        }),
+        client_ip: None,
+    }
 }
 
 async fn is_integrations_admin(db: &impl ConnectionTrait, user_id: Uuid) -> Result<bool, DbErr> {
@@ -254,8 +236,8 @@ impl Store<'_> {
     ) -> Result<user::Model, ScimError> {
         let caller = *caller;
         self.writes
-            .write(move |txn| {
-                Box::pin(async move { insert_user(txn, &caller, &draft).await.map(Ok) })
+            .write(move |change| {
+                Box::pin(async move { insert_user(change, &caller, &draft).await.map(Ok) })
             })
             .await
     }
@@ -275,11 +257,11 @@ impl Store<'_> {
         let uuid = parse_id("User", id)?;
         let (caller, id) = (*caller, id.to_string());
         self.writes
-            .write(move |txn| {
+            .write(move |change| {
                 Box::pin(async move {
-                    let current = user_for_update(txn, &caller, uuid, &id).await?;
+                    let current = user_for_update(change.txn, &caller, uuid, &id).await?;
                     let draft = build(&current)?;
-                    write_user(txn, &caller, current, draft).await
+                    write_user(change, &caller, current, draft).await
                 })
             })
             .await
@@ -291,10 +273,10 @@ impl Store<'_> {
         let uuid = parse_id("User", id)?;
         let (caller, id) = (*caller, id.to_string());
         self.writes
-            .write(move |txn| {
+            .write(move |change| {
                 Box::pin(async move {
-                    let found = user_for_update(txn, &caller, uuid, &id).await?;
-                    remove_user(txn, &caller, found).await
+                    let found = user_for_update(change.txn, &caller, uuid, &id).await?;
+                    remove_user(change, &caller, found).await
                 })
             })
             .await
@@ -412,8 +394,8 @@ impl Store<'_> {
         self.check_members(caller, &draft.members).await?;
         let caller = *caller;
         self.writes
-            .write(move |txn| {
-                Box::pin(async move { insert_group(txn, &caller, draft).await.map(Ok) })
+            .write(move |change| {
+                Box::pin(async move { insert_group(change, &caller, draft).await.map(Ok) })
             })
             .await
     }
@@ -441,11 +423,11 @@ impl Store<'_> {
             .collect();
         self.check_members(caller, &added).await?;
         let caller = *caller;
-        let change = MembershipChange { added, removed };
+        let membership = MembershipChange { added, removed };
         self.writes
-            .write(move |txn| {
+            .write(move |change| {
                 Box::pin(async move {
-                    write_group(txn, &caller, current, draft, change)
+                    write_group(change, &caller, current, draft, membership)
                         .await
                         .map(Ok)
                 })
@@ -457,11 +439,12 @@ impl Store<'_> {
         let group = self.group(caller, id).await?;
         let org_id = caller.org_id;
         self.writes
-            .write(move |txn| {
+            .write(move |change| {
                 Box::pin(async move {
-                    scim_group::Entity::delete_by_id(group.id).exec(txn).await?;
-                    let data = events::group_data(&group);
-                    events::emit(txn, org_id, EventType::GroupDeleted, data).await?;
+                    scim_group::Entity::delete_by_id(group.id)
+                        .exec(change.txn)
+                        .await?;
+                    change.event(org_id, EventType::GroupDeleted, &events::group_data(&group));
                     Ok(Ok(()))
                 })
             })
@@ -541,10 +524,11 @@ async fn user_for_update(
 }
 
 async fn insert_user(
-    txn: &impl ConnectionTrait,
+    change: &Change<'_>,
     caller: &Caller,
     draft: &UserDraft,
 ) -> Result<user::Model, ScimError> {
+    let txn = change.txn;
     let now = Utc::now();
     let created = user::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -580,14 +564,12 @@ async fn insert_user(
     .exec_without_returning(txn)
     .await?;
     crate::sso::identities::unretire(txn, caller.org_id, &created.email_normalized).await?;
-    audit_user(txn, caller, AuditAction::ScimUserCreated, &created).await?;
-    events::emit(
-        txn,
+    change.audit(user_entry(caller, AuditAction::ScimUserCreated, &created));
+    change.event(
         caller.org_id,
         EventType::UserCreated,
-        events::user_data(&created),
-    )
-    .await?;
+        &events::user_data(&created),
+    );
     Ok(created)
 }
 
@@ -596,22 +578,23 @@ async fn insert_user(
 /// active Integrations Admin is never deactivated: that refusal is audited (kept)
 /// and nothing else changes.
 async fn write_user(
-    txn: &impl ConnectionTrait,
+    change: &Change<'_>,
     caller: &Caller,
     current: user::Model,
     draft: UserDraft,
 ) -> Outcome<user::Model, ScimError> {
+    let txn = change.txn;
     let was_active = current.active;
     let deactivating = was_active && !draft.active;
     // Only requests that could touch what protects an admin pay for the lookup.
     let admin =
         (deactivating || draft.password_sent) && is_integrations_admin(txn, current.id).await?;
     if admin && deactivating && is_last_active_admin(txn, caller.org_id, &current).await? {
-        audit_refusal(txn, caller, Refusal::Deactivate, &current).await?;
+        change.audit(refusal_entry(caller, Refusal::Deactivate, &current));
         return Ok(Err(last_admin_error(Refusal::Deactivate, &current)));
     }
     if admin && draft.password_sent {
-        audit_refusal(txn, caller, Refusal::SetPassword, &current).await?;
+        change.audit(refusal_entry(caller, Refusal::SetPassword, &current));
     }
     let mut model: user::ActiveModel = current.into();
     model.email_normalized = Set(normalize_email(&draft.user_name));
@@ -631,42 +614,49 @@ async fn write_user(
     })?;
     let event = if was_active && !updated.active {
         sessions::close_all_for_user(txn, updated.id).await?;
-        audit_user(txn, caller, AuditAction::ScimUserDeactivated, &updated).await?;
+        change.audit(user_entry(
+            caller,
+            AuditAction::ScimUserDeactivated,
+            &updated,
+        ));
         EventType::UserDeactivated
     } else if !was_active && updated.active {
-        audit_user(txn, caller, AuditAction::ScimUserReactivated, &updated).await?;
+        change.audit(user_entry(
+            caller,
+            AuditAction::ScimUserReactivated,
+            &updated,
+        ));
         EventType::UserReactivated
     } else {
         EventType::UserUpdated
     };
-    events::emit(txn, caller.org_id, event, events::user_data(&updated)).await?;
+    change.event(caller.org_id, event, &events::user_data(&updated));
     Ok(Ok(updated))
 }
 
 async fn remove_user(
-    txn: &impl ConnectionTrait,
+    change: &Change<'_>,
     caller: &Caller,
     found: user::Model,
 ) -> Outcome<(), ScimError> {
+    let txn = change.txn;
     if found.active
         && is_integrations_admin(txn, found.id).await?
         && is_last_active_admin(txn, caller.org_id, &found).await?
     {
-        audit_refusal(txn, caller, Refusal::Delete, &found).await?;
+        change.audit(refusal_entry(caller, Refusal::Delete, &found));
         return Ok(Err(last_admin_error(Refusal::Delete, &found)));
     }
     sessions::close_all_for_user(txn, found.id).await?;
     user::Entity::delete_by_id(found.id).exec(txn).await?;
     // SSO must not bring the account back by creating it just in time.
     crate::sso::identities::retire(txn, caller.org_id, &found.email_normalized).await?;
-    audit_user(txn, caller, AuditAction::ScimUserDeleted, &found).await?;
-    events::emit(
-        txn,
+    change.audit(user_entry(caller, AuditAction::ScimUserDeleted, &found));
+    change.event(
         caller.org_id,
         EventType::UserDeleted,
-        events::user_data(&found),
-    )
-    .await?;
+        &events::user_data(&found),
+    );
     Ok(Ok(()))
 }
 
@@ -697,10 +687,11 @@ async fn add_members(
 }
 
 async fn insert_group(
-    txn: &impl ConnectionTrait,
+    change: &Change<'_>,
     caller: &Caller,
     draft: GroupDraft,
 ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
+    let txn = change.txn;
     let now = Utc::now();
     let group = scim_group::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -714,55 +705,51 @@ async fn insert_group(
     .insert(txn)
     .await?;
     add_members(txn, group.id, &draft.members).await?;
-    events::emit(
-        txn,
+    change.event(
         caller.org_id,
         EventType::GroupCreated,
-        events::group_data(&group),
-    )
-    .await?;
+        &events::group_data(&group),
+    );
     membership_events(
-        txn,
+        change,
         caller,
         &group,
         EventType::GroupUserAdded,
         &draft.members,
-    )
-    .await?;
+    );
     Ok((group, draft.members))
 }
 
 async fn write_group(
-    txn: &impl ConnectionTrait,
+    change: &Change<'_>,
     caller: &Caller,
     current: scim_group::Model,
     draft: GroupDraft,
-    change: MembershipChange,
+    membership: MembershipChange,
 ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
+    let txn = change.txn;
     let mut model: scim_group::ActiveModel = current.into();
     model.display_name_normalized = Set(draft.display_name.to_lowercase());
     model.display_name = Set(draft.display_name);
     model.external_id = Set(draft.external_id);
     model.updated_at = Set(Utc::now());
     let group = model.update(txn).await?;
-    for chunk in change.removed.chunks(500) {
+    for chunk in membership.removed.chunks(500) {
         scim_group_member::Entity::delete_many()
             .filter(scim_group_member::Column::GroupId.eq(group.id))
             .filter(scim_group_member::Column::UserId.is_in(chunk.to_vec()))
             .exec(txn)
             .await?;
     }
-    add_members(txn, group.id, &change.added).await?;
-    events::emit(
-        txn,
+    add_members(txn, group.id, &membership.added).await?;
+    change.event(
         caller.org_id,
         EventType::GroupUpdated,
-        events::group_data(&group),
-    )
-    .await?;
-    let (added, removed) = (&change.added, &change.removed);
-    membership_events(txn, caller, &group, EventType::GroupUserAdded, added).await?;
-    membership_events(txn, caller, &group, EventType::GroupUserRemoved, removed).await?;
+        &events::group_data(&group),
+    );
+    let (added, removed) = (&membership.added, &membership.removed);
+    membership_events(change, caller, &group, EventType::GroupUserAdded, added);
+    membership_events(change, caller, &group, EventType::GroupUserRemoved, removed);
     let mut members = draft.members;
     members.sort();
     Ok((group, members))
@@ -969,16 +956,18 @@ pub fn group_patch_document(
 }
 
 /// One `group.user_added` or `group.user_removed` event per member.
-async fn membership_events(
-    txn: &impl ConnectionTrait,
+fn membership_events(
+    change: &Change<'_>,
     caller: &Caller,
     group: &scim_group::Model,
     event: EventType,
     members: &[Uuid],
-) -> Result<(), DbErr> {
-    let data = members
-        .iter()
-        .map(|member| events::membership_data(group, *member))
-        .collect();
-    events::emit_many(txn, caller.org_id, event, data).await
+) {
+    for member in members {
+        change.event(
+            caller.org_id,
+            event,
+            &events::membership_data(group, *member),
+        );
+    }
 }
