@@ -21,8 +21,7 @@ use sea_orm::{
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub type BoxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
@@ -93,27 +92,46 @@ impl Change<'_> {
 }
 
 pub struct GroupCommit {
-    queue: mpsc::UnboundedSender<Job>,
+    writers: Vec<mpsc::UnboundedSender<Job>>,
 }
 
+/// What a change writes, so changes to one resource always go to one writer.
+/// On PostgreSQL several writers run at once; two of them locking the same
+/// rows in different orders would deadlock (seen in the PATCH benchmark before
+/// changes were routed by resource), so a user's or group's changes are
+/// serialised on one writer. Any value that names the resource will do: its
+/// id, or for a creation the name that must be unique.
+pub type WriteKey<'a> = &'a [u8];
+
 impl GroupCommit {
-    /// Starts the writer tasks: one for SQLite (it has one writer anyway), a few
-    /// for PostgreSQL so a batch waiting on a row lock does not stop the others.
+    /// Starts the writer tasks: one on SQLite, which has one writer anyway;
+    /// four on PostgreSQL, whose commits wait on the disk and whose statements
+    /// each cost a round trip, so one writer would leave it mostly idle.
     pub fn start(db: DatabaseConnection) -> Self {
-        let writers = match db.get_database_backend() {
+        let count = match db.get_database_backend() {
             sea_orm::DatabaseBackend::Sqlite => 1,
             _ => 4,
         };
-        let (queue, receiver) = mpsc::unbounded_channel();
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..writers {
-            tokio::spawn(write_batches(db.clone(), receiver.clone()));
-        }
-        Self { queue }
+        let writers = (0..count)
+            .map(|_| {
+                let (queue, receiver) = mpsc::unbounded_channel();
+                tokio::spawn(write_batches(db.clone(), receiver));
+                queue
+            })
+            .collect();
+        Self { writers }
     }
 
-    /// Runs `change` in the next batch and answers once the batch is committed.
-    pub async fn write<T, E, F>(&self, change: F) -> Result<T, E>
+    fn writer(&self, key: WriteKey<'_>) -> &mpsc::UnboundedSender<Job> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        &self.writers[(hasher.finish() % self.writers.len() as u64) as usize]
+    }
+
+    /// Runs `change` in the next batch of the writer for `key` and answers once
+    /// that batch is committed.
+    pub async fn write<T, E, F>(&self, key: WriteKey<'_>, change: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbErr> + Send + 'static,
@@ -123,7 +141,7 @@ impl GroupCommit {
         let job: Job = Box::new(move |txn, appended| {
             Box::pin(run_in_savepoint(txn, appended, change, answer))
         });
-        if self.queue.send(job).is_err() {
+        if self.writer(key).send(job).is_err() {
             return Err(E::from(stopped()));
         }
         answered.await.unwrap_or_else(|_| Err(E::from(stopped())))
@@ -184,22 +202,15 @@ where
     }
 }
 
-async fn write_batches(db: DatabaseConnection, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
+async fn write_batches(db: DatabaseConnection, mut receiver: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
-            batch
-        };
+        }
         // Its own task, so a change that panics fails its batch (every caller
         // in it gets an error) and the writer goes on with the next.
         if let Err(e) = tokio::spawn(commit_batch(db.clone(), batch)).await {

@@ -69,7 +69,7 @@ async fn each_change_in_a_batch_is_all_or_nothing() {
         let duplicate = insert(&app, 0);
         tasks.push(tokio::spawn(async move {
             writes
-                .write(move |change| {
+                .write(b"probe", move |change| {
                     Box::pin(async move {
                         change.txn.execute_raw(first).await?;
                         change.audit(probe_entry(n));
@@ -148,7 +148,7 @@ async fn a_panicking_change_fails_its_batch_and_the_writer_goes_on() {
     let writes = GroupCommit::start(app.db.clone());
     let first = insert(&app, 1);
     let panicked: Result<(), Answer> = writes
-        .write(move |change| {
+        .write(b"probe", move |change| {
             Box::pin(async move {
                 change.txn.execute_raw(first).await?;
                 panic!("a bug in one change");
@@ -158,7 +158,7 @@ async fn a_panicking_change_fails_its_batch_and_the_writer_goes_on() {
     assert!(matches!(panicked, Err(Answer::Db(_))), "{panicked:?}");
     let second = insert(&app, 2);
     let next: Result<i64, Answer> = writes
-        .write(move |change| {
+        .write(b"probe", move |change| {
             Box::pin(async move {
                 change.txn.execute_raw(second).await?;
                 Ok(Ok(2))

@@ -14,7 +14,7 @@ use crate::events::{self, EventType};
 use crate::group_commit::{Change, GroupCommit, Outcome};
 use crate::sessions;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -193,8 +193,10 @@ async fn is_last_active_admin(
     if !admin.active {
         return Ok(false);
     }
+    // NO KEY UPDATE serialises two such checks without waiting for every
+    // user creation in flight (each holds KEY SHARE on the organization).
     organization::Entity::find_by_id(org_id)
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(txn)
         .await?;
     let others: Vec<Uuid> = membership::Entity::find()
@@ -235,8 +237,9 @@ impl Store<'_> {
         draft: UserDraft,
     ) -> Result<user::Model, ScimError> {
         let caller = *caller;
+        let key = normalize_email(&draft.user_name);
         self.writes
-            .write(move |change| {
+            .write(key.as_bytes(), move |change| {
                 Box::pin(async move { insert_user(change, &caller, &draft).await.map(Ok) })
             })
             .await
@@ -257,7 +260,7 @@ impl Store<'_> {
         let uuid = parse_id("User", id)?;
         let (caller, id) = (*caller, id.to_string());
         self.writes
-            .write(move |change| {
+            .write(uuid.as_bytes(), move |change| {
                 Box::pin(async move {
                     let current = user_for_update(change.txn, &caller, uuid, &id).await?;
                     let draft = build(&current)?;
@@ -273,7 +276,7 @@ impl Store<'_> {
         let uuid = parse_id("User", id)?;
         let (caller, id) = (*caller, id.to_string());
         self.writes
-            .write(move |change| {
+            .write(uuid.as_bytes(), move |change| {
                 Box::pin(async move {
                     let found = user_for_update(change.txn, &caller, uuid, &id).await?;
                     remove_user(change, &caller, found).await
@@ -393,8 +396,9 @@ impl Store<'_> {
     ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
         self.check_members(caller, &draft.members).await?;
         let caller = *caller;
+        let key = draft.display_name.to_lowercase();
         self.writes
-            .write(move |change| {
+            .write(key.as_bytes(), move |change| {
                 Box::pin(async move { insert_group(change, &caller, draft).await.map(Ok) })
             })
             .await
@@ -424,8 +428,9 @@ impl Store<'_> {
         self.check_members(caller, &added).await?;
         let caller = *caller;
         let membership = MembershipChange { added, removed };
+        let key = current.id;
         self.writes
-            .write(move |change| {
+            .write(key.as_bytes(), move |change| {
                 Box::pin(async move {
                     write_group(change, &caller, current, draft, membership)
                         .await
@@ -438,8 +443,9 @@ impl Store<'_> {
     pub async fn delete_group(&self, caller: &Caller, id: &str) -> Result<(), ScimError> {
         let group = self.group(caller, id).await?;
         let org_id = caller.org_id;
+        let key = group.id;
         self.writes
-            .write(move |change| {
+            .write(key.as_bytes(), move |change| {
                 Box::pin(async move {
                     scim_group::Entity::delete_by_id(group.id)
                         .exec(change.txn)
@@ -515,9 +521,12 @@ async fn user_for_update(
     uuid: Uuid,
     id: &str,
 ) -> Result<user::Model, ScimError> {
+    // NO KEY UPDATE: the row's key does not change, and unlike FOR UPDATE it
+    // does not wait for the KEY SHARE lock a group change's membership insert
+    // takes on the user it adds.
     user::Entity::find_by_id(uuid)
         .filter(user::Column::OrgId.eq(caller.org_id))
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(txn)
         .await?
         .ok_or_else(|| not_found("User", id))
