@@ -224,6 +224,7 @@ async fn serve(
     let listen = config.listen;
     let public_url = config.public_url.clone();
     tokio::spawn(purge_sessions_periodically(db.clone()));
+    tokio::spawn(db::checkpoint_periodically(db.clone()));
     let state = AppState::new(db.clone(), config).map_err(|e| e.to_string())?;
     let resealed = server::secrets::reseal_legacy(&db, &state.secrets)
         .await
