@@ -14,7 +14,7 @@ parser.add_argument("--machine", required=True)
 parser.add_argument("--load", required=True)
 args = parser.parse_args()
 
-log = pathlib.Path(args.log).read_text()
+log = re.sub(r"\x1b\[[0-9;]*m", "", pathlib.Path(args.log).read_text())
 sections = dict(
     (m.group(1), m.group(2))
     for m in re.finditer(r"^## (.+?)\n(.*?)(?=^## |\Z)", log, re.S | re.M)
@@ -69,7 +69,7 @@ def load_row(label, runs, key, minimum, p99_max=None):
 
     def cell(run):
         if not run:
-            return "not run"
+            return "not measured"
         rps, _, p99 = run
         return f"{rps:,.0f}/s, p99 {p99}"
 
@@ -77,8 +77,11 @@ def load_row(label, runs, key, minimum, p99_max=None):
     ok_sqlite = bool(sqlite) and sqlite[0] >= minimum and (
         not p99_max or (millis(sqlite[2]) or 1e9) < p99_max
     )
-    ok_pg = bool(pg) and bool(sqlite) and pg[0] >= sqlite[0] / 2
-    rows.append((label, cell(sqlite), cell(pg), budget, f"{verdict(ok_sqlite)} / PG {verdict(ok_pg)}"))
+    judged = verdict(ok_sqlite)
+    if pg:
+        ok_pg = bool(sqlite) and pg[0] >= sqlite[0] / 2
+        judged += f" / PG {verdict(ok_pg)}"
+    rows.append((label, cell(sqlite), cell(pg), budget, judged))
 
 
 if acs:
