@@ -160,14 +160,6 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
     Some(tag[start..end].to_string())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The app, an admin session, and an OIDC connection saved against the provider.
 struct Setup {
     app: TestApp,

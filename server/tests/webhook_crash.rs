@@ -3,19 +3,14 @@
 //! receiver is down), and the restarted server delivers it, once (SQLite: the
 //! binary runs on its own database file).
 
+mod common;
+
 use axum::http::{HeaderMap, StatusCode};
+use common::free_port;
 use server::provider::webhooks::signature;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Latchkey {
     env: Vec<(&'static str, String)>,

@@ -439,3 +439,12 @@ async fn fresh_postgres_database(admin_url: &str) -> String {
     url.set_path(&format!("/{name}"));
     url.to_string()
 }
+
+/// A port nothing listens on now, for a peer or a server started as a process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
