@@ -11,7 +11,7 @@ use chrono::Utc;
 use server::saml::certificate::parse_pem_bundle;
 use server::saml::envelope;
 use server::saml::identity::map_identity;
-use server::saml::response::{verify, SamlSettings};
+use server::saml::response::{verify, PreparedSettings, SamlSettings};
 use shared::AttributeMapping;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -33,6 +33,8 @@ fn main() {
         certificates,
         allow_idp_initiated: false,
     };
+    // The server prepares a connection's settings once (`sso::saml_flow`).
+    let settings = PreparedSettings::new(settings, Utc::now());
     let mapping = AttributeMapping::new("email", "firstName", "lastName");
     let request_id = format!("_req-{CASE}");
     let validate = || {

@@ -584,6 +584,54 @@ async fn a_deactivated_member_is_refused() {
     );
 }
 
+/// The ACS keeps each connection's prepared certificates in memory. A new
+/// certificate written to the connection's row (a save through this instance
+/// or another one sharing the database) is used for the very next response,
+/// and the old one is trusted no more.
+#[tokio::test]
+async fn a_certificate_changed_in_the_database_is_in_force_at_the_next_response() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let responses = forge(&okta, &["ok_okta_signed_both", "wrong_key"]);
+    let post = |case: &'static str| {
+        let (setup, okta, response) = (&setup, &okta, responses[case].clone());
+        async move {
+            setup
+                .pending(okta, &format!("_req-{case}"), Purpose::SignIn, "/")
+                .await;
+            let answer = setup.post_acs(okta, &response, "").await;
+            let code = setup.app.last_sso_event().await.code;
+            (answer.status, code)
+        }
+    };
+    let mismatch = (
+        StatusCode::BAD_REQUEST,
+        Some("certificate_mismatch".to_string()),
+    );
+    assert_eq!(post("wrong_key").await, mismatch, "the attacker's key");
+
+    let mut row = sso_connection::Entity::find_by_id(Uuid::parse_str(&okta).unwrap())
+        .one(&setup.app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    row.saml_certificates =
+        Set(std::fs::read_to_string(fixtures().join("keys/attacker.crt")).unwrap());
+    row.update(&setup.app.db).await.unwrap();
+
+    assert_eq!(
+        post("ok_okta_signed_both").await,
+        mismatch,
+        "the certificate that was replaced"
+    );
+    assert_eq!(
+        post("wrong_key").await.0,
+        StatusCode::SEE_OTHER,
+        "the certificate now configured"
+    );
+}
+
 /// Bad input at the ACS: garbage, an empty form, an unknown connection and
 /// an oversized body are refused cleanly, never with a 500.
 #[tokio::test]

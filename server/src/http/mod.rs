@@ -84,6 +84,7 @@ impl AppState {
             outbound,
             jwks: Default::default(),
             saml_verifier: Default::default(),
+            saml_settings: Default::default(),
         };
         let scim = crate::scim::Scim::new(db.clone(), &config.public_url);
         let provider = crate::provider::Provider::new(

@@ -55,10 +55,17 @@ fn malformed(detail: impl Into<String>) -> Diagnosis {
 
 /// Decodes the `SAMLResponse` form value (base64, line breaks allowed).
 pub fn decode(saml_response: &str) -> Result<String, Diagnosis> {
-    let compact: String = saml_response
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    let raw = saml_response.as_bytes();
+    // IdPs that wrap the base64 in lines are rare: copy only for them.
+    let compact: std::borrow::Cow<[u8]> = if raw.iter().any(u8::is_ascii_whitespace) {
+        raw.iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        raw.into()
+    };
     if compact.is_empty() {
         return Err(malformed(
             "The request carried no SAMLResponse. The identity provider must POST it to the ACS URL.",
@@ -71,7 +78,7 @@ pub fn decode(saml_response: &str) -> Result<String, Diagnosis> {
         )));
     }
     let bytes = STANDARD
-        .decode(compact.as_bytes())
+        .decode(&compact)
         .map_err(|_| malformed("The SAMLResponse is not valid base64."))?;
     String::from_utf8(bytes).map_err(|_| malformed("The SAMLResponse is not UTF-8 XML."))
 }

@@ -61,11 +61,54 @@ impl VerifiedAssertion {
     }
 }
 
+/// A connection's settings made ready for verification. samael takes the IdP
+/// as metadata holding the certificates that are valid now; that metadata is
+/// built once per settings and reused for every response, until one of those
+/// certificates expires.
+pub struct PreparedSettings {
+    settings: SamlSettings,
+    provider: Result<ServiceProvider, Diagnosis>,
+    /// The last second (Unix time) at which every certificate counted as
+    /// current when this was prepared is still valid.
+    current_until: i64,
+}
+
+impl PreparedSettings {
+    pub fn new(settings: SamlSettings, now: DateTime<Utc>) -> Self {
+        let current: Vec<&ParsedCertificate> = settings
+            .certificates
+            .iter()
+            .filter(|c| c.facts.not_after >= now.timestamp())
+            .collect();
+        let current_until = current
+            .iter()
+            .map(|c| c.facts.not_after)
+            .min()
+            .unwrap_or(i64::MAX);
+        let provider = service_provider(&settings, &current);
+        Self {
+            settings,
+            provider,
+            current_until,
+        }
+    }
+
+    pub fn settings(&self) -> &SamlSettings {
+        &self.settings
+    }
+
+    /// Whether the certificates split into current and expired as they did
+    /// when this was prepared.
+    pub fn holds_at(&self, now: DateTime<Utc>) -> bool {
+        now.timestamp() <= self.current_until
+    }
+}
+
 /// Validates a decoded response already inspected by [`envelope::inspect`].
 /// `request_id` is the pending request the response claims to answer, when
 /// Latchkey knows it.
 pub fn verify(
-    settings: &SamlSettings,
+    prepared: &PreparedSettings,
     xml: &str,
     envelope: &Envelope,
     request_id: Option<&str>,
@@ -79,16 +122,25 @@ pub fn verify(
         Diagnosis::new(DiagnosisCode::InvalidSamlResponse)
             .with_detail(format!("Signatures cannot be checked on this server: {e}."))
     })?;
+    let settings = &prepared.settings;
     check_destination(settings, envelope)?;
-    let (current, expired): (Vec<_>, Vec<_>) = settings
-        .certificates
-        .iter()
-        .partition(|c| c.facts.not_after >= now.timestamp());
-    if current.is_empty() && expired.is_empty() {
+    if settings.certificates.is_empty() {
         return Err(Diagnosis::new(DiagnosisCode::ConnectionNotConfigured)
             .with_detail("The connection has no IdP signing certificate."));
     }
-    let provider = service_provider(settings, &current)?;
+    let rebuilt;
+    let prepared = if prepared.holds_at(now) {
+        prepared
+    } else {
+        rebuilt = PreparedSettings::new(settings.clone(), now);
+        &rebuilt
+    };
+    let expired: Vec<&ParsedCertificate> = settings
+        .certificates
+        .iter()
+        .filter(|c| c.facts.not_after < now.timestamp())
+        .collect();
+    let provider = prepared.provider.as_ref().map_err(Clone::clone)?;
     let ids: Vec<&str> = request_id.into_iter().collect();
     // PreDigest keeps exactly the bytes xmlsec digested: the strictest reduction,
     // and 1.7x faster than rebuilding a pruned tree (see benches/acs.rs).
@@ -428,5 +480,40 @@ fn verified_assertion(assertion: Assertion, now: DateTime<Utc>) -> VerifiedAsser
         attributes,
         in_response_to: confirmation.and_then(|c| c.in_response_to.clone()),
         remember_until: not_on_or_after.unwrap_or(now + MAX_ISSUE_DELAY) + CLOCK_SKEW,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::certificate::parse_pem_bundle;
+
+    /// A rollover: the certificate valid now expires in a minute, the other
+    /// one already has. The prepared split holds until that minute is up.
+    #[test]
+    fn prepared_settings_hold_until_a_current_certificate_expires() {
+        let now = Utc::now();
+        let pem = concat!(
+            include_str!("../../tests/fixtures/saml/keys/idp.crt"),
+            include_str!("../../tests/fixtures/saml/keys/expired.crt")
+        );
+        let mut certificates = parse_pem_bundle(pem).unwrap();
+        certificates[0].facts.not_after = now.timestamp() + 60;
+        certificates[1].facts.not_after = now.timestamp() - 60;
+        let prepared = PreparedSettings::new(
+            SamlSettings {
+                sp_entity_id: "https://sso.example.com/sp".into(),
+                acs_url: "https://sso.example.com/acs".into(),
+                idp_entity_id: "https://idp.example.com".into(),
+                certificates,
+                allow_idp_initiated: false,
+            },
+            now,
+        );
+        assert!(prepared.provider.is_ok());
+        assert_eq!(
+            [0, 60, 61].map(|s| prepared.holds_at(now + Duration::seconds(s))),
+            [true, true, false]
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod oidc_flow;
 pub mod replay;
 pub mod requests;
 pub mod saml_flow;
+pub mod saml_settings;
 pub mod service;
 
 pub use service::SsoService;

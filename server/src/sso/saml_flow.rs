@@ -11,10 +11,9 @@ use super::SsoService;
 use crate::connections::store;
 use crate::connections::view::mapping;
 use crate::entities::sso_connection::Model as Connection;
-use crate::saml::certificate::parse_pem_bundle;
 use crate::saml::envelope::{self, Envelope};
 use crate::saml::identity::{map_identity, received_attributes};
-use crate::saml::response::{verify, SamlSettings, VerifiedAssertion};
+use crate::saml::response::{verify, VerifiedAssertion};
 use crate::saml::verifier::{self, VerifierError};
 use crate::sessions::SignInMethod;
 use chrono::Utc;
@@ -94,7 +93,7 @@ impl SsoService {
         if let Err(diagnosis) = self.check_request(connection, envelope, pending, browser) {
             return Ok(Err(diagnosis.into()));
         }
-        let settings = match self.settings(connection) {
+        let settings = match self.saml_settings.get(connection, &self.urls, Utc::now()) {
             Ok(settings) => settings,
             Err(diagnosis) => return Ok(Err(diagnosis.into())),
         };
@@ -198,29 +197,6 @@ impl SsoService {
                      site. Serve Latchkey over https to sign in through any identity provider.",
                 ),
         }
-    }
-
-    fn settings(&self, connection: &Connection) -> Result<SamlSettings, Diagnosis> {
-        let not_configured = |what: &str| {
-            Diagnosis::new(DiagnosisCode::ConnectionNotConfigured)
-                .with_expected(what.to_string())
-                .with_received("(not set)")
-        };
-        if connection.saml_entity_id.trim().is_empty() {
-            return Err(not_configured("The IdP Entity ID"));
-        }
-        let certificates = parse_pem_bundle(&connection.saml_certificates)
-            .map_err(|_| not_configured("The IdP's X.509 signing certificate"))?;
-        if certificates.is_empty() {
-            return Err(not_configured("The IdP's X.509 signing certificate"));
-        }
-        Ok(SamlSettings {
-            sp_entity_id: self.urls.sp_entity_id(connection.id),
-            acs_url: self.urls.acs_url(connection.id),
-            idp_entity_id: connection.saml_entity_id.trim().to_string(),
-            certificates,
-            allow_idp_initiated: connection.allow_idp_initiated,
-        })
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::binding::{self, Flow};
 use super::requests::{self, NewRequest, Purpose};
+use super::saml_settings::PreparedSamlCache;
 use crate::connections::{store, PublicUrls};
 use crate::entities::sso_connection::Model as Connection;
 use crate::entities::{organization, sso_connection};
@@ -31,6 +32,8 @@ pub struct SsoService {
     pub jwks: JwksCache,
     /// The threads that check SAML signatures (bounded, with a deadline).
     pub saml_verifier: VerifierPool,
+    /// Each SAML connection's settings, prepared for the ACS.
+    pub saml_settings: PreparedSamlCache,
 }
 
 /// A sign-in or test on its way to the identity provider.

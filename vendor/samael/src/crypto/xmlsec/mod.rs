@@ -277,7 +277,7 @@ impl super::CryptoProvider for XmlSec {
                     wrapper::XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES,
                 )?;
 
-                let key = XmlSecKey::from_memory(key_data.der_data(), XmlSecKeyFormat::CertDer)?;
+                let key = verification_key(key_data.der_data())?;
                 sig_ctx.insert_key(key);
                 verified = sig_ctx.verify_node(sig_node)?;
                 if verified {
@@ -414,6 +414,34 @@ impl super::CryptoProvider for XmlSec {
 
         Ok(document.to_string())
     }
+}
+
+/// Most a verification thread keeps; the cache starts over when full.
+const MAX_CACHED_VERIFICATION_KEYS: usize = 256;
+
+thread_local! {
+    /// Latchkey: the public key of every certificate this thread has verified
+    /// with, by the certificate's DER. Loading a key from a certificate is
+    /// OpenSSL's decoder work (~170 µs, twice per response signed twice);
+    /// a cached key is duplicated by reference.
+    static VERIFICATION_KEYS: std::cell::RefCell<HashMap<Vec<u8>, XmlSecKey>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// The key that verifies signatures made by the certificate `der`.
+fn verification_key(der: &[u8]) -> Result<XmlSecKey, XmlSecProviderError> {
+    VERIFICATION_KEYS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(key) = cache.get(der) {
+            return Ok(key.clone());
+        }
+        let key = XmlSecKey::from_memory(der, XmlSecKeyFormat::CertDer)?.value_only()?;
+        if cache.len() >= MAX_CACHED_VERIFICATION_KEYS {
+            cache.clear();
+        }
+        cache.insert(der.to_vec(), key.clone());
+        Ok(key)
+    })
 }
 
 fn predigest_result(mut predigest_results: Vec<String>) -> Result<String, CryptoError> {
