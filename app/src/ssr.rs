@@ -84,6 +84,20 @@ pub fn set_session_cookie(value: &str, max_age_secs: i64, secure: bool) {
     }
 }
 
+/// Sends the browser to `url`. A page (a GET) answers a real `303 See Other`
+/// whatever the client accepts, so curl, a host app's server, an IdP's
+/// bookmark app and a browser without scripts all follow it; leptos would
+/// answer `200` with a `Location` to a client that does not accept HTML. A
+/// server-function call keeps leptos' behaviour: the WASM client reads the
+/// result, then follows the redirect header; a plain form post gets a `302`.
+pub fn redirect(url: &str) {
+    leptos_axum::redirect(url);
+    let is_page = use_context::<Parts>().is_some_and(|parts| parts.method == http::Method::GET);
+    if let (true, Some(options)) = (is_page, use_context::<ResponseOptions>()) {
+        options.set_status(StatusCode::SEE_OTHER);
+    }
+}
+
 /// Sends the browser where single sign-on goes next (setting the cookie that
 /// binds an OpenID Connect sign-in to this browser), or says what to show.
 pub fn follow_sso_start(start: crate::backend::SsoStart) -> shared::sso_event::OrgSignIn {
@@ -96,7 +110,7 @@ pub fn follow_sso_start(start: crate::backend::SsoStart) -> shared::sso_event::O
                     options.append_header(SET_COOKIE, header);
                 }
             }
-            leptos_axum::redirect(&url);
+            redirect(&url);
             OrgSignIn::Redirecting
         }
         SsoStart::Choose { choices, .. } => OrgSignIn::Choose(choices),

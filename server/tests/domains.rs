@@ -183,6 +183,26 @@ async fn sign_in_with_sso_routes_by_verified_email_domain() {
         .header("location")
         .unwrap()
         .contains("RelayState=_lk"));
+    // Before the WASM loads (or with scripts off) the button posts the sign-in
+    // form, password field included, to the same function: a real redirect.
+    let form = url_encode(&[
+        ("email", "someone@acme.test"),
+        ("password", ""),
+        ("next", "/settings"),
+    ]);
+    let posted = app
+        .send(
+            axum::http::Request::post("/api/start_sso")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "text/html,application/xhtml+xml")
+                .header("sec-fetch-site", "same-origin")
+                .header("referer", "http://127.0.0.1:3000/login")
+                .body(axum::body::Body::from(form))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::FOUND, "{}", posted.body);
+    assert!(routes_to_idp(&posted), "{:?}", posted.header("location"));
 
     // Verified, but no active connection: still the neutral answer.
     let other = TestApp::spawn().await.with_acme().await;

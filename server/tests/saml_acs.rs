@@ -860,7 +860,8 @@ async fn acs_accepts_a_response_only_in_the_browser_that_started_the_sign_in() {
     assert!(cleared, "{:?}", accepted.headers);
 }
 
-/// Starting a SAML sign-in at `/login/{org}` sets the binding cookie for the
+/// Starting a SAML sign-in at `/login/{org}` answers `303 See Other` from the
+/// server to any HTTP client, and sets the binding cookie for the
 /// ACS only: over http without SameSite (browsers send it on a same-site
 /// POST), over https `SameSite=None; Secure` so the identity provider's
 /// cross-site POST carries it. The pending request keeps only its hash.
@@ -892,8 +893,17 @@ async fn starting_a_saml_sign_in_binds_it_to_the_browser() {
         model.active = Set(true);
         model.update(&setup.app.db).await.unwrap();
 
-        let started = setup.app.get("/login/acme", None).await;
-        assert!(started.status.is_redirection(), "{}", started.body);
+        // As curl or a host app's server asks: no HTML in Accept, no scripts.
+        let started = setup
+            .app
+            .send(
+                Request::get("/login/acme")
+                    .header(header::ACCEPT, "*/*")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
         let cookie = started
             .headers
             .get_all(header::SET_COOKIE)

@@ -51,7 +51,9 @@ pub fn LoginPage() -> impl IntoView {
         }
     };
 
-    let on_sso = move |_| {
+    let on_sso = move |ev: leptos::ev::MouseEvent| {
+        // With the WASM loaded the action sends the request, not the form.
+        ev.prevent_default();
         let email = input_value(email_input);
         login.value().set(None);
         let mut errors = shared::FieldErrors::default();
@@ -81,7 +83,7 @@ pub fn LoginPage() -> impl IntoView {
                     </div>
                     // method and action make a submit before the WASM loads a POST to the
                     // server function, never a GET that would put the password in the URL.
-                    <form method="post" action="/api/login" novalidate on:submit=on_submit class="space-y-4">
+                    <form id="sign-in-form" method="post" action="/api/login" novalidate on:submit=on_submit class="space-y-4">
                         <input type="hidden" name="next" prop:value=next/>
                         <div>
                             <label for="email" class="block text-sm font-medium">"Email"</label>
@@ -110,8 +112,12 @@ pub fn LoginPage() -> impl IntoView {
                         "or"
                         <span class="h-px flex-1 bg-slate-200"></span>
                     </div>
+                    // Before the WASM loads (or without scripts) this posts the same
+                    // form to the SSO server function, which redirects to the IdP.
                     <button
-                        type="button"
+                        type="submit"
+                        form="sign-in-form"
+                        formaction="/api/start_sso"
                         on:click=on_sso
                         class="w-full rounded-md border border-slate-300 px-4 py-2 font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-60"
                         disabled=move || sso.pending().get()
