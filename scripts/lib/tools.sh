@@ -92,7 +92,8 @@ ensure_python_tools() {
 
 ensure_build_tools() {
   # samael builds against xmlsec (bindgen needs libclang).
-  ensure_debian_packages pkg-config libssl-dev libxml2-dev libxmlsec1-dev libxslt1-dev libclang-dev
+  # brotli: scripts/lib/precompress-site.
+  ensure_debian_packages pkg-config libssl-dev libxml2-dev libxmlsec1-dev libxslt1-dev libclang-dev brotli
   ensure_rust_tools
   ensure_node_tools
 }

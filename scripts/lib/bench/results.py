@@ -101,7 +101,7 @@ for key in provider.get("sqlite", {}):
     load_row(f"OpenID Provider {key}", provider, key, 2000)
 if weight:
     kb = number(weight.group(1))
-    rows.append(("heaviest page (WASM + JS + CSS, gzip)", f"{kb:.0f} KB", "", "≤ 250 KB", verdict(kb <= 250)))
+    rows.append(("heaviest page (WASM + JS + CSS on the wire, brotli)", f"{kb:.0f} KB", "", "≤ 250 KB", verdict(kb <= 250)))
 
 table = ["| figure | SQLite | PostgreSQL | budget | verdict |", "|---|---|---|---|---|"]
 table += [f"| {' | '.join(row)} |" for row in rows]

@@ -1,0 +1,69 @@
+//! The WASM bundle, JS and CSS under `/pkg`: the brotli or gzip copy that
+//! `scripts/lib/precompress-site` wrote goes out as it is, to a browser that
+//! accepts it; a file without copies is gzip-compressed on the fly.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::*;
+
+async fn fetch(app: &TestApp, path: &str, accept_encoding: &str) -> TestResponse {
+    let mut request = Request::get(path);
+    if !accept_encoding.is_empty() {
+        request = request.header(header::ACCEPT_ENCODING, accept_encoding);
+    }
+    app.send(request.body(Body::empty()).unwrap()).await
+}
+
+/// (status, Content-Encoding, body) of a response.
+fn seen(response: &TestResponse) -> (StatusCode, Option<&str>, &str) {
+    (
+        response.status,
+        response.header("content-encoding"),
+        response.body.as_str(),
+    )
+}
+
+#[tokio::test]
+async fn precompressed_copies_go_out_to_browsers_that_accept_them() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    // The copies' bytes are the server's to pass on untouched, whatever they hold.
+    for (name, content) in [
+        ("latchkey.js", "the script itself"),
+        ("latchkey.js.br", "the brotli copy"),
+        ("latchkey.js.gz", "the gzip copy"),
+    ] {
+        std::fs::write(pkg.join(name), content).unwrap();
+    }
+    let css = "body { color: black; }\n".repeat(100);
+    std::fs::write(pkg.join("latchkey.css"), &css).unwrap();
+    let root = site.path().display().to_string();
+    let app = TestApp::spawn_with(&[("LEPTOS_SITE_ROOT", root.as_str())]).await;
+
+    let script = "/pkg/latchkey.js";
+    let ok = StatusCode::OK;
+    assert_eq!(
+        seen(&fetch(&app, script, "gzip, deflate, br, zstd").await),
+        (ok, Some("br"), "the brotli copy")
+    );
+    assert_eq!(
+        seen(&fetch(&app, script, "gzip, deflate").await),
+        (ok, Some("gzip"), "the gzip copy")
+    );
+    assert_eq!(
+        seen(&fetch(&app, script, "").await),
+        (ok, None, "the script itself")
+    );
+
+    let styles = fetch(&app, "/pkg/latchkey.css", "gzip, br").await;
+    assert_eq!(styles.status, ok);
+    assert_eq!(styles.header("content-encoding"), Some("gzip"));
+    assert!(styles.body.len() < css.len() / 4, "compressed on the fly");
+    assert_eq!(
+        fetch(&app, "/pkg/missing.wasm", "br").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
