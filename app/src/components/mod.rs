@@ -3,5 +3,6 @@
 pub mod fields;
 pub mod header;
 pub mod icons;
+pub mod stacked_table;
 
 pub use header::AppHeader;

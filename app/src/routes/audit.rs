@@ -2,6 +2,7 @@
 //! their diagnosis code, connection and SCIM changes, token events.
 
 use crate::components::fields::{INPUT_CLASS, SECONDARY_BUTTON};
+use crate::components::stacked_table as stacked;
 use crate::functions::audit::get_audit_log;
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
@@ -93,8 +94,8 @@ fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
             .into_any();
     }
     view! {
-        <table class="mt-6 w-full table-auto border-collapse text-left text-sm" aria-label="Audit events">
-            <thead>
+        <table class=format!("mt-6 {}", stacked::TABLE) aria-label="Audit events">
+            <thead class=stacked::HEAD>
                 <tr class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500">
                     <th class="py-2 pr-3">"Time"</th>
                     <th class="py-2 pr-3">"Who"</th>
@@ -103,18 +104,18 @@ fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
                     <th class="py-2">"Details"</th>
                 </tr>
             </thead>
-            <tbody>
+            <tbody class=stacked::BODY>
                 {rows
                     .into_iter()
                     .map(|row| view! {
-                        <tr class="border-b border-slate-100 align-top" data-action=row.action.clone()>
-                            <td class="whitespace-nowrap py-2 pr-3 font-mono text-xs text-slate-500">{format_utc(row.at)}</td>
-                            <td class="break-all py-2 pr-3">{row.actor.clone()}</td>
-                            <td class="py-2 pr-3 font-mono text-xs">{row.action.clone()}</td>
-                            <td class=if row.success { "py-2 pr-3 text-emerald-700" } else { "py-2 pr-3 text-red-700" }>
+                        <tr class=stacked::ROW data-action=row.action.clone()>
+                            <td data-label="Time" class=format!("{} whitespace-nowrap font-mono text-xs text-slate-500", stacked::CELL)>{format_utc(row.at)}</td>
+                            <td data-label="Who" class=format!("{} break-all", stacked::CELL)>{row.actor.clone()}</td>
+                            <td data-label="What" class=format!("{} font-mono text-xs", stacked::CELL)>{row.action.clone()}</td>
+                            <td data-label="Result" class=format!("{} {}", stacked::CELL, if row.success { "text-emerald-700" } else { "text-red-700" })>
                                 {if row.success { "Success" } else { "Failed" }}
                             </td>
-                            <td class="break-all py-2 font-mono text-xs text-slate-600">
+                            <td data-label="Details" class=format!("{} break-all font-mono text-xs text-slate-600", stacked::CELL)>
                                 {row
                                     .details
                                     .iter()

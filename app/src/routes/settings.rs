@@ -14,14 +14,16 @@ use leptos_router::hooks::use_location;
 #[component]
 pub fn SettingsLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| whoami());
-    let link = "block rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700";
+    let link = "block shrink-0 whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700";
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 user.await.ok().flatten().map(|user| view! { <AppHeader user/> })
             })}
         </Suspense>
-        <div class="mx-auto flex max-w-6xl gap-8 px-6 py-8">
+        // Below the md breakpoint the navigation is a bar above the page, and
+        // the page takes the whole width.
+        <div class="mx-auto flex max-w-6xl flex-col gap-4 px-4 py-4 md:flex-row md:gap-8 md:px-6 md:py-8">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let is_admin = user
@@ -30,8 +32,8 @@ pub fn SettingsLayout() -> impl IntoView {
                         .flatten()
                         .is_some_and(|u| u.role.is_integrations_admin());
                     is_admin.then(|| view! {
-                        <nav class="w-52 shrink-0" aria-label="Settings">
-                            <p class="px-3 pb-2 text-xs font-semibold uppercase tracking-wide text-slate-400">
+                        <nav class="-mx-1 flex gap-1 overflow-x-auto border-b border-slate-200 pb-2 md:mx-0 md:block md:w-52 md:shrink-0 md:border-0 md:pb-0" aria-label="Settings">
+                            <p class="hidden px-3 pb-2 text-xs font-semibold uppercase tracking-wide text-slate-400 md:block">
                                 "Settings"
                             </p>
                             <A href="/settings/authentication" attr:class=link>"Authentication"</A>

@@ -6,6 +6,7 @@ use crate::components::fields::{
     CopyValue, ErrorBanner, FieldMessage, DANGER_BUTTON, INPUT_CLASS, PRIMARY_BUTTON,
     SECONDARY_BUTTON,
 };
+use crate::components::stacked_table as stacked;
 use crate::error::AppError;
 use crate::functions::provisioning::{
     get_provisioning_overview, CancelScimRotation, CompleteScimRotation, DisableScim, EnableScim,
@@ -342,18 +343,18 @@ fn RequestLog(requests: Vec<ScimRequestView>) -> impl IntoView {
     view! {
         <section class="mt-8" aria-labelledby="log-heading">
             <h2 id="log-heading" class="text-lg font-semibold">"Recent SCIM requests"</h2>
-            <table class="mt-2 w-full text-left text-sm">
-                <thead class="text-slate-500">
-                    <tr><th>"Time"</th><th>"Method"</th><th>"Path"</th><th>"Status"</th><th>"Outcome"</th></tr>
+            <table class=format!("mt-2 {}", stacked::TABLE) aria-label="Recent SCIM requests">
+                <thead class=format!("{} text-slate-500", stacked::HEAD)>
+                    <tr><th class="pr-3">"Time"</th><th class="pr-3">"Method"</th><th class="pr-3">"Path"</th><th class="pr-3">"Status"</th><th>"Outcome"</th></tr>
                 </thead>
-                <tbody>
+                <tbody class=stacked::BODY>
                     {requests.into_iter().map(|r| view! {
-                        <tr class="border-t border-slate-100">
-                            <td class="py-1 pr-3 whitespace-nowrap">{when(r.at)}</td>
-                            <td class="pr-3 font-mono">{r.method}</td>
-                            <td class="pr-3 font-mono break-all">{r.path}</td>
-                            <td class="pr-3">{r.status}</td>
-                            <td>{r.outcome}</td>
+                        <tr class=stacked::ROW>
+                            <td data-label="Time" class=format!("{} whitespace-nowrap", stacked::CELL)>{when(r.at)}</td>
+                            <td data-label="Method" class=format!("{} font-mono", stacked::CELL)>{r.method}</td>
+                            <td data-label="Path" class=format!("{} font-mono break-all", stacked::CELL)>{r.path}</td>
+                            <td data-label="Status" class=stacked::CELL>{r.status}</td>
+                            <td data-label="Outcome" class=stacked::CELL>{r.outcome}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
