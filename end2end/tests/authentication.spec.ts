@@ -1,7 +1,7 @@
 import { expect, Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ACCOUNTS, PEERS, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import { ACCOUNTS, createConnection, PEERS, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 const SIGNING_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-signing.pem"), "utf8");
 const NEXT_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-next.pem"), "utf8");
@@ -13,15 +13,6 @@ async function openAuthentication(page: Page) {
   await signIn(page, ACCOUNTS.admin);
   await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
   await page.goto("/settings/authentication");
-  await waitForHydration(page);
-}
-
-async function createConnection(page: Page, protocol: "SAML" | "OIDC", provider: string, name = "") {
-  await page.getByLabel(protocol, { exact: true }).check();
-  await page.getByLabel("Identity provider").selectOption({ label: provider });
-  if (name) await page.getByLabel("Display name", { exact: true }).fill(name);
-  await page.getByRole("button", { name: "Create" }).click();
-  await expect(page).toHaveURL(/connection=/);
   await waitForHydration(page);
 }
 
@@ -72,6 +63,9 @@ test.describe("Settings > Authentication", () => {
     await expect(page.getByLabel("email", { exact: true })).toHaveValue("email");
     await expect(page.getByLabel("first_name", { exact: true })).toHaveValue("firstName");
     await expect(page.getByTestId("health-summary")).toHaveText("Needs attention");
+    // One honest status: on, but nobody can sign in through it yet.
+    await expect(page.getByTestId("connection-status")).toHaveText("Setup incomplete");
+    await expect(page.getByTestId("connection-next-step")).toContainText("Members cannot sign in");
     await screenshot(page, "saml-connection-created");
 
     await page.getByLabel("Identity provider").selectOption({ label: "Microsoft Entra ID" });
@@ -102,6 +96,8 @@ test.describe("Settings > Authentication", () => {
     await page.getByRole("button", { name: "Save", exact: true }).click();
     await expect(page.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
     await expect(page.getByTestId("health-summary")).toHaveText("Ready to test");
+    await expect(page.getByTestId("connection-status")).toHaveText("Ready to test");
+    await expect(page.getByTestId("connection-next-step")).toContainText("Run Test Connection");
 
     await page.getByRole("button", { name: "Show details" }).click();
     await expect(page.locator("[data-check=saml_sso_url] pre")).toBeVisible();

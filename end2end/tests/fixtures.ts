@@ -96,6 +96,16 @@ export async function signIn(page: Page, account: Account) {
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
+/** On Settings > Authentication: creates a connection and waits for its page. */
+export async function createConnection(page: Page, protocol: "SAML" | "OIDC", provider: string, name = "") {
+  await page.getByLabel(protocol, { exact: true }).check();
+  await page.getByLabel("Identity provider").selectOption({ label: provider });
+  if (name) await page.getByLabel("Display name", { exact: true }).fill(name);
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page).toHaveURL(/connection=/);
+  await waitForHydration(page);
+}
+
 /** Signs in at the test OpenID Provider's own login page (its development interaction). */
 export async function signInAtProvider(page: Page, login: string) {
   await page.locator('input[name="login"]').fill(login);

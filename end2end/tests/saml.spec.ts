@@ -1,5 +1,5 @@
 import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, continueWith, ORG, PEERS, publishTxt, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import { ACCOUNTS, continueWith, createConnection, ORG, PEERS, publishTxt, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 /**
  * SAML end to end against a real SAML IdP (pysaml2, peers/saml-idp.py): the admin
@@ -68,12 +68,7 @@ test.describe("SAML sign-in", () => {
     await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
     await page.goto("/settings/authentication");
     await waitForHydration(page);
-    await page.getByLabel("SAML", { exact: true }).check();
-    await page.getByLabel("Identity provider").selectOption({ label: "Okta" });
-    await page.getByLabel("Display name", { exact: true }).fill("Initech Okta");
-    await page.getByRole("button", { name: "Create" }).click();
-    await expect(page).toHaveURL(/connection=/);
-    await waitForHydration(page);
+    await createConnection(page, "SAML", "Okta", "Initech Okta");
     const connection = new URL(page.url()).searchParams.get("connection")!;
     const acsUrl = await page.getByLabel("ACS URL", { exact: true }).inputValue();
     const entityId = await page.getByLabel("Audience URI / Entity ID", { exact: true }).inputValue();
@@ -143,6 +138,8 @@ test.describe("SAML sign-in", () => {
     const passed = await runTest(page);
     await expect(passed).toHaveAttribute("data-outcome", "success");
     await expect(passed.getByTestId("test-email")).toHaveText(MEMBER.email);
+    // The page's status moves on with the passed test.
+    await expect(page.getByTestId("connection-status")).toHaveText("Active");
     const attributes = passed.getByRole("table", { name: "Attributes received" });
     await expect(attributes.getByRole("row", { name: /firstName/ })).toContainText(MEMBER.firstName);
     await expect(attributes.getByRole("row", { name: /lastName/ })).toContainText(MEMBER.lastName);

@@ -1,5 +1,5 @@
 import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import { ACCOUNTS, createConnection, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 /** An iPhone 12 to 15: the narrowest screen an admin is likely to use. */
 const PHONE = { width: 390, height: 844 };
@@ -47,12 +47,7 @@ test.describe("At a phone's width (390 px)", () => {
 
     await page.goto("/settings/authentication");
     await waitForHydration(page);
-    await page.getByLabel("SAML", { exact: true }).check();
-    await page.getByLabel("Identity provider").selectOption({ label: "Okta" });
-    await page.getByLabel("Display name", { exact: true }).fill("Okta on a phone");
-    await page.getByRole("button", { name: "Create" }).click();
-    await expect(page).toHaveURL(/connection=/);
-    await waitForHydration(page);
+    await createConnection(page, "SAML", "Okta", "Okta on a phone");
     await expect(page.getByRole("heading", { name: "Okta on a phone" })).toBeVisible();
     await fitsTheScreen(page, "saml-connection");
   });

@@ -68,6 +68,11 @@ async fn creating_a_saml_connection_shows_service_provider_details() {
     assert_eq!(detail["saml"]["mapping"]["first_name"], "firstName");
     assert_eq!(check_status(&detail, "saml_sso_url"), "fail");
     assert_eq!(detail["summary"]["ready_to_test"], false);
+    // Just created: on, but nobody can sign in through it yet, and it says so.
+    assert_eq!(
+        (&detail["summary"]["active"], &detail["summary"]["status"]),
+        (&json!(true), &json!("SetupIncomplete"))
+    );
 
     let entra = create(&app, &admin, "saml", "microsoft_entra_id").await;
     assert_eq!(
@@ -220,6 +225,7 @@ async fn saving_a_complete_saml_connection_makes_it_ready_to_test() {
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     let detail = response.json();
     assert_eq!(detail["summary"]["ready_to_test"], true, "{detail}");
+    assert_eq!(detail["summary"]["status"], "ReadyToTest");
     let certificates = detail["saml"]["certificates"].as_array().unwrap();
     assert_eq!(certificates.len(), 2);
     assert_eq!(
@@ -542,6 +548,7 @@ async fn connections_can_be_deactivated_and_deleted() {
         .await
         .json();
     assert_eq!(off["summary"]["active"], false);
+    assert_eq!(off["summary"]["status"], "Inactive");
     let deleted = app
         .call_json("delete_connection", json!({ "id": id }), Some(&admin))
         .await;

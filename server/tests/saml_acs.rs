@@ -508,6 +508,12 @@ async fn a_test_run_records_the_result_and_signs_nobody_in() {
         .unwrap()
         .unwrap();
     assert!(model.tested_at.is_some());
+    let detail = setup
+        .app
+        .call_json("get_connection", json!({ "id": okta }), Some(&setup.admin))
+        .await
+        .json();
+    assert_eq!(detail["summary"]["status"], "Active", "{detail}");
     // No member account was created by the test.
     assert_eq!(
         user::Entity::find().all(&setup.app.db).await.unwrap().len(),

@@ -19,6 +19,60 @@ pub struct ConnectionSummary {
     /// The worst doctor check: what the health badge shows.
     pub health: CheckStatus,
     pub ready_to_test: bool,
+    /// The one word the list and the connection's page show.
+    pub status: ConnectionStatus,
+}
+
+/// Where a connection stands, in the one word an admin reads in the list of
+/// connections and on the connection's page, with what to do next. Members
+/// can sign in only through a connection that is [`ConnectionStatus::Active`]
+/// or [`ConnectionStatus::ReadyToTest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectionStatus {
+    /// On, but Connection Health still fails a check.
+    SetupIncomplete,
+    /// On and configured, and Test Connection has not passed yet.
+    ReadyToTest,
+    /// On, configured, and Test Connection passed.
+    Active,
+    /// Turned off by an admin.
+    Inactive,
+}
+
+impl ConnectionStatus {
+    pub fn of(active: bool, ready_to_test: bool, tested: bool) -> Self {
+        match (active, ready_to_test, tested) {
+            (false, _, _) => Self::Inactive,
+            (true, false, _) => Self::SetupIncomplete,
+            (true, true, false) => Self::ReadyToTest,
+            (true, true, true) => Self::Active,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SetupIncomplete => "Setup incomplete",
+            Self::ReadyToTest => doctor::READY_LABEL,
+            Self::Active => "Active",
+            Self::Inactive => "Inactive",
+        }
+    }
+
+    /// What the admin does next, and what members get meanwhile.
+    pub fn next_step(self) -> &'static str {
+        match self {
+            Self::SetupIncomplete => {
+                "Fix what Connection Health marks Fail. Members cannot sign in through this connection yet."
+            }
+            Self::ReadyToTest => {
+                "Run Test Connection to check a real sign-in end to end before you tell members about it."
+            }
+            Self::Active => "Members sign in through this connection.",
+            Self::Inactive => {
+                "Members cannot sign in through this connection. Activate it to let them."
+            }
+        }
+    }
 }
 
 /// What the admin copies into their identity provider.
@@ -436,5 +490,26 @@ mod tests {
         let checks = connection_checks(None, Some(&oidc), Some("unreachable"), 0);
         assert!(checks.iter().all(|c| c.key.starts_with("oidc_")));
         assert!(!doctor::ready_to_test(&checks));
+    }
+
+    #[test]
+    fn a_connection_has_one_status_with_a_next_step() {
+        use ConnectionStatus as S;
+        let cases = [
+            ((false, true, true), S::Inactive),
+            ((false, false, false), S::Inactive),
+            ((true, false, true), S::SetupIncomplete),
+            ((true, false, false), S::SetupIncomplete),
+            ((true, true, false), S::ReadyToTest),
+            ((true, true, true), S::Active),
+        ];
+        for ((active, ready, tested), expected) in cases {
+            assert_eq!(S::of(active, ready, tested), expected);
+        }
+        let labels = [S::SetupIncomplete, S::ReadyToTest, S::Active, S::Inactive].map(S::label);
+        assert_eq!(
+            labels,
+            ["Setup incomplete", "Ready to test", "Active", "Inactive"]
+        );
     }
 }

@@ -4,8 +4,8 @@ use super::PublicUrls;
 use crate::entities::sso_connection;
 use crate::saml::certificate::parse_pem_bundle;
 use shared::connection::{
-    connection_checks, ConnectionDetail, ConnectionSummary, OidcSettings, SamlSettings,
-    ServiceProviderDetails,
+    connection_checks, ConnectionDetail, ConnectionStatus, ConnectionSummary, OidcSettings,
+    SamlSettings, ServiceProviderDetails,
 };
 use shared::doctor::{overall_status, ready_to_test, DiscoveredEndpoints};
 use shared::{AttributeMapping, IdentityProvider, IdpUrlPolicy, Protocol};
@@ -95,6 +95,11 @@ pub fn detail(
         active: model.active,
         health: overall_status(&checks),
         ready_to_test: ready_to_test(&checks),
+        status: ConnectionStatus::of(
+            model.active,
+            ready_to_test(&checks),
+            model.tested_at.is_some(),
+        ),
     };
     ConnectionDetail {
         summary,

@@ -6,13 +6,14 @@ use super::link_identity::LinkIdentity;
 use super::oidc_form::OidcForm;
 use super::saml_form::SamlForm;
 use super::testing::{EventLog, TestConnection};
+use super::ConnectionStatusBadge;
 use crate::components::fields::{CopyValue, DANGER_BUTTON, SECONDARY_BUTTON};
 use crate::functions::connections::{get_connection, DeleteConnection, SetConnectionActive};
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
-use shared::connection::ConnectionDetail;
+use shared::connection::{ConnectionDetail, ConnectionStatus};
 
 /// Shared by the parts of a connection page: reload after a change, and say what happened.
 #[derive(Clone, Copy)]
@@ -67,15 +68,23 @@ fn Connection(detail: ConnectionDetail) -> impl IntoView {
     let summary = detail.summary.clone();
     let sp = detail.service_provider.clone();
     let events_version = RwSignal::new(0u32);
+    // A test that passes here makes a connection ready to test Active at once.
+    let test_passed = RwSignal::new(false);
+    let saved_status = summary.status;
+    let status = move || match (saved_status, test_passed.get()) {
+        (ConnectionStatus::ReadyToTest, true) => ConnectionStatus::Active,
+        (status, _) => status,
+    };
     view! {
         <header class="mt-3 flex flex-wrap items-start justify-between gap-4">
             <div>
                 <h1 class="text-2xl font-semibold">{summary.display_name.clone()}</h1>
-                <p class="mt-1 text-slate-600">
-                    {summary.protocol.label()} " connection · " {summary.provider.label()} " · "
-                    <span data-testid="connection-status">
-                        {if summary.active { "Active" } else { "Inactive" }}
-                    </span>
+                <p class="mt-1 flex flex-wrap items-center gap-x-2 text-slate-600">
+                    {summary.protocol.label()} " connection · " {summary.provider.label()}
+                    {move || view! { <ConnectionStatusBadge status=status()/> }}
+                </p>
+                <p class="mt-1 text-sm text-slate-600" data-testid="connection-next-step">
+                    {move || status().next_step()}
                 </p>
             </div>
             <Lifecycle id=summary.id.clone() active=summary.active/>
@@ -121,7 +130,7 @@ fn Connection(detail: ConnectionDetail) -> impl IntoView {
             </div>
             <div class="space-y-6">
                 <ConnectionHealth detail=detail.clone()/>
-                <TestConnection connection_id=summary.id.clone() ready=summary.ready_to_test events_version/>
+                <TestConnection connection_id=summary.id.clone() ready=summary.ready_to_test events_version passed=test_passed/>
                 <LinkIdentity connection_id=summary.id.clone() usable=summary.active && summary.ready_to_test/>
             </div>
         </div>

@@ -16,7 +16,7 @@ use crate::routes::settings::AccessError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
-use shared::connection::ConnectionSummary;
+use shared::connection::{ConnectionStatus, ConnectionSummary};
 
 #[component]
 pub fn AuthenticationSettings() -> impl IntoView {
@@ -98,11 +98,7 @@ fn ConnectionList(connections: Vec<ConnectionSummary>) -> impl IntoView {
                                     </p>
                                 </div>
                                 <div class="flex items-center gap-2">
-                                    <span class=if c.active {
-                                        "rounded-full bg-emerald-50 px-2 py-0.5 text-xs font-medium text-emerald-700"
-                                    } else {
-                                        "rounded-full bg-slate-100 px-2 py-0.5 text-xs font-medium text-slate-600"
-                                    }>{if c.active { "Active" } else { "Inactive" }}</span>
+                                    <ConnectionStatusBadge status=c.status/>
                                     <StatusBadge status=c.health/>
                                 </div>
                             </li>
@@ -163,5 +159,25 @@ fn RequireSso(on: bool, has_tested: bool) -> impl IntoView {
             </p>
             <FieldMessage id="require-sso-error" error field="require_sso"/>
         </section>
+    }
+}
+
+/// A connection's status as a badge: the word carries the meaning, the colour
+/// only repeats it.
+#[component]
+pub fn ConnectionStatusBadge(status: ConnectionStatus) -> impl IntoView {
+    let colours = match status {
+        ConnectionStatus::Active => "bg-emerald-50 text-emerald-700",
+        ConnectionStatus::ReadyToTest => "bg-indigo-50 text-indigo-700",
+        ConnectionStatus::SetupIncomplete => "bg-amber-50 text-amber-800",
+        ConnectionStatus::Inactive => "bg-slate-100 text-slate-600",
+    };
+    view! {
+        <span
+            class=format!("rounded-full px-2 py-0.5 text-xs font-medium {colours}")
+            data-testid="connection-status"
+        >
+            {status.label()}
+        </span>
     }
 }

@@ -12,12 +12,14 @@ use shared::time::format_utc;
 /// The message the ACS page posts: `latchkey-test-result:<connection>:<event>`.
 const RESULT_PREFIX: &str = "latchkey-test-result:";
 
-/// `events_version` is bumped when a test finishes, to reload the event log.
+/// `events_version` is bumped when a test finishes, to reload the event log;
+/// `passed` is set when a test passes (the page's status follows it).
 #[component]
 pub fn TestConnection(
     connection_id: String,
     ready: bool,
     events_version: RwSignal<u32>,
+    passed: RwSignal<bool>,
 ) -> impl IntoView {
     let waiting = RwSignal::new(false);
     let blocked = RwSignal::new(false);
@@ -34,6 +36,11 @@ pub fn TestConnection(
                     None => None,
                 }
             }
+        }
+    });
+    Effect::new(move |_| {
+        if result.get().flatten().is_some_and(|event| event.success) {
+            passed.set(true);
         }
     });
     let start = {
