@@ -81,6 +81,9 @@ test.describe("access control", () => {
     await signIn(page, ACCOUNTS.member);
     await expect(page.getByRole("heading", { name: "Welcome, Milton Waddams" })).toBeVisible();
     await expect(page.getByRole("link", { name: "Settings" })).toHaveCount(0);
+    // A member learns where they are and where to go instead.
+    await expect(page.getByRole("heading", { name: "You're signed in to Initech's sign-in service" })).toBeVisible();
+    await screenshot(page, "home-member");
 
     for (const path of ["/settings/authentication", "/settings/provisioning"]) {
       const response = await page.goto(path);

@@ -42,13 +42,7 @@ fn Home(user: CurrentUser) -> impl IntoView {
             </dl>
             <Show
                 when=move || is_admin
-                fallback=|| {
-                    view! {
-                        <p class="mt-8 max-w-xl text-slate-600">
-                            "You're signed in. Your organization's Integrations Admins manage how members sign in."
-                        </p>
-                    }
-                }
+                fallback=move || view! { <WhereYouAre org_name=user.org_name.clone()/> }
             >
                 <section class="mt-10 grid max-w-3xl gap-4 sm:grid-cols-2" aria-label="Settings">
                     <SettingsCard
@@ -64,6 +58,31 @@ fn Home(user: CurrentUser) -> impl IntoView {
                 </section>
             </Show>
         </main>
+    }
+}
+
+/// For members: Latchkey is a sign-in service, not the app they came for.
+/// Says so, where to go instead, and what signing out here does.
+#[component]
+fn WhereYouAre(org_name: String) -> impl IntoView {
+    view! {
+        <section
+            class="mt-8 max-w-2xl rounded-xl border border-slate-200 bg-white p-5 text-slate-700"
+            aria-labelledby="where-heading"
+        >
+            <h2 id="where-heading" class="font-semibold text-slate-900">
+                {format!("You're signed in to {org_name}'s sign-in service")}
+            </h2>
+            <p class="mt-2">
+                {format!("Latchkey confirms who you are for {org_name}'s apps; there is nothing else to do here. Open the app you use for work, from your identity provider's dashboard or its usual address: it signs you in through Latchkey without asking for your password again.")}
+            </p>
+            <p class="mt-2">
+                "On a shared computer, choose Sign out when you're done. Signing out here does not sign you out of your identity provider."
+            </p>
+            <p class="mt-2 text-sm text-slate-500">
+                "Your organization's Integrations Admins manage how members sign in. Ask them if something about your account looks wrong."
+            </p>
+        </section>
     }
 }
 
