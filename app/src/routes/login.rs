@@ -107,7 +107,7 @@ pub fn LoginPage() -> impl IntoView {
                             "Sign in"
                         </button>
                     </form>
-                    <div class="my-4 flex items-center gap-3 text-xs uppercase text-slate-400">
+                    <div class="my-4 flex items-center gap-3 text-xs uppercase text-slate-500">
                         <span class="h-px flex-1 bg-slate-200"></span>
                         "or"
                         <span class="h-px flex-1 bg-slate-200"></span>

@@ -33,7 +33,7 @@ pub fn SettingsLayout() -> impl IntoView {
                         .is_some_and(|u| u.role.is_integrations_admin());
                     is_admin.then(|| view! {
                         <nav class="-mx-1 flex gap-1 overflow-x-auto border-b border-slate-200 pb-2 md:mx-0 md:block md:w-52 md:shrink-0 md:border-0 md:pb-0" aria-label="Settings">
-                            <p class="hidden px-3 pb-2 text-xs font-semibold uppercase tracking-wide text-slate-400 md:block">
+                            <p class="hidden px-3 pb-2 text-xs font-semibold uppercase tracking-wide text-slate-500 md:block">
                                 "Settings"
                             </p>
                             <A href="/settings/authentication" attr:class=link>"Authentication"</A>

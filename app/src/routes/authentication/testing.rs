@@ -351,7 +351,7 @@ fn EventTable(list: Vec<SsoEvent>) -> impl IntoView {
                                         {outcome}
                                     </span>
                                     <span class="text-slate-700">{who}</span>
-                                    <span class="ml-auto font-mono text-xs text-slate-400">{event.reference.clone()}</span>
+                                    <span class="ml-auto font-mono text-xs text-slate-500">{event.reference.clone()}</span>
                                 </summary>
                                 <EventDetail event=event.clone()/>
                             </details>

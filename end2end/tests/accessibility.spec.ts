@@ -1,0 +1,33 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, Page } from "@playwright/test";
+import { ACCOUNTS, createConnection, signIn, test, waitForHydration } from "./fixtures";
+
+/** axe-core's serious and critical findings on the page as it is now. */
+async function seriousViolations(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+test.describe("Accessibility (axe-core)", () => {
+  test("no serious or critical violations on any page", async ({ page }) => {
+    const found: Record<string, string[]> = {};
+    await page.goto("/login");
+    await waitForHydration(page);
+    found["/login"] = await seriousViolations(page);
+    await signIn(page, ACCOUNTS.admin);
+    await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
+    found["/"] = await seriousViolations(page);
+    for (const path of ["/settings/authentication", "/settings/provisioning", "/settings/audit"]) {
+      await page.goto(path);
+      await waitForHydration(page);
+      found[path] = await seriousViolations(page);
+    }
+    await page.goto("/settings/authentication");
+    await waitForHydration(page);
+    await createConnection(page, "SAML", "Okta", "Accessible Okta");
+    found["a SAML connection"] = await seriousViolations(page);
+    expect(found).toEqual(Object.fromEntries(Object.keys(found).map((k) => [k, []])));
+  });
+});
