@@ -1,14 +1,8 @@
-import AxeBuilder from "@axe-core/playwright";
-import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, createConnection, signIn, test, waitForHydration } from "./fixtures";
+import { expect } from "@playwright/test";
+import { ACCOUNTS, createConnection, seriousViolations, signIn, test, waitForHydration } from "./fixtures";
 
-/** axe-core's serious and critical findings on the page as it is now. */
-async function seriousViolations(page: Page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  return results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-}
+// Pages checked as they first load; every screenshot in the other specs is
+// checked too (fixtures.ts, screenshot).
 
 test.describe("Accessibility (axe-core)", () => {
   test("no serious or critical violations on any page", async ({ page }) => {

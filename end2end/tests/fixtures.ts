@@ -1,3 +1,4 @@
+import AxeBuilder from "@axe-core/playwright";
 import { BrowserContext, expect, Page, test as base } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -81,6 +82,19 @@ const SHOTS = path.join(__dirname, "..", "screenshots", process.env.E2E_DATABASE
 export async function screenshot(page: Page, name: string) {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  // Every state worth a picture is checked by axe-core too (our pages only,
+  // not the test identity providers').
+  if (new URL(page.url()).origin === new URL(process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000").origin) {
+    expect(await seriousViolations(page), `axe-core on ${name}`).toEqual([]);
+  }
+}
+
+/** axe-core's serious and critical findings on the page as it is now. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 /** Waits until the WASM bundle has hydrated the page, so clicks reach Rust handlers. */

@@ -245,7 +245,7 @@ pub fn TestResult(event: SsoEvent) -> impl IntoView {
                 {(diagnosis.expected.is_some() || diagnosis.received.is_some()).then(|| view! {
                     <table class="mt-3 w-full table-fixed text-left text-sm" aria-label="Expected and received">
                         <thead>
-                            <tr class="text-xs uppercase tracking-wide text-slate-500">
+                            <tr class="text-xs uppercase tracking-wide text-slate-600">
                                 <th class="w-1/2 pb-1">"Expected"</th>
                                 <th class="w-1/2 pb-1">"Received"</th>
                             </tr>
@@ -259,7 +259,7 @@ pub fn TestResult(event: SsoEvent) -> impl IntoView {
                     </table>
                 })}
                 {diagnosis.detail.clone().map(|d| view! { <p class="mt-2 text-sm text-slate-700">{d}</p> })}
-                <p class="mt-2 text-xs text-slate-500">"Reference " {event.reference.clone()}</p>
+                <p class="mt-2 text-xs text-slate-600">"Reference " {event.reference.clone()}</p>
                 {attributes}
             </div>
         }
@@ -278,7 +278,7 @@ fn person_name(event: &SsoEvent) -> Option<String> {
 fn Attributes(event: SsoEvent) -> impl IntoView {
     view! {
         <table class="mt-3 w-full text-left text-sm" aria-label="Attributes received">
-            <caption class="pb-1 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+            <caption class="pb-1 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
                 "Attributes received"
             </caption>
             <tbody>
