@@ -89,6 +89,20 @@ export async function screenshot(page: Page, name: string) {
   }
 }
 
+/** An iPhone 12 to 15: the narrowest screen an admin is likely to use. */
+export const PHONE = { width: 390, height: 844 };
+
+/** Nothing is wider than the screen: the page scrolls only downwards. */
+export async function expectNoSidewaysScroll(page: Page, name: string) {
+  const widths = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  expect(widths.scroll, `${name}: page width ${widths.scroll} px on a ${widths.client} px screen`).toBeLessThanOrEqual(
+    widths.client,
+  );
+}
+
 /** axe-core's serious and critical findings on the page as it is now. */
 export async function seriousViolations(page: Page): Promise<string[]> {
   const results = await new AxeBuilder({ page }).analyze();

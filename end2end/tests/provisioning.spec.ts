@@ -1,5 +1,5 @@
 import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import { ACCOUNTS, expectNoSidewaysScroll, PHONE, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 test.use({ permissions: ["clipboard-read", "clipboard-write"] });
 
@@ -65,6 +65,13 @@ test.describe("Settings > User Provisioning", () => {
     await expect(page.getByRole("heading", { name: "Recent SCIM requests" })).toBeVisible();
     await expect(page.getByRole("cell", { name: "/Users" }).first()).toBeVisible();
     expect(await page.content()).not.toContain(second);
+    await screenshot(page, "provisioning-requests");
+    // On a phone each request is a card.
+    const desktop = page.viewportSize()!;
+    await page.setViewportSize(PHONE);
+    await expectNoSidewaysScroll(page, "provisioning-requests");
+    await screenshot(page, "phone-provisioning-requests");
+    await page.setViewportSize(desktop);
 
     // Disable asks for confirmation, then revokes every token.
     await page.getByRole("button", { name: "Disable SCIM" }).click();

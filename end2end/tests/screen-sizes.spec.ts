@@ -1,18 +1,17 @@
 import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, createConnection, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import {
+  ACCOUNTS,
+  createConnection,
+  expectNoSidewaysScroll,
+  PHONE,
+  screenshot,
+  signIn,
+  test,
+  waitForHydration,
+} from "./fixtures";
 
-/** An iPhone 12 to 15: the narrowest screen an admin is likely to use. */
-const PHONE = { width: 390, height: 844 };
-
-/** Nothing is wider than the screen: the page scrolls only downwards. */
 async function fitsTheScreen(page: Page, name: string) {
-  const widths = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    client: document.documentElement.clientWidth,
-  }));
-  expect(widths.scroll, `${name}: page width ${widths.scroll} px on a ${widths.client} px screen`).toBeLessThanOrEqual(
-    widths.client,
-  );
+  await expectNoSidewaysScroll(page, name);
   await screenshot(page, `phone-${name}`);
 }
 

@@ -67,3 +67,28 @@ async fn precompressed_copies_go_out_to_browsers_that_accept_them() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// The attack: `/pkg/` names a file outside the bundle folder (the data folder
+/// with the database and the secret key sits beside the site in many setups).
+#[tokio::test]
+async fn nothing_outside_the_bundle_folder_is_served() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("secret.key"), "not for the web").unwrap();
+    let root = site.path().display().to_string();
+    let app = TestApp::spawn_with(&[("LEPTOS_SITE_ROOT", root.as_str())]).await;
+    for path in [
+        "/pkg/../secret.key",
+        "/pkg/%2e%2e/secret.key",
+        "/pkg/..%2fsecret.key",
+        "/pkg/%2e%2e%2fsecret.key",
+    ] {
+        let answer = fetch(&app, path, "br, gzip").await;
+        assert!(
+            !answer.body.contains("not for the web"),
+            "{path}: {}",
+            answer.status
+        );
+        assert!(answer.status.is_client_error(), "{path}: {}", answer.status);
+    }
+}

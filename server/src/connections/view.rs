@@ -87,6 +87,7 @@ pub fn detail(
             ..Default::default()
         },
     };
+    let ready = ready_to_test(&checks);
     let summary = ConnectionSummary {
         id: model.id.to_string(),
         protocol,
@@ -94,12 +95,8 @@ pub fn detail(
         display_name: model.display_name.clone(),
         active: model.active,
         health: overall_status(&checks),
-        ready_to_test: ready_to_test(&checks),
-        status: ConnectionStatus::of(
-            model.active,
-            ready_to_test(&checks),
-            model.tested_at.is_some(),
-        ),
+        ready_to_test: ready,
+        status: ConnectionStatus::of(model.active, ready, model.tested_at.is_some()),
     };
     ConnectionDetail {
         summary,
