@@ -20,13 +20,22 @@ export const test = base.extend<{ cspViolations: string[] }>({
   ],
 });
 
+/** Each page's console errors and uncaught exceptions, for failures to quote. */
+const pageErrors = new WeakMap<Page, string[]>();
+
 function watchCsp(context: BrowserContext, violations: string[]) {
-  const watch = (page: Page) =>
+  const watch = (page: Page) => {
+    const errors: string[] = [];
+    pageErrors.set(page, errors);
+    page.on("pageerror", (error) => errors.push(`${page.url()}: uncaught ${error.message}`));
     page.on("console", (message) => {
-      if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
+      if (message.type() !== "error") return;
+      errors.push(`${page.url()}: ${message.text()}`);
+      if (/Content Security Policy/i.test(message.text())) {
         violations.push(`${page.url()}: ${message.text()}`);
       }
     });
+  };
   context.pages().forEach(watch);
   context.on("page", watch);
 }
@@ -111,9 +120,17 @@ export async function seriousViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
-/** Waits until the WASM bundle has hydrated the page, so clicks reach Rust handlers. */
+/**
+ * Waits until the WASM bundle has hydrated the page, so clicks reach Rust
+ * handlers. A page that does not hydrate fails with what its console said.
+ */
 export async function waitForHydration(page: Page) {
-  await page.waitForFunction(() => (window as any).__latchkey_hydrated === true);
+  try {
+    await page.waitForFunction(() => (window as any).__latchkey_hydrated === true, null, { timeout: 20_000 });
+  } catch (error) {
+    const said = (pageErrors.get(page) ?? []).join("\n") || "(no console errors)";
+    throw new Error(`${page.url()} did not hydrate within 20 s. Console:\n${said}\n${error}`);
+  }
 }
 
 export async function signIn(page: Page, account: Account) {

@@ -124,6 +124,17 @@ pub struct ConnectionDetail {
     pub checks: Vec<DoctorCheck>,
 }
 
+/// What a connection's page loads in one answer: a page that hydrates from a
+/// single resource cannot have its resources matched up in the wrong order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionPageData {
+    pub detail: ConnectionDetail,
+    /// Recent sign-ins and tests, newest first.
+    pub events: Vec<crate::sso_event::SsoEvent>,
+    /// The subject the signed-in admin linked at this connection, if any.
+    pub linked_subject: Option<String>,
+}
+
 /// The Authentication page: the organization's login URL and its connections.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthenticationOverview {

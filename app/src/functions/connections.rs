@@ -5,8 +5,8 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use server_fn::codec::Json;
 use shared::connection::{
-    AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
-    OidcForm, SamlForm,
+    AuthenticationOverview, ConnectionDetail, ConnectionPageData, MetadataImport, MetadataSource,
+    NewConnection, OidcForm, SamlForm,
 };
 
 #[server(endpoint = "get_authentication_overview", input = Json)]
@@ -34,6 +34,22 @@ pub async fn get_connection(id: String) -> Result<ConnectionDetail, AppError> {
     use crate::ssr::{backend, fail, require_integrations_admin};
     let admin = require_integrations_admin().await?;
     backend()?.connection(&admin, &id).await.map_err(fail)
+}
+
+/// The connection page's data: settings, recent events and the admin's own link.
+#[server(endpoint = "get_connection_page", input = Json)]
+pub async fn get_connection_page(id: String) -> Result<ConnectionPageData, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    let backend = backend()?;
+    let detail = backend.connection(&admin, &id).await.map_err(fail)?;
+    let events = backend.sso_events(&admin, &id).await.map_err(fail)?;
+    let linked_subject = backend.my_sso_identity(&admin, &id).await.map_err(fail)?;
+    Ok(ConnectionPageData {
+        detail,
+        events,
+        linked_subject,
+    })
 }
 
 #[server(endpoint = "save_saml_connection", input = Json)]

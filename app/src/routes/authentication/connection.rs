@@ -8,12 +8,12 @@ use super::saml_form::SamlForm;
 use super::testing::{EventLog, TestConnection};
 use super::ConnectionStatusBadge;
 use crate::components::fields::{CopyValue, DANGER_BUTTON, SECONDARY_BUTTON};
-use crate::functions::connections::{get_connection, DeleteConnection, SetConnectionActive};
+use crate::functions::connections::{get_connection_page, DeleteConnection, SetConnectionActive};
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
-use shared::connection::{ConnectionDetail, ConnectionStatus};
+use shared::connection::{ConnectionPageData, ConnectionStatus};
 
 /// Shared by the parts of a connection page: reload after a change, and say what happened.
 #[derive(Clone, Copy)]
@@ -41,7 +41,7 @@ pub fn ConnectionPage(id: String) -> impl IntoView {
     let version = changes.version;
     let detail = Resource::new(
         move || (id.clone(), version.get()),
-        |(id, _)| get_connection(id),
+        |(id, _)| get_connection_page(id),
     );
     view! {
         <A href="/settings/authentication" attr:class="text-sm text-indigo-700 hover:underline">
@@ -55,7 +55,7 @@ pub fn ConnectionPage(id: String) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading the connection…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail) => view! { <Connection detail/> }.into_any(),
+                    Ok(data) => view! { <Connection data/> }.into_any(),
                     Err(error) => view! { <AccessError error/> }.into_any(),
                 }
             })}
@@ -64,7 +64,12 @@ pub fn ConnectionPage(id: String) -> impl IntoView {
 }
 
 #[component]
-fn Connection(detail: ConnectionDetail) -> impl IntoView {
+fn Connection(data: ConnectionPageData) -> impl IntoView {
+    let ConnectionPageData {
+        detail,
+        events,
+        linked_subject,
+    } = data;
     let summary = detail.summary.clone();
     let sp = detail.service_provider.clone();
     let events_version = RwSignal::new(0u32);
@@ -126,12 +131,16 @@ fn Connection(detail: ConnectionDetail) -> impl IntoView {
                     .into_any(),
                     (None, None) => ().into_any(),
                 }}
-                <EventLog connection_id=summary.id.clone() events_version/>
+                <EventLog connection_id=summary.id.clone() events events_version/>
             </div>
             <div class="space-y-6">
                 <ConnectionHealth detail=detail.clone()/>
                 <TestConnection connection_id=summary.id.clone() ready=summary.ready_to_test events_version passed=test_passed/>
-                <LinkIdentity connection_id=summary.id.clone() usable=summary.active && summary.ready_to_test/>
+                <LinkIdentity
+                    connection_id=summary.id.clone()
+                    usable=summary.active && summary.ready_to_test
+                    linked=linked_subject
+                />
             </div>
         </div>
     }

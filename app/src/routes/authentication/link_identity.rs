@@ -4,19 +4,12 @@
 //! cannot take the admin account over).
 
 use crate::components::fields::{ErrorBanner, SECONDARY_BUTTON};
-use crate::functions::sso::{my_sso_identity, LinkSsoIdentity};
+use crate::functions::sso::LinkSsoIdentity;
 use leptos::prelude::*;
 
 #[component]
-pub fn LinkIdentity(connection_id: String, usable: bool) -> impl IntoView {
+pub fn LinkIdentity(connection_id: String, usable: bool, linked: Option<String>) -> impl IntoView {
     let link = ServerAction::<LinkSsoIdentity>::new();
-    let linked = Resource::new(
-        {
-            let id = connection_id.clone();
-            move || id.clone()
-        },
-        my_sso_identity,
-    );
     let error = Signal::derive(move || link.value().get().and_then(Result::err));
     let start = move |_| {
         link.dispatch(LinkSsoIdentity {
@@ -26,10 +19,8 @@ pub fn LinkIdentity(connection_id: String, usable: bool) -> impl IntoView {
     view! {
         <section class="rounded-xl border border-slate-200 bg-white p-5" aria-labelledby="link-heading">
             <h2 id="link-heading" class="font-semibold">"Your own sign-in"</h2>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match linked.await {
-                        Ok(Some(subject)) => view! {
+            {match linked {
+                        Some(subject) => view! {
                             <p class="mt-1 text-sm text-slate-600" data-testid="linked-identity" role="status">
                                 "Linked: you can sign in through this connection as "
                                 <code class="break-all text-xs">{subject}</code>
@@ -37,15 +28,13 @@ pub fn LinkIdentity(connection_id: String, usable: bool) -> impl IntoView {
                             </p>
                         }
                         .into_any(),
-                        _ => view! {
+                        None => view! {
                             <p class="mt-1 text-sm text-slate-600">
                                 "Admins with a password are not signed in by single sign-on until they link their identity at the identity provider here. Latchkey then recognises that identity, not just an email address."
                             </p>
                         }
                         .into_any(),
-                    }
-                })}
-            </Suspense>
+            }}
             <div class="mt-3">
                 <ErrorBanner error/>
             </div>

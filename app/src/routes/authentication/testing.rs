@@ -26,23 +26,29 @@ pub fn TestConnection(
     let abandoned = RwSignal::new(false);
     let event_id = RwSignal::new(None::<String>);
     listen_for_results(connection_id.clone(), event_id, waiting, events_version);
-    let result = Resource::new(move || event_id.get(), {
-        let connection_id = connection_id.clone();
-        move |event| {
+    // Filled from the browser when a test reports its event (never on the server).
+    let result = RwSignal::new(None::<SsoEvent>);
+    Effect::watch(
+        move || event_id.get(),
+        {
             let connection_id = connection_id.clone();
-            async move {
-                match event {
-                    Some(event_id) => get_sso_event(connection_id, event_id).await.ok(),
-                    None => None,
-                }
+            move |event: &Option<String>, _, _| {
+                result.set(None);
+                let Some(event_id) = event.clone() else {
+                    return;
+                };
+                let connection_id = connection_id.clone();
+                leptos::task::spawn_local(async move {
+                    let event = get_sso_event(connection_id, event_id).await.ok();
+                    if event.as_ref().is_some_and(|e| e.success) {
+                        passed.set(true);
+                    }
+                    result.set(event);
+                });
             }
-        }
-    });
-    Effect::new(move |_| {
-        if result.get().flatten().is_some_and(|event| event.success) {
-            passed.set(true);
-        }
-    });
+        },
+        false,
+    );
     let start = {
         let connection_id = connection_id.clone();
         move |_| {
@@ -92,11 +98,7 @@ pub fn TestConnection(
                     "The test window closed before your identity provider sent Latchkey a response, so there is no result. If it showed an error (for example that the redirect URI or the ACS URL does not match), correct the application at your identity provider using the Service provider details on this page, then press Test Connection again."
                 </p>
             </Show>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    result.await.map(|event| view! { <TestResult event/> })
-                })}
-            </Transition>
+            {move || result.get().map(|event| view! { <TestResult event/> })}
         </section>
     }
     .into_any()
@@ -299,10 +301,21 @@ fn Attributes(event: SsoEvent) -> impl IntoView {
 
 /// Recent sign-ins and tests on this connection, newest first.
 #[component]
-pub fn EventLog(connection_id: String, events_version: RwSignal<u32>) -> impl IntoView {
-    let events = Resource::new(
-        move || (connection_id.clone(), events_version.get()),
-        |(id, _)| get_sso_events(id),
+pub fn EventLog(
+    connection_id: String,
+    events: Vec<SsoEvent>,
+    events_version: RwSignal<u32>,
+) -> impl IntoView {
+    // The page's own load brings the first list; a finished test or Refresh
+    // reads it again from the browser (never during hydration).
+    let events = RwSignal::new(Ok::<_, crate::error::AppError>(events));
+    Effect::watch(
+        move || events_version.get(),
+        move |_, _, _| {
+            let id = connection_id.clone();
+            leptos::task::spawn_local(async move { events.set(get_sso_events(id).await) });
+        },
+        false,
     );
     view! {
         <section class="rounded-xl border border-slate-200 bg-white p-5" aria-labelledby="events-heading">
@@ -312,18 +325,14 @@ pub fn EventLog(connection_id: String, events_version: RwSignal<u32>) -> impl In
                     "Refresh"
                 </button>
             </div>
-            <Transition fallback=|| view! { <p class="mt-3 text-sm text-slate-500">"Loading events…"</p> }>
-                {move || Suspend::new(async move {
-                    match events.await {
+            {move || match events.get() {
                         Ok(list) if list.is_empty() => view! {
                             <p class="mt-3 text-sm text-slate-600">"No sign-ins or tests yet. Run Test Connection to see the first one here."</p>
                         }
                         .into_any(),
                         Ok(list) => view! { <EventTable list/> }.into_any(),
                         Err(error) => view! { <p class="mt-3 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            }}
         </section>
     }
     .into_any()
