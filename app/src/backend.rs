@@ -141,6 +141,30 @@ pub trait Backend: Send + Sync + 'static {
         query: shared::audit::AuditQuery,
     ) -> Result<shared::audit::AuditPage, AppError>;
 
+    /// Settings > Members: one page of the list, searched and filtered on the server.
+    async fn members(
+        &self,
+        admin: &CurrentUser,
+        query: shared::members::MemberQuery,
+    ) -> Result<shared::members::MembersPage, AppError>;
+
+    /// One member of the admin's organization, with what the admin may do to them.
+    async fn member(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+    ) -> Result<shared::members::MemberDetail, AppError>;
+
+    /// A change by hand (deactivate, end sessions, …), audited; refused by the
+    /// rules in `shared::members::check_action`.
+    async fn change_member(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        action: shared::members::MemberAction,
+        client_ip: Option<IpAddr>,
+    ) -> Result<shared::members::MemberDetail, AppError>;
+
     /// Turns "Require SSO" on (only with a tested connection) or off.
     async fn set_require_sso(
         &self,

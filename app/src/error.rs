@@ -31,6 +31,11 @@ pub enum AppError {
     /// Only after the password was verified, so a guesser learns nothing from it.
     #[error("Your organization requires single sign-on. Use Sign in with SSO, or go to {login_path} to sign in through your identity provider.")]
     SsoRequired { login_path: String },
+    #[error("That member no longer exists; SCIM provisioning may have deleted them.")]
+    MemberNotFound,
+    /// Settings > Members: a change by hand the rules do not allow.
+    #[error("{}", .0.message())]
+    MemberRefused(shared::members::MemberRefusal),
     /// The action does not fit the current state (e.g. a rotation already running).
     #[error("{0}")]
     Conflict(String),
@@ -52,6 +57,8 @@ impl AppError {
             AppError::AccountDeactivated => "user_deactivated",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::NotFound => "not_found",
+            AppError::MemberNotFound => "member_not_found",
+            AppError::MemberRefused(refusal) => refusal.code(),
             AppError::SsoNotAvailable => "sso_not_available",
             AppError::SsoRequired { .. } => "sso_required",
             AppError::SsoRefused { .. } => "sso_refused",
@@ -69,8 +76,8 @@ impl AppError {
                 403
             }
             AppError::RateLimited { .. } => 429,
-            AppError::NotFound | AppError::SsoNotAvailable => 404,
-            AppError::Conflict(_) | AppError::SsoRefused { .. } => 409,
+            AppError::NotFound | AppError::MemberNotFound | AppError::SsoNotAvailable => 404,
+            AppError::Conflict(_) | AppError::SsoRefused { .. } | AppError::MemberRefused(_) => 409,
             AppError::Invalid(_) => 422,
             AppError::BadRequest(_) => 400,
             AppError::Internal { .. } => 500,

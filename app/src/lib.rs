@@ -20,7 +20,7 @@ use leptos_router::{path, Lazy, SsrMode};
 use routes::{
     handover::ContinuePage,
     home::HomePage,
-    lazy::{AuditRoute, AuthenticationRoute, ProvisioningRoute},
+    lazy::{AuditRoute, AuthenticationRoute, MembersRoute, ProvisioningRoute},
     login::{LoginPage, OrgLoginPage},
     not_found::NotFound,
     settings::SettingsLayout,
@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                     // Lazy: each settings page is its own WASM chunk (see routes::lazy).
                     <Route path=path!("/authentication") view={Lazy::<AuthenticationRoute>::new()}/>
                     <Route path=path!("/provisioning") view={Lazy::<ProvisioningRoute>::new()}/>
+                    <Route path=path!("/members") view={Lazy::<MembersRoute>::new()}/>
                     <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()}/>
                     <Route
                         path=path!("")

@@ -13,7 +13,7 @@ test.describe("Accessibility (axe-core)", () => {
     await signIn(page, ACCOUNTS.admin);
     await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
     found["/"] = await seriousViolations(page);
-    for (const path of ["/settings/authentication", "/settings/provisioning", "/settings/audit"]) {
+    for (const path of ["/settings/authentication", "/settings/provisioning", "/settings/members", "/settings/audit"]) {
       await page.goto(path);
       await waitForHydration(page);
       found[path] = await seriousViolations(page);

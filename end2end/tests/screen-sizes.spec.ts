@@ -30,6 +30,7 @@ test.describe("At a phone's width (390 px)", () => {
     for (const [path, name] of [
       ["/settings/authentication", "authentication"],
       ["/settings/provisioning", "provisioning"],
+      ["/settings/members", "members"],
       ["/settings/audit", "audit"],
     ]) {
       await page.goto(path);

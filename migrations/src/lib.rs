@@ -14,6 +14,7 @@ mod m20261203_000060_sso_identities;
 mod m20261204_000080_host_apps;
 mod m20261204_000090_directory_events;
 mod m20261204_000100_setup_links;
+mod m20261205_000110_member_directory;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000080_host_apps::Migration),
             Box::new(m20261204_000090_directory_events::Migration),
             Box::new(m20261204_000100_setup_links::Migration),
+            Box::new(m20261205_000110_member_directory::Migration),
         ]
     }
 }

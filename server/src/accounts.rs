@@ -6,11 +6,13 @@ use crate::entities::{membership, organization, user};
 use crate::events::{self, EventType};
 use crate::password;
 use chrono::Utc;
+use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
+use shared::members::MemberSource;
 use shared::validate::{self, normalize_email};
 use shared::{FieldErrors, Role};
 use uuid::Uuid;
@@ -52,6 +54,8 @@ pub struct NewUser {
     pub role: Role,
     /// `None` for an account that can only sign in through SSO.
     pub password: Option<String>,
+    /// Who asked for the account: by hand (operator, setup link) or SSO just in time.
+    pub source: MemberSource,
 }
 
 pub async fn create_organization(
@@ -144,6 +148,9 @@ pub async fn create_user(
         active: Set(true),
         external_id: Set(None),
         scim_attributes: Set(None),
+        source: Set(new.source.as_str().to_string()),
+        last_sign_in_at: Set(None),
+        last_sign_in_method: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -257,4 +264,43 @@ async fn complete_account(
         }
         _ => None,
     })
+}
+
+/// Locks the organization's row until the transaction ends. Take it before
+/// counting admins in a change that may remove one: on PostgreSQL two requests
+/// that each deactivate one of two admins cannot then both see the other still
+/// active (SQLite has one writer, and it ignores the lock clause).
+pub async fn lock_organization(txn: &impl ConnectionTrait, org_id: Uuid) -> Result<(), DbErr> {
+    // NO KEY UPDATE serialises two such checks without waiting for every
+    // user creation in flight (each holds KEY SHARE on the organization).
+    organization::Entity::find_by_id(org_id)
+        .lock(LockType::NoKeyUpdate)
+        .one(txn)
+        .await
+        .map(|_| ())
+}
+
+/// The ids of the organization's Integrations Admins, active or not.
+pub async fn admin_ids(db: &impl ConnectionTrait, org_id: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .filter(membership::Column::OrgId.eq(org_id))
+        .filter(membership::Column::Role.eq(Role::IntegrationsAdmin.as_str()))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// How many active Integrations Admins the organization has.
+pub async fn active_admin_count(db: &impl ConnectionTrait, org_id: Uuid) -> Result<u64, DbErr> {
+    let admins = admin_ids(db, org_id).await?;
+    if admins.is_empty() {
+        return Ok(0);
+    }
+    user::Entity::find()
+        .filter(user::Column::Id.is_in(admins))
+        .filter(user::Column::Active.eq(true))
+        .count(db)
+        .await
 }

@@ -44,6 +44,13 @@ pub enum AuditAction {
     SetupLinkCreated,
     SetupLinkUsed,
     SetupLinkRevoked,
+    /// Settings > Members: an Integrations Admin's changes by hand.
+    MemberDeactivated,
+    MemberReactivated,
+    MemberSessionsEnded,
+    MemberRoleChanged,
+    /// A change by hand that the rules refuse (e.g. the last admin); outcome `failure`.
+    MemberChangeRefused,
 }
 
 impl AuditAction {
@@ -79,6 +86,11 @@ impl AuditAction {
             AuditAction::SetupLinkCreated => "setup_link_created",
             AuditAction::SetupLinkUsed => "setup_link_used",
             AuditAction::SetupLinkRevoked => "setup_link_revoked",
+            AuditAction::MemberDeactivated => "member_deactivated",
+            AuditAction::MemberReactivated => "member_reactivated",
+            AuditAction::MemberSessionsEnded => "member_sessions_ended",
+            AuditAction::MemberRoleChanged => "member_role_changed",
+            AuditAction::MemberChangeRefused => "member_change_refused",
         }
     }
 }
@@ -191,15 +203,11 @@ pub async fn page(
     // No actor holds NUL (PostgreSQL text cannot), so it is dropped from the search.
     let user = query.user.replace('\0', "").trim().to_lowercase();
     if !user.is_empty() {
-        let escaped = user
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
         select = select.filter(
             sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(
                 sea_orm::sea_query::Expr::col(audit_event::Column::Actor),
             ))
-            .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            .like(crate::db::like(&user, crate::db::LikeAt::Anywhere)),
         );
     }
     let mut rows = select
@@ -216,7 +224,7 @@ pub async fn page(
     })
 }
 
-fn to_row(event: audit_event::Model) -> shared::audit::AuditRow {
+pub fn to_row(event: audit_event::Model) -> shared::audit::AuditRow {
     let details = serde_json::from_str::<Value>(&event.detail)
         .ok()
         .and_then(|v| v.as_object().cloned())

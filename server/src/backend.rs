@@ -4,6 +4,7 @@ use crate::accounts::{self, Account};
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::config::Config;
 use crate::connections::service::ConnectionService;
+use crate::members;
 use crate::password;
 use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
 use crate::sso::service::{SignInStart, StartError};
@@ -23,6 +24,7 @@ use shared::sso_event::SsoEvent;
 use shared::CurrentUser;
 use std::net::IpAddr;
 use std::sync::Arc;
+use uuid::Uuid;
 
 pub struct ServerBackend {
     pub db: DatabaseConnection,
@@ -42,6 +44,19 @@ pub fn internal(error: impl std::fmt::Display) -> AppError {
 
 /// Where SSO goes next: an unready connection reads like none at all to the
 /// person signing in, and is logged for the admin.
+fn member_id(id: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id).map_err(|_| AppError::MemberNotFound)
+}
+
+fn member_error(error: members::MemberError) -> AppError {
+    match error {
+        members::MemberError::NotFound => AppError::MemberNotFound,
+        members::MemberError::Refused(refusal) => AppError::MemberRefused(refusal),
+        members::MemberError::InvalidQuery(message) => AppError::BadRequest(message),
+        members::MemberError::Database(error) => internal(error),
+    }
+}
+
 fn sso_start(started: Result<SignInStart, StartError>) -> Result<SsoStart, AppError> {
     match started {
         Ok(SignInStart::Started(started)) => Ok(SsoStart::Redirect {
@@ -89,6 +104,24 @@ impl ServerBackend {
             },
         )
         .await
+    }
+
+    /// The admin as the members service needs them: ids, not names.
+    async fn acting(
+        &self,
+        admin: &CurrentUser,
+        client_ip: Option<IpAddr>,
+    ) -> Result<members::Acting, AppError> {
+        let org = accounts::find_organization(&self.db, &admin.org_slug)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(members::Acting {
+            org_id: org.id,
+            admin_id: Uuid::parse_str(&admin.user_id).map_err(|_| AppError::Unauthenticated)?,
+            admin_email: admin.email.clone(),
+            client_ip,
+        })
     }
 
     /// The account whose password matches, trying each organization's account with
@@ -344,6 +377,41 @@ impl Backend for ServerBackend {
         audit::page(&self.db, org.id, &query)
             .await
             .map_err(internal)
+    }
+
+    async fn members(
+        &self,
+        admin: &CurrentUser,
+        query: shared::members::MemberQuery,
+    ) -> Result<shared::members::MembersPage, AppError> {
+        let acting = self.acting(admin, None).await?;
+        members::page(&self.db, &acting, &query)
+            .await
+            .map_err(member_error)
+    }
+
+    async fn member(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+    ) -> Result<shared::members::MemberDetail, AppError> {
+        let acting = self.acting(admin, None).await?;
+        members::detail(&self.db, &acting, member_id(id)?)
+            .await
+            .map_err(member_error)
+    }
+
+    async fn change_member(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        action: shared::members::MemberAction,
+        client_ip: Option<IpAddr>,
+    ) -> Result<shared::members::MemberDetail, AppError> {
+        let acting = self.acting(admin, client_ip).await?;
+        members::apply(&self.db, &acting, member_id(id)?, action)
+            .await
+            .map_err(member_error)
     }
 
     async fn set_require_sso(

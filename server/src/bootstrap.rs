@@ -36,6 +36,7 @@ pub async fn seed_demo(
             last_name: "Admin".into(),
             role: Role::IntegrationsAdmin,
             password: Some(password.clone()),
+            source: shared::members::MemberSource::Manual,
         },
         Actor::Cli,
     )

@@ -3,6 +3,7 @@
 
 use crate::private_files;
 use migrations::{Migrator, MigratorTrait};
+use sea_orm::sea_query::LikeExpr;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
 use std::time::Duration;
@@ -90,6 +91,32 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Where a LIKE pattern may match its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LikeAt {
+    Anywhere,
+    Start,
+    End,
+}
+
+/// A LIKE pattern for `text` with `%`, `_` and backslash matched literally.
+pub fn like(text: &str, at: LikeAt) -> LikeExpr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    if at != LikeAt::Start {
+        pattern.push('%');
+    }
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    if at != LikeAt::End {
+        pattern.push('%');
+    }
+    LikeExpr::new(pattern).escape('\\')
 }
 
 fn sqlite_path(url: &str) -> Option<String> {

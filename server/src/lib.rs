@@ -14,6 +14,7 @@ pub mod entities;
 pub mod events;
 pub mod group_commit;
 pub mod http;
+pub mod members;
 pub mod oidc;
 pub mod outbound;
 pub mod password;

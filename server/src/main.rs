@@ -75,6 +75,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     last_name,
                     role,
                     password,
+                    source: shared::members::MemberSource::Manual,
                 },
                 Actor::Cli,
             )

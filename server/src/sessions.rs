@@ -1,17 +1,16 @@
 //! Server-side sessions. The browser holds a random token; the database holds
 //! only its SHA-256, so reading the table opens no session.
 
-use crate::entities::{membership, session};
+use crate::entities::{session, user};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, Utc};
 use rand::RngCore;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
 use sha2::{Digest, Sha256};
-use shared::Role;
 use std::net::IpAddr;
 use uuid::Uuid;
 
@@ -116,6 +115,13 @@ async fn insert(
     }
     .insert(db)
     .await?;
+    // Sessions are purged when they expire; the members list keeps the last sign-in.
+    user::Entity::update_many()
+        .col_expr(user::Column::LastSignInAt, Expr::value(now))
+        .col_expr(user::Column::LastSignInMethod, Expr::value(method.as_str()))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
     Ok(token)
 }
 
@@ -187,14 +193,7 @@ pub async fn close_member_password_sessions(
     db: &impl ConnectionTrait,
     org_id: Uuid,
 ) -> Result<u64, DbErr> {
-    let admins: Vec<Uuid> = membership::Entity::find()
-        .select_only()
-        .column(membership::Column::UserId)
-        .filter(membership::Column::OrgId.eq(org_id))
-        .filter(membership::Column::Role.eq(Role::IntegrationsAdmin.as_str()))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let admins = crate::accounts::admin_ids(db, org_id).await?;
     let result = session::Entity::delete_many()
         .filter(session::Column::OrgId.eq(org_id))
         .filter(session::Column::Method.is_not_in(SignInMethod::SSO.map(SignInMethod::as_str)))

@@ -16,6 +16,7 @@ fn user(email: &str, password: Option<&str>) -> NewUser {
         last_name: String::new(),
         role: Role::Member,
         password: password.map(str::to_string),
+        source: shared::members::MemberSource::Manual,
     }
 }
 

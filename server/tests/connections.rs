@@ -181,6 +181,7 @@ async fn connections_are_scoped_to_their_organization() {
             last_name: String::new(),
             role: shared::Role::IntegrationsAdmin,
             password: Some(PASSWORD.into()),
+            source: shared::members::MemberSource::Manual,
         },
         server::audit::Actor::Cli,
     )

@@ -61,6 +61,7 @@ async fn globex(app: &TestApp) -> String {
             last_name: "Scorpio".into(),
             role: Role::IntegrationsAdmin,
             password: Some(PASSWORD.into()),
+            source: shared::members::MemberSource::Manual,
         },
         Actor::Cli,
     )

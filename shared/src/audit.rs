@@ -61,6 +61,7 @@ impl AuditKind {
                     action,
                     "user_created" | "organization_created" | "sso_identity_linked"
                 ) || action.starts_with("setup_link_")
+                    || action.starts_with("member_")
             }
         }
     }
@@ -76,6 +77,7 @@ impl AuditKind {
                 "organization_created",
                 "sso_identity_linked",
                 "setup_link_%",
+                "member_%",
             ],
         }
     }

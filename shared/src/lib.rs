@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod domain;
 pub mod idp_url;
 pub mod mapping;
+pub mod members;
 pub mod provisioning;
 pub mod redirect;
 pub mod sso_event;

@@ -140,6 +140,17 @@ pub fn CopyValue(#[prop(into)] id: String, label: &'static str, value: String) -
     }
 }
 
+/// One `term: value` line of a description list.
+#[component]
+pub fn Fact(term: &'static str, value: String) -> impl IntoView {
+    view! {
+        <div class="flex gap-2">
+            <dt class="text-slate-500">{term}":"</dt>
+            <dd class="text-slate-800">{value}</dd>
+        </div>
+    }
+}
+
 /// A small coloured badge for a check status.
 #[component]
 pub fn StatusBadge(status: CheckStatus) -> impl IntoView {

@@ -3,6 +3,7 @@
 pub mod fields;
 pub mod header;
 pub mod icons;
+pub mod pager;
 pub mod stacked_table;
 
 pub use header::AppHeader;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod connections;
+pub mod members;
 pub mod provisioning;
 pub mod settings;
 pub mod sso;

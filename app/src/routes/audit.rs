@@ -1,7 +1,8 @@
 //! Settings > Audit log: sign-ins (password, SAML, break-glass), failures with
 //! their diagnosis code, connection and SCIM changes, token events.
 
-use crate::components::fields::{INPUT_CLASS, SECONDARY_BUTTON};
+use crate::components::fields::INPUT_CLASS;
+use crate::components::pager::Pager;
 use crate::components::stacked_table as stacked;
 use crate::functions::audit::get_audit_log;
 use crate::routes::settings::AccessError;
@@ -67,15 +68,7 @@ pub fn AuditLog() -> impl IntoView {
                         let current = result.page;
                         view! {
                             <AuditTable rows=result.rows/>
-                            <div class="mt-4 flex items-center gap-3">
-                                <button type="button" class=SECONDARY_BUTTON disabled=current == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>
-                                    "Newer"
-                                </button>
-                                <span class="text-sm text-slate-600">"Page " {current + 1}</span>
-                                <button type="button" class=SECONDARY_BUTTON disabled=!has_next on:click=move |_| page.update(|p| *p += 1)>
-                                    "Older"
-                                </button>
-                            </div>
+                            <Pager page current has_next back="Newer" forward="Older"/>
                         }
                         .into_any()
                     }
@@ -88,7 +81,7 @@ pub fn AuditLog() -> impl IntoView {
 }
 
 #[component]
-fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
+pub fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="mt-6 text-slate-600">"Nothing matches these filters."</p> }
             .into_any();

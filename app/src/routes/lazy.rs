@@ -33,3 +33,4 @@ lazy_page!(
     crate::routes::provisioning::ProvisioningSettings
 );
 lazy_page!(AuditRoute, crate::routes::audit::AuditLog);
+lazy_page!(MembersRoute, crate::routes::members::MembersSettings);

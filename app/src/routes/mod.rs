@@ -6,6 +6,7 @@ pub mod handover;
 pub mod home;
 pub mod lazy;
 pub mod login;
+pub mod members;
 pub mod not_found;
 pub mod provisioning;
 pub mod settings;

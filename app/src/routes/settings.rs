@@ -38,6 +38,7 @@ pub fn SettingsLayout() -> impl IntoView {
                             </p>
                             <A href="/settings/authentication" attr:class=link>"Authentication"</A>
                             <A href="/settings/provisioning" attr:class=link>"User Provisioning"</A>
+                            <A href="/settings/members" attr:class=link>"Members"</A>
                             <A href="/settings/audit" attr:class=link>"Audit log"</A>
                         </nav>
                     })

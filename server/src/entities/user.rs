@@ -17,6 +17,11 @@ pub struct Model {
     pub external_id: Option<String>,
     /// JSON object with the SCIM attributes that have no column of their own.
     pub scim_attributes: Option<String>,
+    /// How the account came to exist: `manual`, `sso` or `scim` (`shared::members::MemberSource`).
+    pub source: String,
+    pub last_sign_in_at: Option<DateTimeUtc>,
+    /// The session method of the last sign-in (`password`, `break_glass`, `saml`, `oidc`).
+    pub last_sign_in_method: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

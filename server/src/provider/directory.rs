@@ -7,7 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -208,21 +209,20 @@ fn next_cursor<T>(rows: &mut Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Opt
         .flatten()
 }
 
-/// Users with their roles and groups, in two queries for the whole page.
-async fn describe_users(
-    db: &DatabaseConnection,
-    users: Vec<user::Model>,
-) -> Result<Vec<DirectoryUser>, DbErr> {
-    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+/// Each user's role, and each user's groups sorted by name: three queries for a whole page.
+pub(crate) async fn roles_and_groups(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<(HashMap<Uuid, String>, HashMap<Uuid, Vec<GroupRef>>), DbErr> {
     let roles: HashMap<Uuid, String> = membership::Entity::find()
-        .filter(membership::Column::UserId.is_in(ids.clone()))
+        .filter(membership::Column::UserId.is_in(ids.to_vec()))
         .all(db)
         .await?
         .into_iter()
         .map(|m| (m.user_id, m.role))
         .collect();
     let links = scim_group_member::Entity::find()
-        .filter(scim_group_member::Column::UserId.is_in(ids))
+        .filter(scim_group_member::Column::UserId.is_in(ids.to_vec()))
         .all(db)
         .await?;
     let group_ids: Vec<Uuid> = links.iter().map(|l| l.group_id).collect();
@@ -246,23 +246,32 @@ async fn describe_users(
             });
         }
     }
+    for member_of in groups.values_mut() {
+        member_of.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok((roles, groups))
+}
+
+/// Users with their roles and groups.
+async fn describe_users(
+    db: &DatabaseConnection,
+    users: Vec<user::Model>,
+) -> Result<Vec<DirectoryUser>, DbErr> {
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let (roles, mut groups) = roles_and_groups(db, &ids).await?;
     Ok(users
         .into_iter()
-        .map(|u| {
-            let mut member_of = groups.remove(&u.id).unwrap_or_default();
-            member_of.sort_by(|a, b| a.name.cmp(&b.name));
-            DirectoryUser {
-                id: u.id.to_string(),
-                role: roles.get(&u.id).cloned().unwrap_or_default(),
-                email: u.email,
-                first_name: u.first_name,
-                last_name: u.last_name,
-                active: u.active,
-                external_id: u.external_id,
-                groups: member_of,
-                created_at: u.created_at.to_rfc3339(),
-                updated_at: u.updated_at.to_rfc3339(),
-            }
+        .map(|u| DirectoryUser {
+            id: u.id.to_string(),
+            role: roles.get(&u.id).cloned().unwrap_or_default(),
+            groups: groups.remove(&u.id).unwrap_or_default(),
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            active: u.active,
+            external_id: u.external_id,
+            created_at: u.created_at.to_rfc3339(),
+            updated_at: u.updated_at.to_rfc3339(),
         })
         .collect())
 }

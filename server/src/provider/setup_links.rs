@@ -268,6 +268,7 @@ async fn integrations_admin_for(
             last_name: String::new(),
             role: Role::IntegrationsAdmin,
             password: None,
+            source: shared::members::MemberSource::Manual,
         };
         return Ok(accounts::create_user(db, new, Actor::Cli).await?);
     };

@@ -4,6 +4,7 @@
 use crate::entities::{membership, user};
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set, TransactionTrait};
+use shared::members::MemberSource;
 use shared::Role;
 use uuid::Uuid;
 
@@ -36,6 +37,9 @@ pub async fn seed_users(
                 active: Set(true),
                 external_id: Set(Some(format!("ext-{n}"))),
                 scim_attributes: Set(None),
+                source: Set(MemberSource::Scim.as_str().to_string()),
+                last_sign_in_at: Set(None),
+                last_sign_in_method: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             });

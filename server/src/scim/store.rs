@@ -9,17 +9,19 @@ use super::resource::{GROUP_SCHEMA, USER_SCHEMA};
 use super::users::{self, UserDraft};
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::is_unique_violation;
-use crate::entities::{membership, organization, scim_group, scim_group_member, user};
+use crate::db::LikeAt;
+use crate::entities::{membership, scim_group, scim_group_member, user};
 use crate::events::{self, EventType};
 use crate::group_commit::{Change, GroupCommit, Outcome};
 use crate::sessions;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{json, Map, Value};
+use shared::members::MemberSource;
 use shared::validate::normalize_email;
 use shared::Role;
 use std::collections::{HashMap, HashSet};
@@ -181,10 +183,7 @@ async fn is_integrations_admin(db: &impl ConnectionTrait, user_id: Uuid) -> Resu
 
 /// Whether `admin` (an Integrations Admin) is the organization's only active
 /// one, so deactivating or deleting them would leave nobody with break-glass
-/// access. Call inside the write transaction: on PostgreSQL the organization
-/// row is locked first, so two requests that each deactivate one of two admins
-/// cannot both see the other still active (SQLite has one writer, and it
-/// ignores the lock clause).
+/// access. Call inside the write transaction (see `accounts::lock_organization`).
 async fn is_last_active_admin(
     txn: &impl ConnectionTrait,
     org_id: Uuid,
@@ -193,30 +192,8 @@ async fn is_last_active_admin(
     if !admin.active {
         return Ok(false);
     }
-    // NO KEY UPDATE serialises two such checks without waiting for every
-    // user creation in flight (each holds KEY SHARE on the organization).
-    organization::Entity::find_by_id(org_id)
-        .lock(LockType::NoKeyUpdate)
-        .one(txn)
-        .await?;
-    let others: Vec<Uuid> = membership::Entity::find()
-        .select_only()
-        .column(membership::Column::UserId)
-        .filter(membership::Column::OrgId.eq(org_id))
-        .filter(membership::Column::Role.eq(Role::IntegrationsAdmin.as_str()))
-        .filter(membership::Column::UserId.ne(admin.id))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    if others.is_empty() {
-        return Ok(true);
-    }
-    let active = user::Entity::find()
-        .filter(user::Column::Id.is_in(others))
-        .filter(user::Column::Active.eq(true))
-        .count(txn)
-        .await?;
-    Ok(active == 0)
+    crate::accounts::lock_organization(txn, org_id).await?;
+    Ok(crate::accounts::active_admin_count(txn, org_id).await? <= 1)
 }
 
 impl Store<'_> {
@@ -551,6 +528,9 @@ async fn insert_user(
         active: Set(draft.active),
         external_id: Set(draft.external_id.clone()),
         scim_attributes: Set(draft.extra_json()),
+        source: Set(MemberSource::Scim.as_str().to_string()),
+        last_sign_in_at: Set(None),
+        last_sign_in_method: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -613,6 +593,8 @@ async fn write_user(
     model.active = Set(draft.active);
     model.external_id = Set(draft.external_id.clone());
     model.scim_attributes = Set(draft.extra_json());
+    // From its first SCIM write on, the IdP manages the account.
+    model.source = Set(MemberSource::Scim.as_str().to_string());
     model.updated_at = Set(Utc::now());
     let updated = model.update(txn).await.map_err(|e| {
         if is_unique_violation(&e) {
@@ -880,24 +862,13 @@ fn condition(filter: &Filter, column: &dyn Fn(&AttrPath) -> Option<Column>) -> O
     })
 }
 
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn string_compare(c: Expr, op: CompareOp, v: String) -> Condition {
     let cond = match op {
         CompareOp::Eq => c.eq(v),
         CompareOp::Ne => c.ne(v),
-        CompareOp::Co => c.like(LikeExpr::new(format!("%{}%", escape_like(&v))).escape('\\')),
-        CompareOp::Sw => c.like(LikeExpr::new(format!("{}%", escape_like(&v))).escape('\\')),
-        CompareOp::Ew => c.like(LikeExpr::new(format!("%{}", escape_like(&v))).escape('\\')),
+        CompareOp::Co => c.like(crate::db::like(&v, LikeAt::Anywhere)),
+        CompareOp::Sw => c.like(crate::db::like(&v, LikeAt::Start)),
+        CompareOp::Ew => c.like(crate::db::like(&v, LikeAt::End)),
         CompareOp::Gt => c.gt(v),
         CompareOp::Ge => c.gte(v),
         CompareOp::Lt => c.lt(v),

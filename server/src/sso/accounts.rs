@@ -135,6 +135,7 @@ async fn create(
             last_name: person.last_name.clone(),
             role: Role::Member,
             password: None,
+            source: shared::members::MemberSource::Sso,
         },
         Actor::Anonymous {
             claimed_email: format!("{} (SSO: {})", person.email, from.connection.display_name),

@@ -196,6 +196,7 @@ impl TestApp {
                 last_name: "User".into(),
                 role,
                 password: Some(PASSWORD.into()),
+                source: shared::members::MemberSource::Manual,
             },
             Actor::Cli,
         )

@@ -3,7 +3,7 @@
 //! recent SCIM requests.
 
 use crate::components::fields::{
-    CopyValue, ErrorBanner, FieldMessage, DANGER_BUTTON, INPUT_CLASS, PRIMARY_BUTTON,
+    CopyValue, ErrorBanner, Fact, FieldMessage, DANGER_BUTTON, INPUT_CLASS, PRIMARY_BUTTON,
     SECONDARY_BUTTON,
 };
 use crate::components::stacked_table as stacked;
@@ -316,16 +316,6 @@ fn ConnectionCard(
                 </Show>
             </div>
         </section>
-    }
-}
-
-#[component]
-fn Fact(term: &'static str, value: String) -> impl IntoView {
-    view! {
-        <div class="flex gap-2">
-            <dt class="text-slate-500">{term}":"</dt>
-            <dd class="text-slate-800">{value}</dd>
-        </div>
     }
 }
 
