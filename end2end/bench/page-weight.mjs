@@ -66,6 +66,7 @@ const pages = [
   ["/settings/authentication", state],
   [connectionPage, state],
   ["/settings/provisioning", state],
+  ["/settings/members", state],
   ["/settings/audit", state],
 ];
 console.log("page | files | raw | gzip -6 | on the wire | budget 250 KB");

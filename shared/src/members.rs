@@ -238,6 +238,17 @@ pub struct MemberRow {
     pub allowed: Vec<MemberAction>,
 }
 
+impl MemberRow {
+    /// The name, or the email for an account that has none (SCIM may send none).
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.email
+        } else {
+            &self.name
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MembersPage {
     pub rows: Vec<MemberRow>,

@@ -63,7 +63,7 @@ impl Changes {
 
     fn done(self) -> Option<String> {
         match (self.action.value().get(), self.last.get()) {
-            (Some(Ok(detail)), Some(action)) => Some(action.done(&detail.member.name)),
+            (Some(Ok(detail)), Some(action)) => Some(action.done(detail.member.display_name())),
             _ => None,
         }
     }
@@ -263,11 +263,7 @@ fn MemberTable(
 fn MemberListRow(row: MemberRow, changes: Changes, show_groups: bool) -> impl IntoView {
     let cell = |extra: &str| format!("{} {extra}", stacked::CELL);
     let href = format!("/settings/members?member={}", row.id);
-    let display = if row.name.is_empty() {
-        row.email.clone()
-    } else {
-        row.name.clone()
-    };
+    let display = row.display_name().to_string();
     // The list offers the everyday actions; the role is changed on the member's page.
     let actions: Vec<MemberAction> = row
         .allowed
@@ -391,11 +387,7 @@ fn MemberPage(id: String) -> impl IntoView {
 #[component]
 fn MemberView(detail: MemberDetail, changes: Changes) -> impl IntoView {
     let member = detail.member;
-    let title = if member.name.is_empty() {
-        member.email.clone()
-    } else {
-        member.name.clone()
-    };
+    let title = member.display_name().to_string();
     let sessions = match detail.live_sessions {
         0 => "Not signed in".to_string(),
         n => format!("Signed in on {}", count(n, "browser")),
