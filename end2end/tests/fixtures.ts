@@ -1,5 +1,5 @@
 import AxeBuilder from "@axe-core/playwright";
-import { BrowserContext, expect, Page, test as base } from "@playwright/test";
+import { BrowserContext, expect, Locator, Page, test as base } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 
@@ -149,6 +149,23 @@ export async function createConnection(page: Page, protocol: "SAML" | "OIDC", pr
   await page.getByRole("button", { name: "Create" }).click();
   await expect(page).toHaveURL(/connection=/);
   await waitForHydration(page);
+}
+
+/** Presses Tab until `target` has focus; fails if it is not reachable that way. */
+export async function tabTo(page: Page, target: Locator, limit = 80) {
+  for (let presses = 0; presses < limit; presses++) {
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`not reachable with Tab in ${limit} presses: ${target}`);
+}
+
+/** Whether the focused element draws a focus indicator (an outline or a ring). */
+export async function focusIsVisible(page: Page) {
+  return page.evaluate(() => {
+    const style = getComputedStyle(document.activeElement as Element);
+    return style.outlineStyle !== "none" || style.boxShadow !== "none";
+  });
 }
 
 /** Signs in at the test OpenID Provider's own login page (its development interaction). */

@@ -1,22 +1,7 @@
-import { expect, Locator, Page } from "@playwright/test";
-import { ACCOUNTS, test, waitForHydration } from "./fixtures";
+import { expect } from "@playwright/test";
+import { ACCOUNTS, focusIsVisible, tabTo, test, waitForHydration } from "./fixtures";
 
-/** Presses Tab until `target` has focus; fails if it is not reachable that way. */
-async function tabTo(page: Page, target: Locator, limit = 80) {
-  for (let presses = 0; presses < limit; presses++) {
-    if (await target.evaluate((el) => el === document.activeElement)) return;
-    await page.keyboard.press("Tab");
-  }
-  throw new Error(`not reachable with Tab in ${limit} presses: ${target}`);
-}
-
-/** Whether the focused element draws a focus indicator (an outline or a ring). */
-async function focusIsVisible(page: Page) {
-  return page.evaluate(() => {
-    const style = getComputedStyle(document.activeElement as Element);
-    return style.outlineStyle !== "none" || style.boxShadow !== "none";
-  });
-}
+// Test Connection with the keyboard alone: tests/oidc.spec.ts runs the passing test that way.
 
 test.describe("With the keyboard alone", () => {
   test("an admin signs in and deactivates and reactivates a member", async ({ page }) => {

@@ -1,5 +1,16 @@
 import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, ORG, PEERS, screenshot, signIn, signInAtProvider, test, waitForHydration } from "./fixtures";
+import {
+  ACCOUNTS,
+  focusIsVisible,
+  ORG,
+  PEERS,
+  screenshot,
+  signIn,
+  signInAtProvider,
+  tabTo,
+  test,
+  waitForHydration,
+} from "./fixtures";
 
 /**
  * OpenID Connect end to end against a real OpenID Provider (the npm package
@@ -47,9 +58,16 @@ async function createOidcConnection(page: Page, name: string, secret: string, re
  * `atProvider: "signed-in"` the provider remembers the person from an earlier
  * run and sends the popup straight back.
  */
-async function runTest(page: Page, atProvider: "sign-in" | "signed-in" = "sign-in") {
+async function runTest(page: Page, atProvider: "sign-in" | "signed-in" = "sign-in", with_: "mouse" | "keyboard" = "mouse") {
   const popupPromise = page.waitForEvent("popup");
-  await page.getByRole("button", { name: "Test Connection" }).click();
+  const button = page.getByRole("button", { name: "Test Connection" });
+  if (with_ === "keyboard") {
+    await tabTo(page, button);
+    expect(await focusIsVisible(page), "Test Connection shows focus").toBe(true);
+    await page.keyboard.press("Enter");
+  } else {
+    await button.click();
+  }
   const popup = await popupPromise;
   // The popup closes itself as soon as it is back: listen before signing in.
   const closed = popup.waitForEvent("close");
@@ -89,9 +107,9 @@ test.describe("OIDC sign-in", () => {
     await expect(refused).toContainText("Client Secret");
     await screenshot(page, "oidc-test-invalid-client");
 
-    // The right one passes and shows the claims the provider sent.
+    // The right one passes and shows the claims the provider sent (run from the keyboard).
     await createOidcConnection(page, "Initech OIDC", PEERS.oidcClientSecret);
-    const passed = await runTest(page, "signed-in");
+    const passed = await runTest(page, "signed-in", "keyboard");
     await expect(passed).toHaveAttribute("data-outcome", "success");
     await expect(passed.getByTestId("test-email")).toHaveText(MEMBER.email);
     const claims = passed.getByRole("table", { name: "Attributes received" });

@@ -47,11 +47,19 @@ pub fn ConnectionPage(id: String) -> impl IntoView {
         <A href="/settings/authentication" attr:class="text-sm text-indigo-700 hover:underline">
             "← All connections"
         </A>
-        <Show when=move || changes.notice.get().is_some()>
-            <p role="status" class="mt-3 rounded-md bg-emerald-50 px-3 py-2 text-sm text-emerald-800">
-                {move || changes.notice.get()}
-            </p>
-        </Show>
+        // Always in the page, so screen readers announce each new notice.
+        <p
+            role="status"
+            class=move || {
+                if changes.notice.get().is_some() {
+                    "mt-3 rounded-md bg-emerald-50 px-3 py-2 text-sm text-emerald-800"
+                } else {
+                    "text-sm text-emerald-800"
+                }
+            }
+        >
+            {move || changes.notice.get()}
+        </p>
         <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading the connection…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
