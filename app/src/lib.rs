@@ -12,6 +12,7 @@ pub mod backend;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+use components::Announcements;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
@@ -48,6 +49,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let announcer = components::announcer::provide_announcer();
     view! {
         <Stylesheet id="leptos" href="/pkg/latchkey.css"/>
         <Link rel="icon" href="/favicon.ico"/>
@@ -72,5 +74,6 @@ pub fn App() -> impl IntoView {
                 </ParentRoute>
             </Routes>
         </Router>
+        <Announcements announcer/>
     }
 }

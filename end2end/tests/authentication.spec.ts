@@ -1,7 +1,7 @@
 import { expect, Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ACCOUNTS, createConnection, PEERS, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import { ACCOUNTS, announcement, createConnection, PEERS, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 const SIGNING_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-signing.pem"), "utf8");
 const NEXT_CERT = readFileSync(path.join(__dirname, "..", "fixtures", "idp-next.pem"), "utf8");
@@ -34,6 +34,10 @@ test.describe("Settings > Authentication", () => {
     await expect(loginUrl).toHaveValue(/\/login\/initech$/);
     await page.getByRole("button", { name: "Copy Login URL" }).click();
     await expect(page.getByRole("button", { name: "Copy Login URL" })).toHaveText("Copied");
+    await expect(announcement(page)).toHaveText("Login URL copied to the clipboard.");
+    // Copying again is announced again: the region's text changes each time.
+    await page.getByRole("button", { name: "Copy Login URL" }).click();
+    await expect.poll(() => announcement(page).textContent()).toBe("Login URL copied to the clipboard.\u00a0");
     expect(await page.evaluate(() => navigator.clipboard.readText())).toMatch(/\/login\/initech$/);
     await screenshot(page, "authentication-overview-empty");
   });

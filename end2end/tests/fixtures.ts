@@ -160,6 +160,11 @@ export async function tabTo(page: Page, target: Locator, limit = 80) {
   throw new Error(`not reachable with Tab in ${limit} presses: ${target}`);
 }
 
+/** The app's one polite live region: what a screen reader was last told. */
+export function announcement(page: Page) {
+  return page.getByTestId("announcement");
+}
+
 /** Whether the focused element draws a focus indicator (an outline or a ring). */
 export async function focusIsVisible(page: Page) {
   return page.evaluate(() => {

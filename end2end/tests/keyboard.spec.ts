@@ -28,7 +28,7 @@ test.describe("With the keyboard alone", () => {
     await page.keyboard.press("Enter");
     await expect(row.getByTestId("member-status")).toHaveText("Deactivated");
     // The outcome is announced, not only drawn.
-    await expect(page.getByRole("status")).toHaveText("Milton Waddams is deactivated and signed out everywhere.");
+    await expect(page.getByRole("main").getByRole("status")).toHaveText("Milton Waddams is deactivated and signed out everywhere.");
 
     await tabTo(page, row.getByRole("button", { name: "Reactivate" }));
     await page.keyboard.press("Enter");

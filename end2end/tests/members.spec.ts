@@ -30,7 +30,7 @@ test.describe("Settings > Members", () => {
 
     await row.getByRole("button", { name: "Deactivate" }).click();
     await expect(row.getByTestId("member-status")).toHaveText("Deactivated");
-    await expect(page.getByRole("status")).toHaveText(`${MILTON} is deactivated and signed out everywhere.`);
+    await expect(page.getByRole("main").getByRole("status")).toHaveText(`${MILTON} is deactivated and signed out everywhere.`);
     await screenshot(page, "members-deactivated");
     await miltonPage.reload();
     await expect(miltonPage.getByRole("heading", { name: "Sign in to Latchkey" })).toBeVisible();
@@ -40,7 +40,7 @@ test.describe("Settings > Members", () => {
     await signIn(miltonPage, ACCOUNTS.member);
     await expect(miltonPage.getByRole("heading", { name: `Welcome, ${MILTON}` })).toBeVisible();
     await row.getByRole("button", { name: "End sessions" }).click();
-    await expect(page.getByRole("status")).toHaveText(`${MILTON} is signed out of every browser.`);
+    await expect(page.getByRole("main").getByRole("status")).toHaveText(`${MILTON} is signed out of every browser.`);
     await miltonPage.reload();
     await expect(miltonPage.getByRole("heading", { name: "Sign in to Latchkey" })).toBeVisible();
     await elsewhere.close();
@@ -55,10 +55,10 @@ test.describe("Settings > Members", () => {
     await expect(activity.locator('tr[data-action="member_sessions_ended"]').first()).toBeVisible();
     await expect(activity.locator('tr[data-action="member_deactivated"]').first()).toBeVisible();
     await page.getByRole("button", { name: "Make Integrations Admin" }).click();
-    await expect(page.getByRole("status")).toHaveText(`${MILTON} is now an Integrations Admin.`);
+    await expect(page.getByRole("main").getByRole("status")).toHaveText(`${MILTON} is now an Integrations Admin.`);
     await screenshot(page, "member-detail");
     await page.getByRole("button", { name: "Remove Integrations Admin" }).click();
-    await expect(page.getByRole("status")).toHaveText(`${MILTON} is no longer an Integrations Admin.`);
+    await expect(page.getByRole("main").getByRole("status")).toHaveText(`${MILTON} is no longer an Integrations Admin.`);
 
     await page.setViewportSize(PHONE);
     await expectNoSidewaysScroll(page, "member detail");

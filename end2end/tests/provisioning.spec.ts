@@ -1,5 +1,5 @@
 import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, expectNoSidewaysScroll, PHONE, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import { ACCOUNTS, announcement, expectNoSidewaysScroll, PHONE, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 test.use({ permissions: ["clipboard-read", "clipboard-write"] });
 
@@ -30,8 +30,10 @@ test.describe("Settings > User Provisioning", () => {
     expect(baseUrl).toMatch(/\/scim\/v2\/[0-9a-f-]{36}$/);
     const first = await page.getByLabel("Bearer Token", { exact: true }).inputValue();
     expect(first).toMatch(/^lkscim_/);
-    await expect(page.getByText("It is shown only once")).toBeVisible();
+    await expect(page.getByRole("main").getByText("It is shown only once")).toBeVisible();
+    await expect(announcement(page)).toHaveText("SCIM is on. Copy the Bearer Token below now: it is shown only once.");
     await page.getByRole("button", { name: "Copy Bearer Token" }).click();
+    await expect(announcement(page)).toHaveText("Bearer Token copied to the clipboard.");
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(first);
     await screenshot(page, "provisioning-enabled");
     expect(await scimStatus(page, baseUrl, first)).toBe(200);
@@ -49,6 +51,7 @@ test.describe("Settings > User Provisioning", () => {
     expect(await scimStatus(page, baseUrl, first)).toBe(200);
     await page.getByRole("button", { name: "Cancel Rotation" }).click();
     await expect(page.getByRole("button", { name: "Rotate Token" })).toBeVisible();
+    await expect(announcement(page)).toHaveText("Rotation cancelled: the new token no longer works; the old one still does.");
     expect(await scimStatus(page, baseUrl, discarded)).toBe(401);
 
     // Rotate, then complete: the old token stops working.
@@ -56,6 +59,7 @@ test.describe("Settings > User Provisioning", () => {
     const second = await page.getByLabel("Bearer Token", { exact: true }).inputValue();
     await page.getByRole("button", { name: "Complete Rotation" }).click();
     await expect(page.getByRole("button", { name: "Rotate Token" })).toBeVisible();
+    await expect(announcement(page)).toHaveText("Rotation complete: only the new token works now.");
     expect(await scimStatus(page, baseUrl, first)).toBe(401);
     expect(await scimStatus(page, baseUrl, second)).toBe(200);
 
@@ -78,6 +82,7 @@ test.describe("Settings > User Provisioning", () => {
     await expect(page.getByRole("alertdialog")).toContainText("Existing users are not changed");
     await page.getByRole("button", { name: "Disable SCIM" }).click();
     await expect(page.getByRole("button", { name: "Enable SCIM" })).toBeVisible();
+    await expect(announcement(page)).toHaveText("SCIM is off: every token was revoked.");
     expect(await scimStatus(page, baseUrl, second)).toBe(401);
     await screenshot(page, "provisioning-disabled");
   });

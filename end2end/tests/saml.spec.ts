@@ -1,5 +1,5 @@
 import { expect, Page } from "@playwright/test";
-import { ACCOUNTS, continueWith, createConnection, ORG, PEERS, publishTxt, screenshot, signIn, test, waitForHydration } from "./fixtures";
+import { ACCOUNTS, announcement, continueWith, createConnection, ORG, PEERS, publishTxt, screenshot, signIn, test, waitForHydration } from "./fixtures";
 
 /**
  * SAML end to end against a real SAML IdP (pysaml2, peers/saml-idp.py): the admin
@@ -188,6 +188,7 @@ test.describe("SAML sign-in", () => {
     // Until the TXT record is found, the domain routes no one.
     await claim.getByRole("button", { name: "Verify" }).click();
     await expect(claim.getByTestId("domain-check")).toHaveAttribute("data-code", /.+/);
+    await expect(announcement(page)).toHaveText(/^initech\.test is not verified: /);
     await expect(claim).toHaveAttribute("data-status", "pending");
     await publishTxt(
       await claim.getByLabel("TXT record name", { exact: true }).inputValue(),
@@ -195,6 +196,7 @@ test.describe("SAML sign-in", () => {
     );
     await claim.getByRole("button", { name: "Verify" }).click();
     await expect(claim).toHaveAttribute("data-status", "verified");
+    await expect(announcement(page)).toHaveText("initech.test is verified.");
     await expect(claim.getByTestId("domain-state")).toContainText("Members at this domain");
     await screenshot(page, "sso-domains");
 
@@ -217,6 +219,7 @@ test.describe("SAML sign-in", () => {
     await openAuthentication(page);
     await page.getByLabel("Require SSO").check();
     await expect(page.getByTestId("require-sso-state")).toHaveText("On: members sign in through SSO only.");
+    await expect(announcement(page)).toHaveText("Require SSO is on: members sign in through SSO only.");
     await screenshot(page, "require-sso-on");
 
     await page.context().clearCookies();

@@ -244,6 +244,54 @@ async fn saving_a_complete_saml_connection_makes_it_ready_to_test() {
         .any(|(action, _, _)| action == "connection_updated"));
 }
 
+/// Sign-in routing follows the status the admin sees: a connection marked
+/// "Setup incomplete" (here: no certificate yet, so every response would be
+/// refused) sends no member to the IdP; once it is "Ready to test", it does.
+#[tokio::test]
+async fn members_are_sent_only_to_connections_whose_status_says_they_can_be() {
+    const SSO_URL: &str = "https://acme.okta.example/app/sso/saml";
+    let app = TestApp::spawn().await.with_acme().await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let id = create(&app, &admin, "saml", "okta").await["summary"]["id"].clone();
+    let save = |certificates: &'static str| {
+        let (app, admin, id) = (&app, &admin, id.clone());
+        async move {
+            let form = saml_form(SSO_URL, "http://www.okta.com/exk123", certificates);
+            app.call_json(
+                "save_saml_connection",
+                json!({ "id": id, "form": form }),
+                Some(admin),
+            )
+            .await
+            .json()
+        }
+    };
+
+    let incomplete = save("").await;
+    assert_eq!(incomplete["summary"]["status"], "SetupIncomplete");
+    let page = app.get("/login/acme", None).await;
+    assert_eq!(
+        (page.status, page.header("location")),
+        (StatusCode::OK, None)
+    );
+    assert!(
+        page.body
+            .contains("Single sign-on isn&#x27;t available here yet")
+            || page
+                .body
+                .contains("Single sign-on isn't available here yet"),
+        "{}",
+        page.body
+    );
+
+    let ready = save(SIGNING_CERT).await;
+    assert_eq!(ready["summary"]["status"], "ReadyToTest");
+    let page = app.get("/login/acme", None).await;
+    assert!(page.status.is_redirection(), "{}", page.body);
+    let location = page.header("location").unwrap_or_default();
+    assert!(location.starts_with(SSO_URL), "{location}");
+}
+
 #[tokio::test]
 async fn an_expired_certificate_fails_the_doctor() {
     let app = TestApp::spawn().await.with_acme().await;

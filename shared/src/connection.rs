@@ -58,6 +58,13 @@ impl ConnectionStatus {
         }
     }
 
+    /// Whether members are sent to a connection in this status. An untested
+    /// connection already routes: Test Connection is the admin's own check, and
+    /// the page says to run it before telling members.
+    pub fn routes_sign_ins(self) -> bool {
+        matches!(self, Self::ReadyToTest | Self::Active)
+    }
+
     /// What the admin does next, and what members get meanwhile.
     pub fn next_step(self) -> &'static str {
         match self {

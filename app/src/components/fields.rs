@@ -1,6 +1,7 @@
 //! Form pieces shared by the settings pages: labelled inputs with their error,
 //! read-only values with a copy button, and status badges.
 
+use super::use_announcer;
 use crate::error::AppError;
 use leptos::prelude::*;
 use shared::CheckStatus;
@@ -107,6 +108,7 @@ pub fn TextArea(
 #[component]
 pub fn CopyValue(#[prop(into)] id: String, label: &'static str, value: String) -> impl IntoView {
     let copied = RwSignal::new(false);
+    let announcer = use_announcer();
     let to_copy = value.clone();
     let on_copy = move |_| {
         #[cfg(feature = "hydrate")]
@@ -116,6 +118,7 @@ pub fn CopyValue(#[prop(into)] id: String, label: &'static str, value: String) -
         #[cfg(not(feature = "hydrate"))]
         let _ = &to_copy;
         copied.set(true);
+        announcer.say(format!("{label} copied to the clipboard."));
     };
     view! {
         <div>

@@ -61,6 +61,33 @@ fn oidc_settings(model: &sso_connection::Model, url_policy: IdpUrlPolicy) -> Oid
     }
 }
 
+fn settings(
+    model: &sso_connection::Model,
+    url_policy: IdpUrlPolicy,
+) -> (Option<SamlSettings>, Option<OidcSettings>) {
+    match protocol(model) {
+        Protocol::Saml => (Some(saml_settings(model, url_policy)), None),
+        Protocol::Oidc => (None, Some(oidc_settings(model, url_policy))),
+    }
+}
+
+/// The status the admin sees on the connection's page and in the list. It is
+/// also the sign-in routing rule ([`ConnectionStatus::routes_sign_ins`]), so a
+/// connection marked "Setup incomplete" never receives a member.
+pub fn status(
+    model: &sso_connection::Model,
+    now_unix: i64,
+    url_policy: IdpUrlPolicy,
+) -> ConnectionStatus {
+    let (saml, oidc) = settings(model, url_policy);
+    let checks = connection_checks(saml.as_ref(), oidc.as_ref(), None, now_unix);
+    ConnectionStatus::of(
+        model.active,
+        ready_to_test(&checks),
+        model.tested_at.is_some(),
+    )
+}
+
 /// `url_policy`: whether this server accepts plain http:// IdP addresses; the
 /// doctor and the page's form check with it.
 pub fn detail(
@@ -70,10 +97,7 @@ pub fn detail(
     url_policy: IdpUrlPolicy,
 ) -> ConnectionDetail {
     let protocol = protocol(model);
-    let (saml, oidc) = match protocol {
-        Protocol::Saml => (Some(saml_settings(model, url_policy)), None),
-        Protocol::Oidc => (None, Some(oidc_settings(model, url_policy))),
-    };
+    let (saml, oidc) = settings(model, url_policy);
     let checks = connection_checks(saml.as_ref(), oidc.as_ref(), None, now_unix);
     let service_provider = match protocol {
         Protocol::Saml => ServiceProviderDetails {

@@ -4,7 +4,7 @@
 use super::binding::{self, Flow};
 use super::requests::{self, NewRequest, Purpose};
 use super::saml_settings::PreparedSamlCache;
-use crate::connections::{store, PublicUrls};
+use crate::connections::{store, view, PublicUrls};
 use crate::entities::sso_connection::Model as Connection;
 use crate::entities::{organization, sso_connection};
 use crate::oidc::jwks::JwksCache;
@@ -79,7 +79,8 @@ pub enum StartError {
 
 impl SsoService {
     /// Signs a member of `org_slug` in: through `chosen` when it names one of the
-    /// organization's ready connections, through the only one, or by choice.
+    /// organization's connections that route sign-ins (status Ready to test or
+    /// Active, the words the admin sees), through the only one, or by choice.
     pub async fn start_sign_in(
         &self,
         org_slug: &str,
@@ -91,6 +92,7 @@ impl SsoService {
             .one(&self.db)
             .await?
             .ok_or(StartError::NotAvailable)?;
+        let now = chrono::Utc::now().timestamp();
         let mut candidates: Vec<Connection> = sso_connection::Entity::find()
             .filter(sso_connection::Column::OrgId.eq(org.id))
             .filter(sso_connection::Column::Active.eq(true))
@@ -98,7 +100,7 @@ impl SsoService {
             .all(&self.db)
             .await?
             .into_iter()
-            .filter(can_start)
+            .filter(|c| self.routes_members(c, now))
             .collect();
         // Connections that passed Test Connection come first, the latest on top.
         candidates.sort_by_key(|c| std::cmp::Reverse(c.tested_at));
@@ -239,6 +241,30 @@ impl SsoService {
         Ok(super::events::record(&self.db, event).await?.0)
     }
 
+    /// Whether members are sent to this connection: its status routes sign-ins
+    /// (the word the admin sees), or its stored IdP address fails today's rule,
+    /// so the member gets a reference and the admin the diagnosis on the
+    /// connection's page instead of a bare "not available".
+    fn routes_members(&self, connection: &Connection, now_unix: i64) -> bool {
+        view::status(connection, now_unix, self.url_policy()).routes_sign_ins()
+            || self.departure_refused(connection).is_some()
+    }
+
+    /// Why the connection's stored IdP address may not be left for, if it may not.
+    fn departure_refused(&self, connection: &Connection) -> Option<Diagnosis> {
+        if connection.protocol == Protocol::Oidc.key() {
+            let settings = self.oidc_settings(connection).ok()?;
+            return self.check_endpoints(&settings).err();
+        }
+        let url = connection.saml_sso_url.trim();
+        if url.is_empty() {
+            return None;
+        }
+        idp_url::check(field::SSO_URL, url, self.url_policy())
+            .err()
+            .map(|e| refused_address("IdP SSO URL", &connection.saml_sso_url, &e))
+    }
+
     async fn start(
         &self,
         connection: &Connection,
@@ -256,14 +282,9 @@ impl SsoService {
         }
         // Checked again before every departure, not only when saved: a stored
         // address never leaves as a redirect unless it passes today's rule.
-        idp_url::check(
-            field::SSO_URL,
-            connection.saml_sso_url.trim(),
-            self.url_policy(),
-        )
-        .map_err(|e| {
-            StartError::UnsafeIdpUrl(refused_address("IdP SSO URL", &connection.saml_sso_url, &e))
-        })?;
+        if let Some(refused) = self.departure_refused(connection) {
+            return Err(StartError::UnsafeIdpUrl(refused));
+        }
         let id = authn_request::new_request_id();
         let browser = binding::issue();
         requests::store(
@@ -374,15 +395,4 @@ pub(super) fn refused_address(label: &str, value: &str, error: &FieldError) -> D
              provider's https:// address.",
             error.message
         ))
-}
-
-/// Whether a connection has what a sign-in needs; the setup doctor explains the rest.
-fn can_start(connection: &Connection) -> bool {
-    if connection.protocol == Protocol::Oidc.key() {
-        connection.oidc_discovery.is_some()
-            && !connection.oidc_client_id.trim().is_empty()
-            && connection.oidc_client_secret.is_some()
-    } else {
-        !connection.saml_sso_url.trim().is_empty()
-    }
 }

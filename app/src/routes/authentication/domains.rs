@@ -4,6 +4,7 @@
 use crate::components::fields::{
     CopyValue, ErrorBanner, TextInput, PRIMARY_BUTTON, SECONDARY_BUTTON,
 };
+use crate::components::use_announcer;
 use crate::error::AppError;
 use crate::functions::connections::{AddOrgDomain, RemoveOrgDomain, VerifyOrgDomain};
 use leptos::prelude::*;
@@ -31,8 +32,17 @@ pub fn Domains(domains: Vec<DomainClaim>) -> impl IntoView {
             list.set(overview.domains);
         }
     });
+    let announcer = use_announcer();
     Effect::new(move |_| {
         if let Some(Ok(overview)) = verify.value().get() {
+            let checked = verifying.get_untracked();
+            if let Some(claim) = overview
+                .domains
+                .iter()
+                .find(|c| Some(&c.domain) == checked.as_ref())
+            {
+                announcer.say(verify_outcome(claim));
+            }
             list.set(overview.domains);
         }
     });
@@ -169,6 +179,16 @@ fn DomainRow(
     }
 }
 
+/// What a finished Verify found, in one sentence for screen readers (the page
+/// shows the same through the claim's badge and its last-check line).
+fn verify_outcome(claim: &DomainClaim) -> String {
+    match (claim.status, claim.failure_message()) {
+        (DomainStatus::Verified, _) => format!("{} is verified.", claim.domain),
+        (_, Some(message)) => format!("{} is not verified: {message}", claim.domain),
+        (_, None) => format!("{} is not verified yet.", claim.domain),
+    }
+}
+
 /// The TXT record to add, the Verify button, and what the last check found.
 #[component]
 fn PendingRecord(
@@ -210,7 +230,6 @@ fn PendingRecord(
                     data-testid="domain-check"
                     data-code=code
                     class=if failed { "text-sm text-red-800" } else { "text-sm text-slate-500" }
-                    role="status"
                 >
                     {last_check}
                 </p>

@@ -11,6 +11,7 @@ mod saml_form;
 mod testing;
 
 use crate::components::fields::{CopyValue, FieldMessage, StatusBadge};
+use crate::components::use_announcer;
 use crate::functions::connections::{get_authentication_overview, SetRequireSso};
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
@@ -117,8 +118,16 @@ fn ConnectionList(connections: Vec<ConnectionSummary>) -> impl IntoView {
 fn RequireSso(on: bool, has_tested: bool) -> impl IntoView {
     let action = ServerAction::<SetRequireSso>::new();
     let current = RwSignal::new(on);
+    let announcer = use_announcer();
     Effect::new(move |_| match action.value().get() {
-        Some(Ok(overview)) => current.set(overview.require_sso),
+        Some(Ok(overview)) => {
+            current.set(overview.require_sso);
+            announcer.say(if overview.require_sso {
+                "Require SSO is on: members sign in through SSO only."
+            } else {
+                "Require SSO is off: members may use passwords again."
+            });
+        }
         Some(Err(_)) => current.set(current.get_untracked()),
         None => {}
     });

@@ -4,6 +4,7 @@ use super::connection::Changes;
 use crate::components::fields::{
     ErrorBanner, TextArea, TextInput, INPUT_CLASS, PRIMARY_BUTTON, SECONDARY_BUTTON,
 };
+use crate::components::use_announcer;
 use crate::error::AppError;
 use crate::functions::connections::{ImportSamlMetadata, SaveSamlConnection};
 use leptos::prelude::*;
@@ -13,6 +14,9 @@ use shared::connection::{
 };
 use shared::mapping::switch_provider;
 use shared::{AttributeMapping, IdentityProvider, Protocol};
+
+const IMPORTED: &str =
+    "Imported the IdP SSO URL, IdP Entity ID and certificate below. Review them, then Save.";
 
 #[derive(Clone, Copy)]
 struct MappingSignals {
@@ -74,6 +78,7 @@ pub fn SamlForm(
     let metadata_xml = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<AppError>);
     let imported = RwSignal::new(false);
+    let announcer = use_announcer();
 
     let error = Signal::derive(move || {
         local_error.get().or_else(|| {
@@ -99,6 +104,7 @@ pub fn SamlForm(
             certificates.set(first);
             rollover_certificate.set(second);
             imported.set(true);
+            announcer.say(IMPORTED);
         }
     });
 
@@ -185,9 +191,7 @@ pub fn SamlForm(
                     </div>
                 </details>
                 <Show when=move || imported.get()>
-                    <p role="status" class="mt-2 text-sm text-emerald-800">
-                        "Imported the IdP SSO URL, IdP Entity ID and certificate below. Review them, then Save."
-                    </p>
+                    <p class="mt-2 text-sm text-emerald-800">{IMPORTED}</p>
                 </Show>
             </div>
             <form class="mt-5 space-y-4" on:submit=submit novalidate>

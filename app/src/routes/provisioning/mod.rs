@@ -7,6 +7,7 @@ use crate::components::fields::{
     SECONDARY_BUTTON,
 };
 use crate::components::stacked_table as stacked;
+use crate::components::use_announcer;
 use crate::error::AppError;
 use crate::functions::provisioning::{
     get_provisioning_overview, CancelScimRotation, CompleteScimRotation, DisableScim, EnableScim,
@@ -51,35 +52,42 @@ fn Provisioning(initial: ProvisioningOverview) -> impl IntoView {
     let complete = ServerAction::<CompleteScimRotation>::new();
     let cancel = ServerAction::<CancelScimRotation>::new();
     let disable = ServerAction::<DisableScim>::new();
+    let announcer = use_announcer();
 
     Effect::new(move |_| {
         if let Some(Ok(issued)) = enable.value().get() {
             overview.set(issued.overview);
             token.set(Some(issued.token));
+            announcer.say("SCIM is on. Copy the Bearer Token below now: it is shown only once.");
         }
     });
     Effect::new(move |_| {
         if let Some(Ok(issued)) = rotate.value().get() {
             overview.set(issued.overview);
             token.set(Some(issued.token));
+            announcer.say("New Bearer Token issued; the old one works until you complete the rotation. Copy the new token now: it is shown only once.");
         }
     });
     Effect::new(move |_| {
         if let Some(Ok(next)) = complete.value().get() {
             overview.set(next);
             token.set(None);
+            announcer.say("Rotation complete: only the new token works now.");
         }
     });
     Effect::new(move |_| {
         if let Some(Ok(next)) = cancel.value().get() {
             overview.set(next);
             token.set(None);
+            announcer
+                .say("Rotation cancelled: the new token no longer works; the old one still does.");
         }
     });
     Effect::new(move |_| {
         if let Some(Ok(next)) = disable.value().get() {
             overview.set(next);
             token.set(None);
+            announcer.say("SCIM is off: every token was revoked.");
         }
     });
     let card_error = Signal::derive(move || {
@@ -263,7 +271,7 @@ fn ConnectionCard(
                 </Show>
                 {move || token.get().map(|value| view! {
                     <div class="rounded-md border border-amber-300 bg-amber-50 p-3">
-                        <p role="status" class="mb-2 text-sm font-medium text-amber-900">
+                        <p class="mb-2 text-sm font-medium text-amber-900">
                             "Copy this token now and paste it into your identity provider. It is shown only once; if you lose it, rotate the token."
                         </p>
                         <CopyValue id="scim-token" label="Bearer Token" value/>
