@@ -11,6 +11,7 @@ use crate::scim::patch;
 use crate::scim::resource::{
     parse_attribute_list, project, GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA,
 };
+use crate::scim::schema::ResourceKind;
 use crate::scim::store::{group_patch_document, Caller, Store};
 use crate::scim::users::{self, UserDraft};
 use crate::scim::{connections, AttrPath, Filter, Scim};
@@ -501,15 +502,15 @@ async fn patch_user(
     body: Bytes,
 ) -> Answer {
     let query = Query::from_raw(raw)?;
-    let operations = patch::parse_request(&parse_json(&body)?)?;
+    let operations = patch::parse_request(&parse_json(&body)?, ResourceKind::User)?;
     let base = base_of(&state, &caller);
     let store = store(&state, &base);
     let doc_base = base.clone();
     let user = store
         .update_user(&caller, &id, move |current| {
             let mut doc = users::patch_document(current, &doc_base);
-            patch::apply_all(&mut doc, &operations, USER_SCHEMA)?;
-            UserDraft::from_document(Value::Object(doc))
+            patch::apply_all(&mut doc, &operations, ResourceKind::User)?;
+            UserDraft::from_patched(doc)
         })
         .await?;
     Ok(ok(
@@ -649,7 +650,7 @@ async fn patch_group(
     body: Bytes,
 ) -> Answer {
     let query = Query::from_raw(raw)?;
-    let operations = patch::parse_request(&parse_json(&body)?)?;
+    let operations = patch::parse_request(&parse_json(&body)?, ResourceKind::Group)?;
     let base = base_of(&state, &caller);
     let store = store(&state, &base);
     let current = store.group(&caller, &id).await?;
@@ -659,8 +660,8 @@ async fn patch_group(
         .remove(&current.id)
         .unwrap_or_default();
     let mut doc = group_patch_document(&current, &old, &base);
-    patch::apply_all(&mut doc, &operations, GROUP_SCHEMA)?;
-    let draft = GroupDraft::from_document(Value::Object(doc))?;
+    patch::apply_all(&mut doc, &operations, ResourceKind::Group)?;
+    let draft = GroupDraft::from_patched(doc)?;
     let (group, members) = store.update_group(&caller, current, &old, draft).await?;
     Ok(ok(query.shape(
         groups::to_resource(&group, Some(&members), &base),

@@ -2,6 +2,7 @@
 
 use super::errors::ScimError;
 use super::resource::{normalize, GROUP_SCHEMA};
+use super::schema::{self, ResourceKind};
 use crate::entities::scim_group;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -18,12 +19,19 @@ pub struct GroupDraft {
 }
 
 impl GroupDraft {
+    /// A POST or PUT body: every attribute is checked against the published
+    /// schema first.
     pub fn from_document(doc: Value) -> Result<Self, ScimError> {
-        let Value::Object(mut doc) = normalize(doc) else {
+        let Value::Object(doc) = normalize(doc) else {
             return Err(ScimError::InvalidSyntax(
                 "A Group must be a JSON object.".into(),
             ));
         };
+        Self::from_patched(schema::conform_document(ResourceKind::Group, doc)?)
+    }
+
+    /// A stored group with PATCH operations applied (each checked when read).
+    pub fn from_patched(mut doc: Map<String, Value>) -> Result<Self, ScimError> {
         let display_name = match doc.remove("displayName") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             _ => {

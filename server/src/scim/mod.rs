@@ -13,6 +13,7 @@ pub mod groups;
 pub mod patch;
 pub mod path;
 pub mod resource;
+pub mod schema;
 pub mod store;
 pub mod tokens;
 pub mod users;

@@ -11,6 +11,7 @@ use super::resource::{
     canonical_name, is_multi_valued, normalize, scope_of, Scope, ENTERPRISE_SCHEMA, PATCH_SCHEMA,
     READ_ONLY,
 };
+use super::schema::{self, ResourceKind};
 use serde_json::{Map, Value};
 
 /// Most operations accepted in one request.
@@ -30,8 +31,9 @@ pub struct Operation {
     pub value: Option<Value>,
 }
 
-/// Reads a PatchOp request body.
-pub fn parse_request(body: &Value) -> Result<Vec<Operation>, ScimError> {
+/// Reads a PatchOp request body; every path and value is checked against the
+/// resource's schema before anything is applied.
+pub fn parse_request(body: &Value, kind: ResourceKind) -> Result<Vec<Operation>, ScimError> {
     let Some(body) = body.as_object() else {
         return Err(ScimError::InvalidSyntax(
             "A PATCH body must be a JSON object with \"Operations\".".into(),
@@ -60,10 +62,10 @@ pub fn parse_request(body: &Value) -> Result<Vec<Operation>, ScimError> {
             "A PATCH request may carry at most {MAX_OPERATIONS} operations."
         )));
     }
-    ops.iter().map(parse_operation).collect()
+    ops.iter().map(|op| parse_operation(op, kind)).collect()
 }
 
-fn parse_operation(op: &Value) -> Result<Operation, ScimError> {
+fn parse_operation(op: &Value, resource: ResourceKind) -> Result<Operation, ScimError> {
     let Some(op) = op.as_object() else {
         return Err(ScimError::InvalidSyntax(
             "Each operation must be a JSON object.".into(),
@@ -99,6 +101,7 @@ fn parse_operation(op: &Value) -> Result<Operation, ScimError> {
             "A remove operation needs a \"path\".".into(),
         ));
     }
+    let value = schema::conform_operation(resource, path.as_ref(), value)?;
     Ok(Operation { kind, path, value })
 }
 
@@ -106,19 +109,15 @@ fn parse_operation(op: &Value) -> Result<Operation, ScimError> {
 pub fn apply_all(
     doc: &mut Map<String, Value>,
     ops: &[Operation],
-    core_schema: &str,
+    kind: ResourceKind,
 ) -> Result<(), ScimError> {
     for op in ops {
-        apply(doc, op, core_schema)?;
+        apply(doc, op, kind.core_schema())?;
     }
     Ok(())
 }
 
-pub fn apply(
-    doc: &mut Map<String, Value>,
-    op: &Operation,
-    core_schema: &str,
-) -> Result<(), ScimError> {
+fn apply(doc: &mut Map<String, Value>, op: &Operation, core_schema: &str) -> Result<(), ScimError> {
     match &op.path {
         Some(path) => apply_at(doc, op.kind, path, op.value.clone(), core_schema),
         None => {
@@ -507,14 +506,20 @@ fn element_from_filter(filter: &Filter) -> Option<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::resource::USER_SCHEMA;
     use serde_json::json;
 
-    fn run(doc: Value, ops: Value) -> Result<Value, ScimError> {
+    fn run_on(kind: ResourceKind, doc: Value, ops: Value) -> Result<Value, ScimError> {
         let mut doc = doc.as_object().unwrap().clone();
-        let ops = parse_request(&json!({ "schemas": [PATCH_SCHEMA], "Operations": ops }))?;
-        apply_all(&mut doc, &ops, USER_SCHEMA)?;
+        let ops = parse_request(
+            &json!({ "schemas": [PATCH_SCHEMA], "Operations": ops }),
+            kind,
+        )?;
+        apply_all(&mut doc, &ops, kind)?;
         Ok(Value::Object(doc))
+    }
+
+    fn run(doc: Value, ops: Value) -> Result<Value, ScimError> {
+        run_on(ResourceKind::User, doc, ops)
     }
 
     #[test]
@@ -569,6 +574,7 @@ mod tests {
     #[test]
     fn member_removal_by_value_removes_only_that_member_and_readding_is_harmless() {
         let doc = json!({"members": [{"value": "1"}, {"value": "2"}]});
+        let run = |doc, ops| run_on(ResourceKind::Group, doc, ops);
         let out = run(
             doc.clone(),
             json!([{"op": "Remove", "path": "members", "value": [{"value": "1"}]}]),

@@ -12,77 +12,6 @@ pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:ente
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-/// Attribute names of the core and enterprise schemas in their canonical spelling.
-const CANONICAL_NAMES: &[&str] = &[
-    "schemas",
-    "id",
-    "externalId",
-    "meta",
-    "resourceType",
-    "created",
-    "lastModified",
-    "location",
-    "version",
-    "userName",
-    "name",
-    "formatted",
-    "familyName",
-    "givenName",
-    "middleName",
-    "honorificPrefix",
-    "honorificSuffix",
-    "displayName",
-    "nickName",
-    "profileUrl",
-    "title",
-    "userType",
-    "preferredLanguage",
-    "locale",
-    "timezone",
-    "active",
-    "password",
-    "emails",
-    "phoneNumbers",
-    "ims",
-    "photos",
-    "addresses",
-    "streetAddress",
-    "locality",
-    "region",
-    "postalCode",
-    "country",
-    "groups",
-    "entitlements",
-    "roles",
-    "x509Certificates",
-    "value",
-    "display",
-    "type",
-    "primary",
-    "$ref",
-    "members",
-    "employeeNumber",
-    "costCenter",
-    "organization",
-    "division",
-    "department",
-    "manager",
-];
-
-/// Attributes that hold a list, so a single value sent for them becomes a list of one.
-const MULTI_VALUED: &[&str] = &[
-    "emails",
-    "phoneNumbers",
-    "ims",
-    "photos",
-    "addresses",
-    "groups",
-    "entitlements",
-    "roles",
-    "x509Certificates",
-    "members",
-];
-
 /// Attributes the server owns: a client's value for them is ignored.
 pub const READ_ONLY: &[&str] = &["id", "meta", "schemas", "groups"];
 
@@ -91,43 +20,44 @@ pub fn canonical_name(name: &str) -> String {
     if name.eq_ignore_ascii_case(ENTERPRISE_SCHEMA) {
         return ENTERPRISE_SCHEMA.to_string();
     }
-    CANONICAL_NAMES
-        .iter()
-        .find(|c| c.eq_ignore_ascii_case(name))
-        .map(|c| c.to_string())
+    super::schema::canonical_spelling(name)
+        .map(str::to_string)
         .unwrap_or_else(|| name.to_string())
 }
 
 pub fn is_multi_valued(name: &str) -> bool {
-    MULTI_VALUED.iter().any(|m| m.eq_ignore_ascii_case(name))
+    super::schema::is_multi_valued(name)
 }
 
 /// Renames keys to their canonical spelling (merging keys that differ only in case)
 /// and turns `"True"`/`"False"` into booleans where the schema says boolean.
 pub fn normalize(value: Value) -> Value {
     match value {
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for (key, v) in map {
-                let key = canonical_name(&key);
-                let v = normalize(v);
-                let v = if key == "active" || key == "primary" {
-                    coerce_bool(v)
-                } else {
-                    v
-                };
-                match (out.get_mut(&key), v) {
-                    (Some(Value::Object(existing)), Value::Object(more)) => existing.extend(more),
-                    (_, v) => {
-                        out.insert(key, v);
-                    }
-                }
-            }
-            Value::Object(out)
-        }
+        Value::Object(map) => Value::Object(normalize_map(map)),
         Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
         other => other,
     }
+}
+
+/// [`normalize`] for an object.
+pub fn normalize_map(map: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, v) in map {
+        let key = canonical_name(&key);
+        let v = normalize(v);
+        let v = if key == "active" || key == "primary" {
+            coerce_bool(v)
+        } else {
+            v
+        };
+        match (out.get_mut(&key), v) {
+            (Some(Value::Object(existing)), Value::Object(more)) => existing.extend(more),
+            (_, v) => {
+                out.insert(key, v);
+            }
+        }
+    }
+    out
 }
 
 /// Booleans sent as strings (`"True"`, `"false"`), as some IdPs do.

@@ -3,7 +3,8 @@
 //! `externalId` → its own column; everything else is kept as a JSON document.
 
 use super::errors::ScimError;
-use super::resource::{normalize, ENTERPRISE_SCHEMA, USER_SCHEMA};
+use super::resource::{normalize, normalize_map, ENTERPRISE_SCHEMA, USER_SCHEMA};
+use super::schema::{self, ResourceKind};
 use crate::entities::user;
 use serde_json::{json, Map, Value};
 
@@ -28,12 +29,23 @@ pub struct UserDraft {
 }
 
 impl UserDraft {
+    /// A POST or PUT body: every attribute is checked against the published
+    /// schema first.
     pub fn from_document(doc: Value) -> Result<Self, ScimError> {
-        let Value::Object(mut doc) = normalize(doc) else {
+        let Value::Object(doc) = normalize(doc) else {
             return Err(ScimError::InvalidSyntax(
                 "A User must be a JSON object.".into(),
             ));
         };
+        Self::from_patched(schema::conform_document(ResourceKind::User, doc)?)
+    }
+
+    /// A stored user with PATCH operations applied. The operations were checked
+    /// one by one when the request was read; what was stored before is not
+    /// checked again, so an account stored under older rules can still be
+    /// deactivated.
+    pub fn from_patched(doc: Map<String, Value>) -> Result<Self, ScimError> {
+        let mut doc = normalize_map(doc);
         for key in ["id", "meta", "schemas", "groups"] {
             doc.remove(key);
         }
