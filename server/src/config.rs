@@ -26,6 +26,9 @@ pub struct Config {
     /// `LATCHKEY_DNS_SERVER`: the DNS server (ip:port) that domain verification
     /// asks; `None` uses the system's resolver.
     pub dns_server: Option<SocketAddr>,
+    /// `LATCHKEY_METRICS_LISTEN`: where `GET /metrics` is served, apart from
+    /// the public listener; `None` (the default) serves no metrics.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,8 @@ pub enum ConfigError {
     TrustedProxies(#[from] crate::proxies::BadProxyEntry),
     #[error("LATCHKEY_DNS_SERVER must be an address and port like 127.0.0.1:53, got {0:?}")]
     DnsServer(String),
+    #[error("LATCHKEY_METRICS_LISTEN must be an address like 127.0.0.1:9464, got {0:?}")]
+    MetricsListen(String),
 }
 
 impl std::fmt::Debug for Config {
@@ -53,6 +58,7 @@ impl std::fmt::Debug for Config {
             .field("allow_private_urls", &self.allow_private_urls)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("dns_server", &self.dns_server)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -96,7 +102,17 @@ impl Config {
             ),
             None => None,
         };
+        let metrics_listen =
+            match lookup("LATCHKEY_METRICS_LISTEN").filter(|v| !v.trim().is_empty()) {
+                Some(raw) => Some(
+                    raw.trim()
+                        .parse()
+                        .map_err(|_| ConfigError::MetricsListen(raw.clone()))?,
+                ),
+                None => None,
+            };
         Ok(Self {
+            metrics_listen,
             allow_private_urls,
             trusted_proxies,
             dns_server,

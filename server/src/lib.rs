@@ -15,6 +15,7 @@ pub mod events;
 pub mod group_commit;
 pub mod http;
 pub mod members;
+pub mod metrics;
 pub mod oidc;
 pub mod outbound;
 pub mod password;

@@ -16,16 +16,29 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     // Logs go to standard error: standard output is for what commands print
     // (create-app's JSON, say), which scripts parse.
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to standard error, as text, or with `LATCHKEY_LOG_FORMAT=json` as one
+/// JSON object a line whose `spans` carry the request id.
+fn init_logs() {
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr);
+    match std::env::var("LATCHKEY_LOG_FORMAT").as_deref() {
+        Ok("json") => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        _ => logs.init(),
     }
 }
 
@@ -224,6 +237,9 @@ async fn serve(
     }
     let listen = config.listen;
     let public_url = config.public_url.clone();
+    if let Some(address) = config.metrics_listen {
+        serve_metrics(db.clone(), address).await?;
+    }
     tokio::spawn(purge_sessions_periodically(db.clone()));
     tokio::spawn(db::checkpoint_periodically(db.clone()));
     let state = AppState::new(db.clone(), config).map_err(|e| e.to_string())?;
@@ -252,6 +268,22 @@ async fn serve(
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| e.to_string())
+}
+
+/// `GET /metrics` on its own address, so it never faces the internet with the app.
+async fn serve_metrics(db: sea_orm::DatabaseConnection, address: SocketAddr) -> Result<(), String> {
+    let handle = server::metrics::install();
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen for metrics on {address}: {e}"))?;
+    tracing::info!(%address, "metrics at /metrics");
+    tokio::spawn(async move {
+        let app = server::metrics::router(db, handle);
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    });
+    Ok(())
 }
 
 async fn purge_sessions_periodically(db: sea_orm::DatabaseConnection) {

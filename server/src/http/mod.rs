@@ -9,6 +9,7 @@ mod health;
 mod management_api;
 mod plain_page;
 mod provider;
+mod request_id;
 mod saml;
 pub mod scim;
 mod setup_link;
@@ -186,7 +187,14 @@ pub fn router(state: AppState) -> Router {
             client_address::resolve,
         ))
         .layer(axum::middleware::from_fn(headers::security_headers))
-        .layer(TraceLayer::new_for_http())
+        // Its lines run in the request-id span below rather than a span of their own.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|_: &axum::http::Request<_>| tracing::Span::current()),
+        )
+        // Outermost, so every log line of the request, the trace layer's too,
+        // runs inside the span that names the request id.
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 

@@ -66,11 +66,13 @@ async fn acs(
     let cookies = BrowserCookies::from_headers(&parts.headers);
     // SP-initiated, the RelayState is our request ID (and names its cookie).
     let request_id = form.relay_state.clone();
-    let outcome = match state
+    let started = std::time::Instant::now();
+    let completed = state
         .sso
         .complete_saml(&connection_id, form, &cookies, client_ip)
-        .await
-    {
+        .await;
+    crate::metrics::record_acs(started.elapsed());
+    let outcome = match completed {
         Ok(outcome) => outcome,
         Err(error) => {
             tracing::error!(%error, "ACS failed");

@@ -97,7 +97,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
 
 /// Authenticates every request, turns plain errors into SCIM errors and notes the
 /// request in the log (in memory; written later in batches).
-async fn guard(State(scim): State<Scim>, mut request: Request, next: Next) -> Response {
+async fn guard(State(scim): State<Scim>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let response = guarded(scim, request, next).await;
+    crate::metrics::record_scim_request(&method, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn guarded(scim: Scim, mut request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let full_path = request.uri().path().to_string();
     let connection_id = full_path

@@ -172,6 +172,7 @@ impl SsoService {
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
         event.user_id = Some(account.user.id);
         events::record(&self.db, event).await?;
+        crate::metrics::record_sign_in(&connection.protocol, None);
         audit::record(
             &self.db,
             AuditEntry {
@@ -271,6 +272,7 @@ impl SsoService {
             failure_event(connection, SsoEventKind::SignIn, &failure),
         )
         .await?;
+        crate::metrics::record_sign_in(&connection.protocol, Some(code));
         audit::record(
             &self.db,
             AuditEntry {

@@ -163,7 +163,11 @@ impl SsoService {
             pkce_verifier,
             nonce,
         };
-        token::complete(exchange, &self.jwks, &OidcHttp(self.outbound), Utc::now()).await
+        let started = std::time::Instant::now();
+        let completed =
+            token::complete(exchange, &self.jwks, &OidcHttp(self.outbound), Utc::now()).await;
+        crate::metrics::record_token_exchange(started.elapsed());
+        completed
     }
 
     /// The saved endpoints against the rule for identity-provider addresses,

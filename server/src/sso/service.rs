@@ -216,6 +216,7 @@ impl SsoService {
         diagnosis: Diagnosis,
     ) -> Result<StartError, DbErr> {
         tracing::warn!(connection = %connection.id, code = %diagnosis.code, "refused to send a browser to a saved identity-provider address");
+        crate::metrics::record_sign_in(&connection.protocol, Some(diagnosis.code));
         let event = super::events::NewEvent::failure(
             connection.id,
             connection.org_id,
