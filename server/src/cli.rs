@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "latchkey",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("LATCHKEY_COMMIT"), ")"),
     about = "Enterprise SSO and SCIM for B2B SaaS"
 )]
 pub struct Cli {
@@ -98,6 +98,13 @@ pub enum Command {
     },
     /// Show each host app's webhook deliveries: pending, delivered, given up, last error.
     AppDeliveries,
+    /// Copy the SQLite database, consistently, while the server runs (VACUUM
+    /// INTO). PostgreSQL: use pg_dump.
+    Backup {
+        /// The new file; it must not exist yet.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
     /// Sign new ID tokens with a new key; the old key stays published until its
     /// tokens expire.
     RotateSigningKey,

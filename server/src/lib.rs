@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backend;
+pub mod backup;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;

@@ -173,6 +173,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?,
         ),
+        Command::Backup { to } => {
+            let bytes = server::backup::sqlite_copy(&db, &to)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Backed up the database to {} ({bytes} bytes).",
+                to.display()
+            );
+            Ok(())
+        }
         Command::RotateSigningKey => {
             let secrets =
                 server::secrets::SecretKey::load(config.secret_key.as_deref(), &config.data_dir)
