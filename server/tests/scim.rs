@@ -5,39 +5,16 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use common::scim::*;
 use common::*;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use server::entities::{session, user};
 use uuid::Uuid;
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+type Scim = ScimIdp;
 
-struct Scim {
-    app: TestApp,
-    connection: Uuid,
-    token: String,
-}
-
-impl Scim {
-    async fn start() -> Self {
-        let app = TestApp::spawn().await.with_acme().await;
-        let (connection, token) = app.enable_scim().await;
-        Self {
-            app,
-            connection,
-            token,
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
-        self.app
-            .scim(method, self.connection, path, Some(&self.token), body)
-            .await
-    }
-
+impl ScimIdp {
     async fn create_user(&self, user_name: &str) -> Value {
         let response = self
             .call(
@@ -54,15 +31,6 @@ impl Scim {
             .await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
         response.json()
-    }
-
-    async fn patch(&self, path: &str, operations: Value) -> TestResponse {
-        self.call(
-            "PATCH",
-            path,
-            Some(json!({"schemas": [PATCH], "Operations": operations})),
-        )
-        .await
     }
 
     async fn stored(&self, email: &str) -> user::Model {

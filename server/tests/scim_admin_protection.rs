@@ -6,51 +6,19 @@
 mod common;
 
 use axum::http::StatusCode;
+use common::scim::*;
 use common::*;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use server::entities::{audit_event, membership, session, user};
 use shared::Role;
-use uuid::Uuid;
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const STOLEN: &str = "a password the IdP token chose";
 const SECOND_ADMIN: &str = "second.admin@acme.test";
 
-struct Scim {
-    app: TestApp,
-    connection: Uuid,
-    token: String,
-}
+type Scim = ScimIdp;
 
-impl Scim {
-    async fn start() -> Self {
-        let app = TestApp::spawn().await.with_acme().await;
-        let (connection, token) = app.enable_scim().await;
-        Self {
-            app,
-            connection,
-            token,
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
-        self.app
-            .scim(method, self.connection, path, Some(&self.token), body)
-            .await
-    }
-
-    async fn patch(&self, path: &str, operations: Value) -> TestResponse {
-        self.call(
-            "PATCH",
-            path,
-            Some(json!({"schemas": [PATCH], "Operations": operations})),
-        )
-        .await
-    }
-
+impl ScimIdp {
     async fn stored(&self, email: &str) -> user::Model {
         user::Entity::find()
             .filter(user::Column::EmailNormalized.eq(email.to_lowercase()))

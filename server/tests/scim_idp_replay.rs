@@ -4,34 +4,15 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::*;
+use common::scim::*;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use server::entities::{scim_group, scim_group_member, session, user};
 use uuid::Uuid;
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+type Idp = ScimIdp;
 
-struct Idp {
-    app: TestApp,
-    connection: Uuid,
-    token: String,
-}
-
-impl Idp {
-    async fn start() -> Self {
-        let app = TestApp::spawn().await.with_acme().await;
-        let (connection, token) = app.enable_scim().await;
-        Self {
-            app,
-            connection,
-            token,
-        }
-    }
-
+impl ScimIdp {
     /// Sends one request and checks its status; returns the body (or Null).
     async fn send(&self, method: &str, path: &str, body: Option<Value>, expect: u16) -> Value {
         let response = self
@@ -51,7 +32,8 @@ impl Idp {
         }
     }
 
-    async fn patch(&self, path: &str, operations: Value) -> Value {
+    /// A PatchOp that must answer 200; its body.
+    async fn patch_ok(&self, path: &str, operations: Value) -> Value {
         self.send(
             "PATCH",
             path,
@@ -167,7 +149,7 @@ async fn okta_provisioning_sequence() {
     session_for_sso_user(&idp, user_id).await;
     assert_eq!(idp.sessions_of(user_id).await, 1);
     let off = idp
-        .patch(
+        .patch_ok(
             &path,
             json!([{"op": "replace", "value": {"active": false}}]),
         )
@@ -177,7 +159,7 @@ async fn okta_provisioning_sequence() {
     assert_eq!(idp.sessions_of(user_id).await, 0);
     // Reactivation.
     let on = idp
-        .patch(&path, json!([{"op": "replace", "value": {"active": true}}]))
+        .patch_ok(&path, json!([{"op": "replace", "value": {"active": true}}]))
         .await;
     assert_eq!(on["active"], true);
     assert!(idp.user("ada@acme.test").await.active);
@@ -228,7 +210,7 @@ async fn okta_provisioning_sequence() {
     let gpath = format!("/Groups/{gid}");
     assert_eq!(idp.members(&gid).await, vec![user_id]);
     // Rename with a path-less replace carrying id and displayName.
-    idp.patch(
+    idp.patch_ok(
         &gpath,
         json!([{"op": "replace", "value": {"id": gid, "displayName": "Eng"}}]),
     )
@@ -240,10 +222,10 @@ async fn okta_provisioning_sequence() {
         .unwrap();
     assert_eq!(row.display_name, "Eng");
     // Membership changes.
-    idp.patch(&gpath, json!([{"op": "add", "path": "members", "value": [{"value": bob, "display": "bob@acme.test"}]}])).await;
+    idp.patch_ok(&gpath, json!([{"op": "add", "path": "members", "value": [{"value": bob, "display": "bob@acme.test"}]}])).await;
     let bob_id = Uuid::parse_str(&bob).unwrap();
     assert_eq!(idp.members(&gid).await, sorted(vec![user_id, bob_id]));
-    idp.patch(
+    idp.patch_ok(
         &gpath,
         json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]),
     )
@@ -318,7 +300,7 @@ async fn entra_provisioning_sequence() {
     assert_eq!(found["Resources"][0]["id"], id.as_str());
 
     let updated = idp
-        .patch(&path, json!([
+        .patch_ok(&path, json!([
             {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "grace.hopper@acme.test"},
             {"op": "Replace", "path": "name.givenName", "value": "Amazing Grace"},
             {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": "boss-id"}},
@@ -335,14 +317,14 @@ async fn entra_provisioning_sequence() {
 
     // Deactivate and reactivate with booleans sent as strings.
     session_for_sso_user(&idp, user_id).await;
-    idp.patch(
+    idp.patch_ok(
         &path,
         json!([{"op": "Replace", "path": "active", "value": "False"}]),
     )
     .await;
     assert!(!idp.user("grace@acme.test").await.active);
     assert_eq!(idp.sessions_of(user_id).await, 0);
-    idp.patch(
+    idp.patch_ok(
         &path,
         json!([{"op": "Replace", "path": "active", "value": "True"}]),
     )
@@ -379,31 +361,31 @@ async fn entra_provisioning_sequence() {
         .await;
     let gid = group["id"].as_str().unwrap().to_string();
     let gpath = format!("/Groups/{gid}");
-    idp.patch(
+    idp.patch_ok(
         &gpath,
         json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]),
     )
     .await;
-    idp.patch(
+    idp.patch_ok(
         &gpath,
         json!([{"op": "Add", "path": "members", "value": [{"value": other}]}]),
     )
     .await;
     // Re-adding an existing member succeeds and changes nothing.
-    idp.patch(
+    idp.patch_ok(
         &gpath,
         json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]),
     )
     .await;
     assert_eq!(idp.members(&gid).await, sorted(vec![user_id, other_id]));
     // Removal with the id in `value` removes only that member.
-    idp.patch(
+    idp.patch_ok(
         &gpath,
         json!([{"op": "Remove", "path": "members", "value": [{"value": id}]}]),
     )
     .await;
     assert_eq!(idp.members(&gid).await, vec![other_id]);
-    idp.patch(
+    idp.patch_ok(
         &gpath,
         json!([{"op": "Replace", "path": "displayName", "value": "Computing Pioneers"}]),
     )

@@ -6,39 +6,16 @@
 mod common;
 
 use axum::http::StatusCode;
+use common::scim::*;
 use common::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const CUSTOM: &str = "urn:example:params:scim:schemas:extension:custom:2.0:User";
 
-struct Idp {
-    app: TestApp,
-    connection: Uuid,
-    token: String,
-}
+type Idp = ScimIdp;
 
-impl Idp {
-    async fn start() -> Self {
-        let app = TestApp::spawn().await.with_acme().await;
-        let (connection, token) = app.enable_scim().await;
-        Self {
-            app,
-            connection,
-            token,
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
-        self.app
-            .scim(method, self.connection, path, Some(&self.token), body)
-            .await
-    }
-
+impl ScimIdp {
     async fn create(&self, path: &str, body: Value) -> Value {
         let response = self.call("POST", path, Some(body)).await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
@@ -49,15 +26,6 @@ impl Idp {
         let response = self.call("GET", path, None).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
         without_meta(response.json())
-    }
-
-    async fn patch(&self, path: &str, operations: Value) -> TestResponse {
-        self.call(
-            "PATCH",
-            path,
-            Some(json!({"schemas": [PATCH], "Operations": operations})),
-        )
-        .await
     }
 
     async fn user_names(&self) -> Vec<String> {

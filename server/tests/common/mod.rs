@@ -2,6 +2,8 @@
 //! PostgreSQL when `TEST_DATABASE_URL` is set (each test gets its own database).
 #![allow(dead_code)]
 
+pub mod scim;
+
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderMap, Request, StatusCode};
