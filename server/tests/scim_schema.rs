@@ -295,6 +295,15 @@ async fn patch_paths_and_values_are_checked_before_anything_changes() {
         idp.get(&path).await[ENTERPRISE]["manager"],
         json!({"value": "boss-id"})
     );
+    // Its removal names the manager again; a remove's value is never stored.
+    let response = idp
+        .patch(
+            &path,
+            json!([{"op": "Remove", "path": format!("{ENTERPRISE}:manager"), "value": [{"value": "boss-id"}]}]),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    assert_eq!(idp.get(&path).await[ENTERPRISE]["manager"], Value::Null);
 }
 
 /// Two behaviours the conformance suites disagree on, decided (README, SCIM):

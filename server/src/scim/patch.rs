@@ -101,7 +101,17 @@ fn parse_operation(op: &Value, resource: ResourceKind) -> Result<Operation, Scim
             "A remove operation needs a \"path\".".into(),
         ));
     }
-    let value = schema::conform_operation(resource, path.as_ref(), value)?;
+    // A remove's path is checked like any other. Its value only selects
+    // elements of a list to remove (Entra's member removal) and is never
+    // stored, so it is not held to the attribute's type: Entra also sends one
+    // when it removes a single-valued `manager`.
+    let value = match kind {
+        OpKind::Remove => {
+            schema::conform_operation(resource, path.as_ref(), None)?;
+            value
+        }
+        _ => schema::conform_operation(resource, path.as_ref(), value)?,
+    };
     Ok(Operation { kind, path, value })
 }
 
