@@ -15,6 +15,7 @@ mod m20261204_000080_host_apps;
 mod m20261204_000090_directory_events;
 mod m20261204_000100_setup_links;
 mod m20261205_000110_member_directory;
+mod m20261206_000120_request_ids;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000090_directory_events::Migration),
             Box::new(m20261204_000100_setup_links::Migration),
             Box::new(m20261205_000110_member_directory::Migration),
+            Box::new(m20261206_000120_request_ids::Migration),
         ]
     }
 }

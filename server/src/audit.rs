@@ -160,6 +160,7 @@ pub fn row(entry: AuditEntry) -> audit_event::ActiveModel {
         detail: Set(entry.detail.to_string()),
         client_ip: Set(entry.client_ip.map(|ip| ip.to_string())),
         created_at: Set(Utc::now()),
+        request_id: crate::request_context::column(),
     }
 }
 
@@ -168,7 +169,7 @@ pub async fn insert_rows(
     db: &impl ConnectionTrait,
     rows: Vec<audit_event::ActiveModel>,
 ) -> Result<(), DbErr> {
-    // 9 columns a row: stay under both backends' bind-parameter limits.
+    // 10 columns a row: stay under both backends' bind-parameter limits.
     for chunk in rows.chunks(100) {
         audit_event::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(db)

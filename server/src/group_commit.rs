@@ -138,8 +138,13 @@ impl GroupCommit {
         F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
+        // The writer is another task: the change runs under its caller's request id.
+        let request_id = crate::request_context::current();
         let job: Job = Box::new(move |txn, appended| {
-            Box::pin(run_in_savepoint(txn, appended, change, answer))
+            Box::pin(crate::request_context::scope(
+                request_id,
+                run_in_savepoint(txn, appended, change, answer),
+            ))
         });
         if self.writer(key).send(job).is_err() {
             return Err(E::from(stopped()));

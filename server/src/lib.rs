@@ -24,6 +24,7 @@ pub mod private_files;
 pub mod provider;
 pub mod provisioning;
 pub mod proxies;
+pub mod request_context;
 pub mod saml;
 pub mod scim;
 pub mod secrets;

@@ -16,6 +16,8 @@ pub struct Model {
     pub detail: String,
     pub client_ip: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The HTTP request that wrote the row (its `X-Request-Id`), if any.
+    pub request_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

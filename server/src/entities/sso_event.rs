@@ -25,6 +25,8 @@ pub struct Model {
     pub detail: Option<String>,
     pub user_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    /// The HTTP request that wrote the row (its `X-Request-Id`), if any.
+    pub request_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

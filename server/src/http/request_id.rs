@@ -31,7 +31,8 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
-    let mut response = next.run(request).instrument(span).await;
+    let answered = crate::request_context::scope(Some(id), next.run(request));
+    let mut response = answered.instrument(span).await;
     response.headers_mut().insert(HEADER, value);
     response
 }

@@ -86,6 +86,7 @@ pub async fn record(db: &impl ConnectionTrait, event: NewEvent) -> Result<(Uuid,
         detail: Set(diagnosis.and_then(|d| d.detail.as_deref().map(|v| clip(v, 2000)))),
         user_id: Set(event.user_id),
         created_at: Set(Utc::now()),
+        request_id: crate::request_context::column(),
     }
     .insert(db)
     .await?;

@@ -1,0 +1,74 @@
+//! The request id on the rows a request writes (issue 19.4). Its own test
+//! binary: `observability.rs` counts metrics process-wide, and these requests
+//! would be counted there too.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+/// The rows a request writes name it: an audit entry written by the SCIM
+/// group-commit writer (another task) and an SSO event from the ACS.
+#[tokio::test]
+async fn audit_rows_and_sso_events_name_the_request_that_wrote_them() {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    use server::entities::audit_event;
+    let app = TestApp::spawn().await.with_acme().await;
+    let (connection, token) = app.enable_scim().await;
+    let created = app
+        .send(
+            Request::post(format!("/scim/v2/{connection}/Users"))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/scim+json")
+                .header("x-request-id", "idp-create-1")
+                .body(Body::from(json!({"userName": "r@acme.test"}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let audited = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("scim_user_created"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the creation is audited");
+    assert_eq!(audited.request_id.as_deref(), Some("idp-create-1"));
+
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let saml = app
+        .call_json(
+            "create_connection",
+            json!({ "new": { "protocol": "saml", "provider": "okta", "display_name": "" } }),
+            Some(&admin),
+        )
+        .await
+        .json();
+    let acs = format!("/sso/saml/{}/acs", saml["summary"]["id"].as_str().unwrap());
+    let answered = app
+        .send(
+            Request::post(acs)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-request-id", "member-acs-9")
+                .body(Body::from("SAMLResponse=bm90LXhtbA%3D%3D"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answered.header("x-request-id"), Some("member-acs-9"));
+    assert_eq!(
+        app.last_sso_event().await.request_id.as_deref(),
+        Some("member-acs-9")
+    );
+    // Written outside a request (the CLI's path): no id.
+    let cli_rows = audit_event::Entity::find()
+        .filter(audit_event::Column::Actor.eq("cli"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        cli_rows.iter().all(|row| row.request_id.is_none()),
+        "{cli_rows:?}"
+    );
+}
