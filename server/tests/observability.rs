@@ -73,23 +73,7 @@ async fn metrics_count_sign_ins_and_scim_requests_and_read_the_gauges() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
 
     // A SAML response that cannot be read: a failed sign-in with its diagnosis.
-    let admin = app.session_for(ADMIN_EMAIL).await;
-    let saml = app
-        .call_json(
-            "create_connection",
-            json!({ "new": { "protocol": "saml", "provider": "okta", "display_name": "" } }),
-            Some(&admin),
-        )
-        .await
-        .json();
-    let acs = format!("/sso/saml/{}/acs", saml["summary"]["id"].as_str().unwrap());
-    app.send(
-        Request::post(acs)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from("SAMLResponse=bm90LXhtbA%3D%3D"))
-            .unwrap(),
-    )
-    .await;
+    app.post_unreadable_saml_response(None).await;
     let code = app.last_sso_event().await.code.expect("a diagnosis");
 
     let after = scrape(&metrics).await;

@@ -37,24 +37,8 @@ async fn audit_rows_and_sso_events_name_the_request_that_wrote_them() {
         .expect("the creation is audited");
     assert_eq!(audited.request_id.as_deref(), Some("idp-create-1"));
 
-    let admin = app.session_for(ADMIN_EMAIL).await;
-    let saml = app
-        .call_json(
-            "create_connection",
-            json!({ "new": { "protocol": "saml", "provider": "okta", "display_name": "" } }),
-            Some(&admin),
-        )
-        .await
-        .json();
-    let acs = format!("/sso/saml/{}/acs", saml["summary"]["id"].as_str().unwrap());
     let answered = app
-        .send(
-            Request::post(acs)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-request-id", "member-acs-9")
-                .body(Body::from("SAMLResponse=bm90LXhtbA%3D%3D"))
-                .unwrap(),
-        )
+        .post_unreadable_saml_response(Some("member-acs-9"))
         .await;
     assert_eq!(answered.header("x-request-id"), Some("member-acs-9"));
     assert_eq!(

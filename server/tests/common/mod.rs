@@ -383,6 +383,36 @@ impl TestApp {
         self.send(builder.body(body).unwrap()).await
     }
 
+    /// Makes acme a SAML connection (Okta, nothing filled in) and posts it a
+    /// SAMLResponse that is not XML: a refused sign-in with a diagnosis.
+    /// `request_id` is sent as `X-Request-Id`.
+    pub async fn post_unreadable_saml_response(&self, request_id: Option<&str>) -> TestResponse {
+        let admin = self.session_for(ADMIN_EMAIL).await;
+        let created = self
+            .call_json(
+                "create_connection",
+                serde_json::json!({ "new": { "protocol": "saml", "provider": "okta", "display_name": "" } }),
+                Some(&admin),
+            )
+            .await
+            .json();
+        let acs = format!(
+            "/sso/saml/{}/acs",
+            created["summary"]["id"].as_str().unwrap()
+        );
+        let mut request =
+            Request::post(acs).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(id) = request_id {
+            request = request.header("x-request-id", id);
+        }
+        self.send(
+            request
+                .body(Body::from("SAMLResponse=bm90LXhtbA%3D%3D"))
+                .unwrap(),
+        )
+        .await
+    }
+
     /// The newest SSO sign-in or test event.
     pub async fn last_sso_event(&self) -> server::entities::sso_event::Model {
         use sea_orm::{EntityTrait, QueryOrder};
