@@ -9,7 +9,7 @@ use chrono::Utc;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use shared::members::MemberSource;
@@ -69,7 +69,7 @@ pub async fn create_organization(
     errors.check(validate::required_name("name", name));
     errors.into_result().map_err(AccountError::Invalid)?;
 
-    let txn = db.begin().await?;
+    let (txn, _turn) = crate::db::begin_write(db).await?;
     let org = organization::ActiveModel {
         id: Set(Uuid::new_v4()),
         slug: Set(slug.to_string()),
@@ -136,7 +136,7 @@ pub async fn create_user(
 
     let now = Utc::now();
     let email = new.email.trim().to_string();
-    let txn = db.begin().await?;
+    let (txn, _turn) = crate::db::begin_write(db).await?;
     let user = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         org_id: Set(org.id),

@@ -206,11 +206,13 @@ impl Backend for ServerBackend {
                 login_path: format!("/login/{}", account.org.slug),
             });
         };
-        let token = sessions::open(&self.db, account.user.id, account.org.id, method, client_ip)
+        // The session and its audit row in one write, in turn with the others.
+        let (txn, _turn) = crate::db::begin_write(&self.db).await.map_err(internal)?;
+        let token = sessions::open(&txn, account.user.id, account.org.id, method, client_ip)
             .await
             .map_err(internal)?;
         audit::record(
-            &self.db,
+            &txn,
             AuditEntry {
                 org_id: Some(account.org.id),
                 actor: Actor::User {
@@ -225,6 +227,7 @@ impl Backend for ServerBackend {
         )
         .await
         .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
         Ok(NewSession {
             token,
             max_age_secs: SESSION_LIFETIME.num_seconds(),

@@ -5,7 +5,13 @@ use crate::private_files;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::LikeExpr;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Connects with the settings each backend needs. For SQLite: WAL so readers never
@@ -29,7 +35,7 @@ pub async fn connect(database_url: &str) -> Result<DatabaseConnection, DbErr> {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(WRITE_WAIT)
                 .create_if_missing(true)
                 // SQLite's default page cache is 2 MB a connection: with 100,000
                 // users every lookup and insert missed it and copied pages in
@@ -59,6 +65,70 @@ pub async fn connect(database_url: &str) -> Result<DatabaseConnection, DbErr> {
             .test_before_acquire_if_idle_for(Duration::from_secs(30));
     }
     Database::connect(options).await
+}
+
+/// How long a write waits for SQLite: the busy timeout, and the wait for a
+/// turn at the write gate.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
+/// A place in the queue of writers to one SQLite file, held until dropped (after
+/// the commit). PostgreSQL locks rows itself, so there it holds nothing.
+#[must_use = "the turn ends when it is dropped: keep it until the commit"]
+pub struct WriteTurn {
+    _held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// Waits for this process's turn to write to the database. SQLite lets one
+/// connection write at a time, and a connection that finds the file locked
+/// polls with growing sleeps: under SCIM load the group-commit writer took the
+/// lock again between every poll, and an admin's change waited seconds or
+/// failed. Writers that take turns here are served in arrival order.
+pub async fn write_turn(db: &DatabaseConnection) -> Result<WriteTurn, DbErr> {
+    let Some(gate) = sqlite_gate(db) else {
+        return Ok(WriteTurn { _held: None });
+    };
+    match tokio::time::timeout(WRITE_WAIT, gate.lock_owned()).await {
+        Ok(guard) => Ok(WriteTurn { _held: Some(guard) }),
+        Err(_) => Err(DbErr::Custom(format!(
+            "waited {} s for a turn to write to the database",
+            WRITE_WAIT.as_secs()
+        ))),
+    }
+}
+
+/// One gate per SQLite file, shared by every pool this process opens on it.
+fn sqlite_gate(db: &DatabaseConnection) -> Option<Arc<tokio::sync::Mutex<()>>> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    static GATES: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    let mut gates = GATES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    Some(gates.entry(file).or_default().clone())
+}
+
+/// Begins a transaction that will write, in its turn (`write_turn`). On SQLite
+/// it also takes the write lock at `BEGIN` (IMMEDIATE): a deferred transaction
+/// that reads first holds a snapshot, and its first write fails at once with
+/// SQLITE_BUSY_SNAPSHOT ("database is locked", no waiting) if another
+/// connection committed since. Clippy refuses plain `begin` (clippy.toml), so
+/// no write path can forget this. Keep the turn until after the commit.
+pub async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<(DatabaseTransaction, WriteTurn), DbErr> {
+    let turn = write_turn(db).await?;
+    let immediate = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok((db.begin_with_options(immediate).await?, turn))
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
@@ -139,5 +209,77 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://localhost/x"), None);
+    }
+
+    /// A transaction that reads, then writes, while another connection
+    /// commits in between: begun with `begin_write` it keeps the write lock
+    /// and both writes land; begun deferred, its write fails at once.
+    #[tokio::test]
+    async fn a_write_transaction_that_reads_first_survives_a_concurrent_commit() {
+        use super::{begin_write, connect};
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = connect(&url).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (n INTEGER)")
+            .await
+            .unwrap();
+        let count = "SELECT count(*) FROM t";
+
+        let (txn, _turn) = begin_write(&db).await.unwrap();
+        txn.execute_unprepared(count).await.unwrap();
+        let other = db.clone();
+        let concurrent =
+            tokio::spawn(async move { other.execute_unprepared("INSERT INTO t VALUES (1)").await });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        txn.execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .expect("the write transaction keeps its lock");
+        txn.commit().await.unwrap();
+        concurrent.await.unwrap().expect("the other writer waited");
+
+        #[allow(clippy::disallowed_methods)]
+        let deferred = db.begin().await.unwrap();
+        deferred.execute_unprepared(count).await.unwrap();
+        db.execute_unprepared("INSERT INTO t VALUES (3)")
+            .await
+            .unwrap();
+        let refused = deferred
+            .execute_unprepared("INSERT INTO t VALUES (4)")
+            .await;
+        assert!(
+            refused.is_err(),
+            "a deferred transaction loses its snapshot"
+        );
+    }
+
+    /// Writers to one SQLite file wait for their turn, across every pool the
+    /// process has on it, and are served in the order they came.
+    #[tokio::test]
+    async fn writers_to_one_file_take_turns_in_arrival_order() {
+        use super::{begin_write, connect, write_turn};
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (one, other) = (connect(&url).await.unwrap(), connect(&url).await.unwrap());
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let held = write_turn(&one).await.unwrap();
+        let mut waiting = Vec::new();
+        for (n, db) in [(1, other), (2, one.clone())] {
+            let served = served.clone();
+            waiting.push(tokio::spawn(async move {
+                let (txn, _turn) = begin_write(&db).await.unwrap();
+                served.lock().unwrap().push(n);
+                txn.commit().await.unwrap();
+            }));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(served.lock().unwrap().is_empty(), "both wait for the turn");
+        drop(held);
+        for writer in waiting {
+            writer.await.unwrap();
+        }
+        assert_eq!(*served.lock().unwrap(), vec![1, 2]);
     }
 }

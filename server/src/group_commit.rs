@@ -14,10 +14,7 @@
 use crate::audit::{self, AuditEntry};
 use crate::entities::{audit_event, directory_event};
 use crate::events::{self, EventType};
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -171,6 +168,8 @@ where
     F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>>,
 {
     let mark = appended.mark();
+    // A savepoint inside the batch's IMMEDIATE transaction.
+    #[allow(clippy::disallowed_methods)]
     let kept = match txn.begin().await {
         Err(e) => Err(E::from(e)),
         Ok(savepoint) => {
@@ -225,15 +224,8 @@ async fn write_batches(db: DatabaseConnection, mut receiver: mpsc::UnboundedRece
 }
 
 async fn commit_batch(db: DatabaseConnection, batch: Vec<Job>) {
-    // IMMEDIATE: the batch holds SQLite's write lock from its first statement. A
-    // deferred transaction whose first change only reads would take a snapshot,
-    // and its first write would fail with SQLITE_BUSY_SNAPSHOT if another
-    // connection (a sign-in, say) had committed since. PostgreSQL ignores it.
-    let immediate = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    };
-    let txn = match db.begin_with_options(immediate).await {
+    // A batch's first change may only read: it must hold the write lock from BEGIN.
+    let (txn, _turn) = match crate::db::begin_write(&db).await {
         Ok(txn) => txn,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a group-commit batch");

@@ -17,7 +17,6 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 use shared::members::{
@@ -360,7 +359,7 @@ pub async fn apply(
     member_id: Uuid,
     action: MemberAction,
 ) -> Result<MemberDetail, MemberError> {
-    let txn = db.begin().await?;
+    let (txn, _turn) = crate::db::begin_write(db).await?;
     accounts::lock_organization(&txn, acting.org_id).await?;
     let found = find_member(&txn, acting.org_id, member_id).await?;
     let membership = membership_of(&txn, member_id).await?;

@@ -7,6 +7,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use common::saml_idp::*;
 use common::*;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::{json, Value};
@@ -14,26 +15,8 @@ use server::entities::{sso_connection, user};
 use server::sso::binding::{self, Flow};
 use server::sso::requests::{self, NewRequest, Purpose};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
 use uuid::Uuid;
-
-const IDP_ENTITY_ID: &str = "http://idp.test/okta";
-const PUBLIC_URL: &str = "http://127.0.0.1:3000";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml")
-}
-
-fn python() -> String {
-    std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/latchkey/venv/bin/python",
-            std::env::var("HOME").unwrap()
-        )
-    })
-}
 
 #[derive(Debug, serde::Deserialize)]
 struct Case {
@@ -53,66 +36,6 @@ fn cases() -> BTreeMap<String, Case> {
             (name, case)
         })
         .collect()
-}
-
-/// A listener the external-reference attacks point at: the ACS must never
-/// connect to it (counted for the whole test process).
-struct Canary {
-    url: String,
-    hits: Arc<AtomicUsize>,
-}
-
-fn canary() -> &'static Canary {
-    static CANARY: OnceLock<Canary> = OnceLock::new();
-    CANARY.get_or_init(|| {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/latchkey-canary", listener.local_addr().unwrap());
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        std::thread::spawn(move || {
-            for _ in listener.incoming() {
-                counter.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        Canary { url, hits }
-    })
-}
-
-/// Signed responses for these cases, addressed to this connection.
-fn forge(connection: &str, only: &[&str]) -> BTreeMap<String, String> {
-    let keys = fixtures().join("keys");
-    let key = |name: &str| keys.join(name).display().to_string();
-    let sp = format!("{PUBLIC_URL}/sso/saml/{connection}/metadata");
-    let acs = format!("{PUBLIC_URL}/sso/saml/{connection}/acs");
-    let output = std::process::Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/saml/forge.py"))
-        .args(["--cases", &fixtures().join("cases").display().to_string()])
-        .args(["--idp-key", &key("idp.key"), "--idp-cert", &key("idp.crt")])
-        .args([
-            "--attacker-key",
-            &key("attacker.key"),
-            "--attacker-cert",
-            &key("attacker.crt"),
-        ])
-        .args([
-            "--idp-entity-id",
-            IDP_ENTITY_ID,
-            "--sp-entity-id",
-            &sp,
-            "--acs-url",
-            &acs,
-        ])
-        .args(["--canary-url", &canary().url])
-        .args(["--request-id-prefix", "_req-", "--only"])
-        .args(only)
-        .output()
-        .expect("run forge.py (pysaml2); scripts/test installs it");
-    assert!(
-        output.status.success(),
-        "forge.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("forge.py prints JSON")
 }
 
 struct Setup {
@@ -140,34 +63,9 @@ impl Setup {
     /// A saved SAML connection for `provider`, with the IdP certificate and,
     /// as a rollover slot, the expired one.
     async fn connection(&self, provider: &str, allow_idp_initiated: bool) -> String {
-        let created = self
-            .app
-            .call_json(
-                "create_connection",
-                json!({ "new": { "protocol": "saml", "provider": provider, "display_name": "" } }),
-                Some(&self.admin),
-            )
+        let id = create_saml_connection(&self.app, &self.admin, provider, &idp_certificates())
             .await
-            .json();
-        let id = created["summary"]["id"].as_str().unwrap().to_string();
-        let mapping = created["saml"]["mapping"].clone();
-        let certs = format!(
-            "{}{}",
-            std::fs::read_to_string(fixtures().join("keys/idp.crt")).unwrap(),
-            std::fs::read_to_string(fixtures().join("keys/expired.crt")).unwrap()
-        );
-        let saved = self
-            .app
-            .call_json(
-                "save_saml_connection",
-                json!({ "id": id, "form": {
-                    "provider": provider, "display_name": "", "sso_url": "https://idp.test/sso",
-                    "entity_id": IDP_ENTITY_ID, "certificates_pem": certs, "mapping": mapping
-                }}),
-                Some(&self.admin),
-            )
-            .await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+            .id;
         if allow_idp_initiated {
             let model = sso_connection::Entity::find_by_id(Uuid::parse_str(&id).unwrap())
                 .one(&self.app.db)

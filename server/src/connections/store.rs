@@ -10,7 +10,7 @@ use crate::secrets::{SecretKey, SecretSlot};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set, TransactionTrait,
+    Set,
 };
 use serde_json::{json, Value};
 use shared::catalogue::display_name_or_default;
@@ -288,7 +288,7 @@ pub async fn delete(
 ) -> Result<(), ConnectionError> {
     let existing = find(db, org_id, id).await?;
     let detail = json!({ "display_name": existing.display_name, "protocol": existing.protocol });
-    let txn = db.begin().await?;
+    let (txn, _turn) = crate::db::begin_write(db).await?;
     sso_connection::Entity::delete_by_id(existing.id)
         .exec(&txn)
         .await?;
@@ -324,7 +324,7 @@ pub async fn set_require_sso(
     actor: Actor,
     on: bool,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let (txn, _turn) = crate::db::begin_write(db).await?;
     organization::ActiveModel {
         id: Set(org_id),
         require_sso: Set(on),
@@ -373,7 +373,7 @@ async fn write<F>(
 where
     F: for<'a> FnOnce(&'a sea_orm::DatabaseTransaction) -> WriteFuture<'a>,
 {
-    let txn = db.begin().await?;
+    let (txn, _turn) = crate::db::begin_write(db).await?;
     let model = change(&txn).await?;
     record(&txn, org_id, actor, action, model.id, detail).await?;
     txn.commit().await?;

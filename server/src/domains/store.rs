@@ -8,7 +8,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use shared::domain::{challenge_record_name, check_txt_values, DomainCheckFailure, DomainClaim};
@@ -101,7 +101,7 @@ pub async fn claim(
         record(db, org_id, actor, AuditAction::DomainAdded, false, detail).await?;
         return Err(error);
     }
-    let txn = db.begin().await?;
+    let (txn, _turn) = crate::db::begin_write(db).await?;
     let inserted = ActiveModel {
         org_id: Set(org_id),
         domain: Set(domain.to_string()),
@@ -132,7 +132,7 @@ pub async fn remove(
     actor: Actor,
     domain: &str,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let (txn, _turn) = crate::db::begin_write(db).await?;
     let removed = Entity::delete_many()
         .filter(Column::OrgId.eq(org_id))
         .filter(Column::Domain.eq(domain))
@@ -186,7 +186,7 @@ pub async fn verify(
     let now = Utc::now();
     match looked_up {
         Ok(()) => {
-            let txn = db.begin().await?;
+            let (txn, _turn) = crate::db::begin_write(db).await?;
             // Only a still-pending claim becomes verified; the partial unique
             // index refuses a second verified claim of the domain (a race lost).
             let updated = Entity::update_many()
@@ -219,7 +219,7 @@ pub async fn verify(
             txn.commit().await?;
         }
         Err(failure) => {
-            let txn = db.begin().await?;
+            let (txn, _turn) = crate::db::begin_write(db).await?;
             let stored = serde_json::to_string(&failure).expect("a check failure serializes");
             Entity::update_many()
                 .col_expr(Column::CheckedAt, Expr::value(now))

@@ -25,17 +25,20 @@ use tokio::sync::RwLock;
 pub const ALGORITHM: &str = "RS256";
 /// How long an ID token is valid: also how long a retired key stays published.
 pub const ID_TOKEN_LIFETIME: Duration = Duration::hours(1);
-/// How long an instance signs with the key it loaded before looking again
-/// (another instance, or the CLI, may have rotated).
-const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long an instance signs with the key it loaded before asking which key is
+/// current (another instance, or the CLI, may have rotated): a rotation is in
+/// force on every instance within this time.
+const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The current signing key, loaded once a minute rather than on every token.
+/// The current signing key: which key is current is read at most once a second,
+/// and a key is decrypted and parsed only when it changes.
 #[derive(Clone, Default)]
 pub struct KeyRing {
     cached: Arc<RwLock<Option<Loaded>>>,
 }
 
 struct Loaded {
+    kid: String,
     key: Arc<CoreRsaPrivateSigningKey>,
     at: Instant,
 }
@@ -56,8 +59,12 @@ impl KeyRing {
             Some(model) => model,
             None => insert_new(db, secrets).await?,
         };
-        let key = Arc::new(open(&model, secrets)?);
+        let key = match slot.as_ref() {
+            Some(loaded) if loaded.kid == model.kid => loaded.key.clone(),
+            _ => Arc::new(open(&model, secrets)?),
+        };
         *slot = Some(Loaded {
+            kid: model.kid,
             key: key.clone(),
             at: Instant::now(),
         });

@@ -5,9 +5,10 @@ use crate::entities::{scim_connection, scim_request};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use uuid::Uuid;
@@ -79,14 +80,33 @@ impl Activity {
         pending.records.push(record);
     }
 
-    /// Writes what has gathered since the last flush.
+    /// Writes what has gathered since the last flush, in one transaction that
+    /// takes its turn with the other writers (`db::begin_write`).
     pub async fn flush(&self) -> Result<(), DbErr> {
         let _guard = self.flushing.lock().await;
         let Pending {
             records,
             last_called,
         } = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        for chunk in records.chunks(500) {
+        if last_called.is_empty() {
+            return Ok(());
+        }
+        let (txn, _turn) = crate::db::begin_write(&self.db).await?;
+        // A connection deleted meanwhile takes its entries with it.
+        let live: HashSet<Uuid> = scim_connection::Entity::find()
+            .select_only()
+            .column(scim_connection::Column::Id)
+            .filter(scim_connection::Column::Id.is_in(last_called.keys().copied()))
+            .into_tuple()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        let kept: Vec<&RequestRecord> = records
+            .iter()
+            .filter(|r| live.contains(&r.connection_id))
+            .collect();
+        for chunk in kept.chunks(500) {
             let rows = chunk.iter().map(|r| scim_request::ActiveModel {
                 id: Set(Uuid::new_v4()),
                 connection_id: Set(r.connection_id),
@@ -96,36 +116,34 @@ impl Activity {
                 status: Set(i32::from(r.status)),
                 outcome: Set(r.outcome.chars().take(254).collect()),
             });
-            if let Err(error) = scim_request::Entity::insert_many(rows).exec(&self.db).await {
-                // A connection deleted meanwhile: its entries go with it.
-                tracing::debug!(%error, "dropped SCIM request log entries");
-            }
+            scim_request::Entity::insert_many(rows).exec(&txn).await?;
         }
-        for (connection_id, at) in &last_called {
+        for (connection_id, at) in last_called.iter().filter(|(id, _)| live.contains(id)) {
             scim_connection::Entity::update_many()
                 .col_expr(scim_connection::Column::LastCalledAt, Expr::value(*at))
                 .filter(scim_connection::Column::Id.eq(*connection_id))
-                .exec(&self.db)
+                .exec(&txn)
                 .await?;
-            self.prune(*connection_id).await?;
+            prune(&txn, *connection_id).await?;
         }
-        Ok(())
+        txn.commit().await
     }
+}
 
-    async fn prune(&self, connection_id: Uuid) -> Result<(), DbErr> {
-        let cutoff = scim_request::Entity::find()
+/// Keeps a connection's newest `KEEP_PER_CONNECTION` entries.
+async fn prune(db: &impl ConnectionTrait, connection_id: Uuid) -> Result<(), DbErr> {
+    let cutoff = scim_request::Entity::find()
+        .filter(scim_request::Column::ConnectionId.eq(connection_id))
+        .order_by_desc(scim_request::Column::CreatedAt)
+        .offset(KEEP_PER_CONNECTION)
+        .one(db)
+        .await?;
+    if let Some(cutoff) = cutoff {
+        scim_request::Entity::delete_many()
             .filter(scim_request::Column::ConnectionId.eq(connection_id))
-            .order_by_desc(scim_request::Column::CreatedAt)
-            .offset(KEEP_PER_CONNECTION)
-            .one(&self.db)
+            .filter(scim_request::Column::CreatedAt.lte(cutoff.created_at))
+            .exec(db)
             .await?;
-        if let Some(cutoff) = cutoff {
-            scim_request::Entity::delete_many()
-                .filter(scim_request::Column::ConnectionId.eq(connection_id))
-                .filter(scim_request::Column::CreatedAt.lte(cutoff.created_at))
-                .exec(&self.db)
-                .await?;
-        }
-        Ok(())
     }
+    Ok(())
 }

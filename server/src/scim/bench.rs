@@ -3,7 +3,7 @@
 
 use crate::entities::{membership, user};
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set};
 use shared::members::MemberSource;
 use shared::Role;
 use uuid::Uuid;
@@ -19,7 +19,7 @@ pub async fn seed_users(
     let numbers: Vec<u32> = (0..count).collect();
     for chunk in numbers.chunks(1000) {
         let now = Utc::now();
-        let txn = db.begin().await?;
+        let (txn, _turn) = crate::db::begin_write(db).await?;
         let mut users = Vec::with_capacity(chunk.len());
         let mut memberships = Vec::with_capacity(chunk.len());
         for n in chunk {

@@ -13,7 +13,7 @@ use crate::entities::organization;
 use crate::entities::sso_connection::{self, Model as Connection};
 use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, IntoActiveModel, Set};
 use serde_json::json;
 use shared::sso_event::{ReceivedAttribute, SsoEventKind};
 use shared::Diagnosis;
@@ -218,7 +218,7 @@ impl SsoService {
             };
             return self.refuse(connection, failure, via).await;
         }
-        let txn = self.db.begin().await?;
+        let (txn, _turn) = crate::db::begin_write(&self.db).await?;
         identities::unbind_user(&txn, connection.id, admin_user_id).await?;
         identities::bind(
             &txn,

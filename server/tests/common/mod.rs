@@ -2,6 +2,8 @@
 //! PostgreSQL when `TEST_DATABASE_URL` is set (each test gets its own database).
 #![allow(dead_code)]
 
+pub mod oidc_peer;
+pub mod saml_idp;
 pub mod scim;
 
 use axum::body::Body;
@@ -19,6 +21,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
+/// The public URL test apps that meet a real IdP build their URLs from.
+pub const PUBLIC_URL: &str = "http://127.0.0.1:3000";
 pub const ADMIN_EMAIL: &str = "admin@acme.test";
 pub const MEMBER_EMAIL: &str = "member@acme.test";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -77,6 +81,12 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// The body as the error a server function answered with.
+    pub fn app_error(&self) -> app::error::AppError {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not an AppError ({e}): {}", self.body))
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }

@@ -13,7 +13,7 @@ Usage (the Rust test runs this; requirements in end2end/peers/requirements.txt):
         --attacker-key K/attacker.key --attacker-cert K/attacker.crt \
         [--expired-key K/expired.key --expired-cert K/expired.crt] \
         --idp-entity-id http://idp.test/okta --sp-entity-id SP --acs-url URL \
-        --request-id-prefix _req- [--out DIR] [--only CASE ...]
+        --request-id-prefix _req- [--in-response-to ID] [--out DIR] [--only CASE ...]
 
 with K = server/tests/fixtures/saml/keys (the expired pair defaults to expired.key/.crt
 beside --idp-key). It prints ONE JSON object, {"<case>": "<base64 SAMLResponse>", ...},
@@ -42,7 +42,8 @@ Case files (one JSON object per file in the cases folder):
                   destination            Response Destination (default --acs-url)
                   recipient              SubjectConfirmationData Recipient (default --acs-url)
                   in_response_to         string, or null for IdP-initiated (no InResponseTo
-                                         anywhere); default --request-id-prefix + case name
+                                         anywhere); default --in-response-to if given,
+                                         else --request-id-prefix + case name
                   not_before_offset      seconds from now for Conditions NotBefore (default -60)
                   not_on_or_after_offset seconds from now for Conditions and
                                          SubjectConfirmationData NotOnOrAfter (default 300)
@@ -298,7 +299,9 @@ def build_signed(args, name, case, user):
     shape = case["shape"]
     issuer = ov.get("issuer", args.idp_entity_id)
     server = idp_server(args, issuer, case["key"], shape)
-    irt = ov["in_response_to"] if "in_response_to" in ov else args.request_id_prefix + name
+    irt = ov["in_response_to"] if "in_response_to" in ov else (
+        args.in_response_to or args.request_id_prefix + name
+    )
     destination = ov.get("destination", args.acs_url)
     sign = case["sign"]
     sign_assertion = sign in ("assertion", "both")
@@ -595,6 +598,10 @@ def main(argv=None):
     parser.add_argument("--sp-entity-id", required=True)
     parser.add_argument("--acs-url", required=True)
     parser.add_argument("--request-id-prefix", default="_req-")
+    parser.add_argument(
+        "--in-response-to",
+        help="the request every forged response answers (a sign-in the server started)",
+    )
     parser.add_argument(
         "--canary-url",
         default="http://127.0.0.1:9/latchkey-canary",

@@ -1,0 +1,156 @@
+//! A SAML IdP for tests: pysaml2 (with xmlsec1) renders and signs responses
+//! from the case files in `fixtures/saml/cases/` (see `tests/saml/forge.py`).
+
+use super::{TestApp, PUBLIC_URL};
+use axum::http::StatusCode;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+pub const IDP_ENTITY_ID: &str = "http://idp.test/okta";
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml")
+}
+
+/// The IdP's signing certificate and, as a rollover slot, the expired one.
+pub fn idp_certificates() -> String {
+    let read = |name: &str| std::fs::read_to_string(fixtures().join("keys").join(name)).unwrap();
+    format!("{}{}", read("idp.crt"), read("expired.crt"))
+}
+
+pub fn python() -> String {
+    std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/latchkey/venv/bin/python",
+            std::env::var("HOME").unwrap()
+        )
+    })
+}
+
+/// A listener the external-reference attacks point at: the ACS must never
+/// connect to it (counted for the whole test process).
+pub struct Canary {
+    pub url: String,
+    pub hits: Arc<AtomicUsize>,
+}
+
+pub fn canary() -> &'static Canary {
+    static CANARY: OnceLock<Canary> = OnceLock::new();
+    CANARY.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/latchkey-canary", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for _ in listener.incoming() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Canary { url, hits }
+    })
+}
+
+/// Base64 `SAMLResponse`s for the named cases, answering `_req-<case>` (or
+/// nothing, where a case is IdP-initiated).
+pub fn forge(connection: &str, only: &[&str]) -> BTreeMap<String, String> {
+    run_forge(connection, only, &[])
+}
+
+/// One case's response to the sign-in request `request_id` that the server started.
+pub fn forge_answer(connection: &str, case: &str, request_id: &str) -> String {
+    let mut forged = run_forge(connection, &[case], &["--in-response-to", request_id]);
+    forged.remove(case).expect("the case was forged")
+}
+
+fn run_forge(connection: &str, only: &[&str], extra: &[&str]) -> BTreeMap<String, String> {
+    let keys = fixtures().join("keys");
+    let key = |name: &str| keys.join(name).display().to_string();
+    let sp = format!("{PUBLIC_URL}/sso/saml/{connection}/metadata");
+    let acs = format!("{PUBLIC_URL}/sso/saml/{connection}/acs");
+    let output = std::process::Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/saml/forge.py"))
+        .args(["--cases", &fixtures().join("cases").display().to_string()])
+        .args(["--idp-key", &key("idp.key"), "--idp-cert", &key("idp.crt")])
+        .args([
+            "--attacker-key",
+            &key("attacker.key"),
+            "--attacker-cert",
+            &key("attacker.crt"),
+        ])
+        .args([
+            "--idp-entity-id",
+            IDP_ENTITY_ID,
+            "--sp-entity-id",
+            &sp,
+            "--acs-url",
+            &acs,
+        ])
+        .args(["--canary-url", &canary().url])
+        .args(extra)
+        .args(["--request-id-prefix", "_req-", "--only"])
+        .args(only)
+        .output()
+        .expect("run forge.py (pysaml2); scripts/test installs it");
+    assert!(
+        output.status.success(),
+        "forge.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("forge.py prints JSON")
+}
+
+/// A SAML connection as the admin's browser saved it.
+pub struct SamlConnection {
+    pub id: String,
+    pub provider: String,
+    mapping: serde_json::Value,
+}
+
+/// Creates a SAML connection for `provider` through `app` as `admin` and saves
+/// it trusting `certificates_pem` (this IdP's entity ID and an SSO URL).
+pub async fn create_saml_connection(
+    app: &TestApp,
+    admin: &str,
+    provider: &str,
+    certificates_pem: &str,
+) -> SamlConnection {
+    let created = app
+        .call_json(
+            "create_connection",
+            json!({ "new": { "protocol": "saml", "provider": provider, "display_name": "" } }),
+            Some(admin),
+        )
+        .await
+        .json();
+    let connection = SamlConnection {
+        id: created["summary"]["id"].as_str().unwrap().to_string(),
+        provider: provider.to_string(),
+        mapping: created["saml"]["mapping"].clone(),
+    };
+    save_saml_certificates(app, admin, &connection, certificates_pem).await;
+    connection
+}
+
+/// Saves the connection again, now trusting `certificates_pem`.
+pub async fn save_saml_certificates(
+    app: &TestApp,
+    admin: &str,
+    connection: &SamlConnection,
+    certificates_pem: &str,
+) {
+    let saved = app
+        .call_json(
+            "save_saml_connection",
+            json!({ "id": connection.id, "form": {
+                "provider": connection.provider, "display_name": "",
+                "sso_url": "https://idp.test/sso", "entity_id": IDP_ENTITY_ID,
+                "certificates_pem": certificates_pem, "mapping": connection.mapping
+            }}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+}
