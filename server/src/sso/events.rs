@@ -5,8 +5,8 @@ use crate::entities::sso_event::{ActiveModel, Column, Entity, Model};
 use chrono::Utc;
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use shared::sso_event::{ReceivedAttribute, SsoEvent, SsoEventKind};
 use shared::{Diagnosis, DiagnosisCode};
@@ -62,10 +62,11 @@ fn new_reference() -> String {
 }
 
 /// Stores the event; returns its ID and reference.
-pub async fn record(db: &impl ConnectionTrait, event: NewEvent) -> Result<(Uuid, String), DbErr> {
+pub async fn record(db: &DatabaseConnection, event: NewEvent) -> Result<(Uuid, String), DbErr> {
     let id = Uuid::new_v4();
     let reference = new_reference();
     let diagnosis = event.outcome.as_ref().err();
+    let _turn = crate::db::write_turn(db).await?;
     ActiveModel {
         id: Set(id),
         connection_id: Set(event.connection_id),

@@ -5,17 +5,18 @@ use crate::db::is_unique_violation;
 use crate::entities::saml_replay::{ActiveModel, Column, Entity};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
 };
 use uuid::Uuid;
 
 /// Records the assertion ID; `Ok(false)` when it was already used.
 pub async fn first_use(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     connection_id: Uuid,
     assertion_id: &str,
     remember_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
+    let _turn = crate::db::write_turn(db).await?;
     Entity::delete_many()
         .filter(Column::ExpiresAt.lt(Utc::now()))
         .exec(db)

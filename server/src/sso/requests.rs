@@ -5,7 +5,8 @@
 use crate::entities::sso_request::{ActiveModel, Column, Entity, Model};
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -84,8 +85,9 @@ impl From<Model> for PendingRequest {
     }
 }
 
-pub async fn store(db: &impl ConnectionTrait, new: NewRequest) -> Result<(), DbErr> {
+pub async fn store(db: &DatabaseConnection, new: NewRequest) -> Result<(), DbErr> {
     let now = Utc::now();
+    let _turn = crate::db::write_turn(db).await?;
     purge_expired(db).await?;
     ActiveModel {
         id: Set(new.id),
@@ -113,7 +115,7 @@ pub async fn store(db: &impl ConnectionTrait, new: NewRequest) -> Result<(), DbE
 /// row: the one whose `rows_affected` is 1 gets the request, the other gets
 /// `None` and is refused like any unknown or used request.
 pub async fn take(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     connection_id: Uuid,
     id: &str,
 ) -> Result<Option<PendingRequest>, DbErr> {
@@ -131,6 +133,7 @@ pub async fn take(
     else {
         return Ok(None);
     };
+    let _turn = crate::db::write_turn(db).await?;
     let deleted = Entity::delete_many()
         .filter(Column::Id.eq(id))
         .filter(Column::ConnectionId.eq(connection_id))
