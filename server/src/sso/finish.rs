@@ -161,20 +161,22 @@ impl SsoService {
             Err(JitError::Database(error)) => return Err(error),
             Err(JitError::Account(error)) => return Err(DbErr::Custom(error.to_string())),
         };
+        let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
+        event.user_id = Some(account.user.id);
+        events::record(&self.db, event).await?;
+        crate::metrics::record_sign_in(&connection.protocol, None);
+        // The session and its audit row in one write, in turn with the others.
+        let (txn, _turn) = crate::db::begin_write(&self.db).await?;
         let token = sessions::open_via_sso(
-            &self.db,
+            &txn,
             account.user.id,
             org.id,
             (via.method, connection.id),
             via.client_ip,
         )
         .await?;
-        let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
-        event.user_id = Some(account.user.id);
-        events::record(&self.db, event).await?;
-        crate::metrics::record_sign_in(&connection.protocol, None);
         audit::record(
-            &self.db,
+            &txn,
             AuditEntry {
                 org_id: Some(org.id),
                 actor: Actor::User {
@@ -188,6 +190,7 @@ impl SsoService {
             },
         )
         .await?;
+        txn.commit().await?;
         Ok(SsoOutcome::SignedIn {
             token,
             max_age_secs: SESSION_LIFETIME.num_seconds(),
