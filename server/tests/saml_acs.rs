@@ -797,25 +797,8 @@ async fn starting_a_saml_sign_in_binds_it_to_the_browser() {
         model.active = Set(true);
         model.update(&setup.app.db).await.unwrap();
 
-        // As curl or a host app's server asks: no HTML in Accept, no scripts.
-        let started = setup
-            .app
-            .send(
-                Request::get("/login/acme")
-                    .header(header::ACCEPT, "*/*")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
-        let cookie = started
-            .headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("lk_saml_"))
-            .expect("the browser-binding cookie")
-            .to_string();
+        let started = SamlStart::at(&setup.app).await;
+        let cookie = started.set_cookie.clone();
         let (pair, rest) = cookie.split_once("; ").unwrap();
         let (name, secret) = pair.split_once('=').unwrap();
         assert_eq!(
@@ -823,7 +806,7 @@ async fn starting_a_saml_sign_in_binds_it_to_the_browser() {
             format!("Path=/sso/saml/{okta}/acs; Max-Age=600; {attributes}")
         );
         let request_id = name.strip_prefix("lk_saml_").unwrap();
-        let location = started.header("location").unwrap();
+        let location = started.response.header("location").unwrap();
         assert!(
             location.contains(&format!("RelayState={request_id}")),
             "{location}"

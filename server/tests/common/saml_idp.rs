@@ -1,8 +1,9 @@
 //! A SAML IdP for tests: pysaml2 (with xmlsec1) renders and signs responses
 //! from the case files in `fixtures/saml/cases/` (see `tests/saml/forge.py`).
 
-use super::{TestApp, PUBLIC_URL};
-use axum::http::StatusCode;
+use super::{TestApp, TestResponse, PUBLIC_URL};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -153,4 +154,49 @@ pub async fn save_saml_certificates(
         )
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+}
+
+/// A SAML sign-in started at `/login/acme` by a plain HTTP client (no HTML in
+/// Accept, no scripts): the answer and the browser-binding cookie it set.
+pub struct SamlStart {
+    pub response: TestResponse,
+    /// The whole `Set-Cookie` value, attributes included.
+    pub set_cookie: String,
+}
+
+impl SamlStart {
+    pub async fn at(app: &TestApp) -> Self {
+        let response = app
+            .send(
+                Request::get("/login/acme")
+                    .header(header::ACCEPT, "*/*")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+        let set_cookie = response
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("lk_saml_"))
+            .expect("the browser-binding cookie")
+            .to_string();
+        Self {
+            response,
+            set_cookie,
+        }
+    }
+
+    /// `lk_saml_<request>=<secret>`, as the browser sends it back.
+    pub fn cookie(&self) -> &str {
+        self.set_cookie.split(';').next().unwrap()
+    }
+
+    /// The pending request's id (the cookie's name says it).
+    pub fn request_id(&self) -> &str {
+        let (name, _) = self.cookie().split_once('=').unwrap();
+        name.strip_prefix("lk_saml_").unwrap()
+    }
 }
