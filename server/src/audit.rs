@@ -249,5 +249,6 @@ pub fn to_row(event: audit_event::Model) -> shared::audit::AuditRow {
         success: event.outcome == "success",
         details,
         client_ip: event.client_ip,
+        request_id: event.request_id,
     }
 }

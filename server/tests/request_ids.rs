@@ -45,6 +45,24 @@ async fn audit_rows_and_sso_events_name_the_request_that_wrote_them() {
         app.last_sso_event().await.request_id.as_deref(),
         Some("member-acs-9")
     );
+    // The audit log shows it, so an admin can hand it to whoever reads the logs.
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let page = app
+        .call_json(
+            "get_audit_log",
+            json!({ "query": { "kind": null, "user": "", "page": 0 } }),
+            Some(&admin),
+        )
+        .await
+        .json();
+    let created_row = page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["action"] == "scim_user_created")
+        .expect("the creation is listed")
+        .clone();
+    assert_eq!(created_row["request_id"], json!("idp-create-1"));
     // Written outside a request (the CLI's path): no id.
     let cli_rows = audit_event::Entity::find()
         .filter(audit_event::Column::Actor.eq("cli"))

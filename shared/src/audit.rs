@@ -102,6 +102,9 @@ pub struct AuditRow {
     /// The detail's fields as `key: value` pairs, secrets never among them.
     pub details: Vec<(String, String)>,
     pub client_ip: Option<String>,
+    /// The `X-Request-Id` of the request that wrote the entry: the key to its
+    /// lines in the server's logs. `None` for the CLI and background work.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -115,6 +115,11 @@ pub fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
                                     .map(|(k, v)| format!("{k}: {v}"))
                                     .collect::<Vec<_>>()
                                     .join(" · ")}
+                                {row.request_id.clone().map(|id| view! {
+                                    <span class="block text-slate-500" title="The X-Request-Id of this request: search the server's logs for it">
+                                        {format!("request {id}")}
+                                    </span>
+                                })}
                             </td>
                         </tr>
                     })
