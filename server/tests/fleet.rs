@@ -67,17 +67,6 @@ async fn oidc_callback(app: &TestApp, url: &str, binding: &str) -> TestResponse 
 }
 
 /// Whose session the cookie opens on `app`, if anyone's.
-/// A second try with what one instance accepted: refused, nobody signed in.
-fn assert_refused(response: &TestResponse) {
-    assert_eq!(
-        response.status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        response.body
-    );
-    assert!(response.session_cookie().is_none());
-}
-
 async fn signed_in(app: &TestApp, cookie: &str) -> Option<String> {
     let me = app.call("whoami", "", Some(cookie)).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
@@ -108,7 +97,9 @@ async fn a_saml_sign_in_started_on_one_instance_finishes_on_the_other_once() {
         Some("ada@initech.test")
     );
     // The request was used up on B: A does not take the same response again.
-    assert_refused(&post_acs(&fleet.a, &okta.id, &response, cookie).await);
+    post_acs(&fleet.a, &okta.id, &response, cookie)
+        .await
+        .assert_refused_without_session();
 }
 
 #[tokio::test]
@@ -135,7 +126,9 @@ async fn an_oidc_sign_in_started_on_one_instance_finishes_on_the_other_once() {
         signed_in(&fleet.a, &session).await.as_deref(),
         Some("grace@acme.test")
     );
-    assert_refused(&oidc_callback(&fleet.a, &back, &binding).await);
+    oidc_callback(&fleet.a, &back, &binding)
+        .await
+        .assert_refused_without_session();
 }
 
 /// A certificate saved through A is the one B checks the next response with:

@@ -632,13 +632,7 @@ async fn a_response_that_cannot_be_checked_in_time_is_refused_as_busy() {
             "_req-ok_okta_signed_both",
         )
         .await;
-    assert_eq!(
-        response.status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        response.body
-    );
-    assert!(response.session_cookie().is_none());
+    response.assert_refused_without_session();
     let event = setup.app.last_sso_event().await;
     assert_eq!(event.code.as_deref(), Some("server_busy"), "{event:?}");
     assert_eq!(

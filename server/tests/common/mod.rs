@@ -81,6 +81,12 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// A sign-in refused: 400, and no session cookie set.
+    pub fn assert_refused_without_session(&self) {
+        assert_eq!(self.status, StatusCode::BAD_REQUEST, "{}", self.body);
+        assert!(self.session_cookie().is_none());
+    }
+
     /// The body as the error a server function answered with.
     pub fn app_error(&self) -> app::error::AppError {
         serde_json::from_str(&self.body)
