@@ -1,8 +1,16 @@
-//! Puts the commit the binary was built from into `latchkey --version`.
+//! Puts the commit the binary was built from into `latchkey --version`, and
+//! the site (WASM, JS, CSS, favicon) into the binary when
+//! `LATCHKEY_EMBED_SITE` names its folder (`scripts/lib/build-release` does).
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
+    embed_site();
+    commit();
+}
+
+fn commit() {
     let commit = std::env::var("LATCHKEY_COMMIT").ok().or_else(|| {
         Command::new("git")
             .args(["rev-parse", "--short=12", "HEAD"])
@@ -23,4 +31,65 @@ fn main() {
             println!("cargo:rerun-if-changed={file}");
         }
     }
+}
+
+/// Writes `embedded_site.rs`: in a release build, one `EmbeddedFile` per file
+/// of the site folder `LATCHKEY_EMBED_SITE` names (`.cargo/config.toml` says
+/// `target/site`), with its `.br` and `.gz` copies; otherwise an empty list,
+/// and the server reads a site folder at start-up (`server/src/http/site.rs`).
+fn embed_site() {
+    println!("cargo:rerun-if-env-changed=LATCHKEY_EMBED_SITE");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let release = std::env::var("PROFILE").is_ok_and(|profile| profile == "release");
+    let root = std::env::var_os("LATCHKEY_EMBED_SITE").map(PathBuf::from);
+    let mut code = String::from("pub static FILES: &[EmbeddedFile] = &[\n");
+    if let Some(root) = root.filter(|_| release) {
+        // Watched even while missing, so the build after the site's picks it up.
+        println!("cargo:rerun-if-changed={}", root.display());
+        let mut files = Vec::new();
+        if root.join("pkg").is_dir() {
+            site_files(&root, &mut files);
+        }
+        files.sort();
+        for file in files.iter().filter(|f| !is_copy(f)) {
+            code += &embedded_file(&root, file);
+        }
+    }
+    code += "];\n";
+    std::fs::write(out.join("embedded_site.rs"), code).expect("OUT_DIR is writable");
+}
+
+fn embedded_file(root: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(root).expect("found under the root");
+    let copy = |extension: &str| {
+        let copy = PathBuf::from(format!("{}.{extension}", file.display()));
+        match copy.is_file() {
+            true => format!("Some(include_bytes!({:?}))", copy.display().to_string()),
+            false => "None".into(),
+        }
+    };
+    format!(
+        "    EmbeddedFile {{ path: {:?}, identity: include_bytes!({:?}), brotli: {}, gzip: {} }},\n",
+        relative.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"),
+        file.display().to_string(),
+        copy("br"),
+        copy("gz"),
+    )
+}
+
+fn site_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    for entry in std::fs::read_dir(dir).expect("the site folder is readable") {
+        let path = entry.expect("the site folder is readable").path();
+        if path.is_dir() {
+            site_files(&path, into);
+        } else {
+            println!("cargo:rerun-if-changed={}", path.display());
+            into.push(path);
+        }
+    }
+}
+
+fn is_copy(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("br" | "gz"))
 }

@@ -2,9 +2,6 @@
 # registries only (crates.io, npm, Debian), and sets up PATH and the target folder.
 # Every step is a no-op when the right version is already there.
 
-CARGO_LEPTOS_VERSION=0.3.10
-WASM_BINDGEN_VERSION=0.2.130
-
 # Build output lives outside the clone, so fresh clones (CI) reuse earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latchkey/target}"
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
@@ -35,24 +32,12 @@ ensure_rust_tools() {
     say "Adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown
   fi
-  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-    say "Installing cargo-leptos $CARGO_LEPTOS_VERSION (takes ~11 minutes once)"
-    CARGO_TARGET_DIR="$HOME/.cache/latchkey/tools" \
-      CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-      cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
-  fi
-  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-    say "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-    # Without --locked: its lock file pins a crate this registry does not serve.
-    CARGO_TARGET_DIR="$HOME/.cache/latchkey/tools" \
-      CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-      cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
-  fi
 }
 
-# Tailwind's CLI and wasm-opt (binaryen), which cargo-leptos finds on PATH.
+# Tailwind's CLI, wasm-opt (binaryen) and terser, which scripts/lib/build-release runs.
 ensure_node_tools() {
   if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] \
+    || [ ! -x node_modules/.bin/terser ] \
     || [ package.json -nt node_modules/.package-lock.json ]; then
     say "Installing the npm build tools"
     # npm install, not npm ci: Tailwind's optional per-platform packages break ci here.

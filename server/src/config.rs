@@ -13,8 +13,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the SQLite file and the generated secret key live by default.
     pub data_dir: PathBuf,
-    /// Where cargo-leptos put the site (WASM, JS, CSS, assets).
-    pub site_root: String,
+    /// `LEPTOS_SITE_ROOT`: a folder of site files (WASM, JS, CSS, assets) to
+    /// serve instead of the ones built into the binary.
+    pub site_root: Option<String>,
     /// `LATCHKEY_SECRET_KEY`; when absent a key is generated into `data_dir`.
     pub secret_key: Option<String>,
     /// `LATCHKEY_ALLOW_PRIVATE_URLS`: let admins fetch metadata and discovery
@@ -87,7 +88,7 @@ impl Config {
         let listen = listen_raw
             .parse()
             .map_err(|_| ConfigError::Listen(listen_raw.clone()))?;
-        let site_root = lookup("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+        let site_root = lookup("LEPTOS_SITE_ROOT");
         let secret_key = lookup("LATCHKEY_SECRET_KEY");
         let allow_private_urls = lookup("LATCHKEY_ALLOW_PRIVATE_URLS")
             .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))

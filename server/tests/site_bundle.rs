@@ -1,6 +1,10 @@
-//! The WASM bundle, JS and CSS under `/pkg`: the brotli or gzip copy that
-//! `scripts/lib/precompress-site` wrote goes out as it is, to a browser that
-//! accepts it; a file without copies is gzip-compressed on the fly.
+//! The WASM bundle, JS and CSS under `/pkg`, and the favicon at the root: the
+//! brotli or gzip copy that `scripts/lib/precompress-site` wrote goes out as
+//! it is, to a browser that accepts it; a file without copies is
+//! gzip-compressed on the fly. These tests give the server a site folder
+//! (`LEPTOS_SITE_ROOT`); the release binary carries the same files inside
+//! itself, which the browser tests use (scripts/lib/e2e runs it from another
+//! folder).
 
 mod common;
 
@@ -82,6 +86,7 @@ async fn nothing_outside_the_bundle_folder_is_served() {
         "/pkg/%2e%2e/secret.key",
         "/pkg/..%2fsecret.key",
         "/pkg/%2e%2e%2fsecret.key",
+        "/secret.key",
     ] {
         let answer = fetch(&app, path, "br, gzip").await;
         assert!(
@@ -91,4 +96,40 @@ async fn nothing_outside_the_bundle_folder_is_served() {
         );
         assert!(answer.status.is_client_error(), "{path}: {}", answer.status);
     }
+}
+
+#[tokio::test]
+async fn an_unchanged_file_is_answered_not_modified_and_the_favicon_is_at_the_root() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/latchkey.wasm"), b"\0asm the bundle").unwrap();
+    std::fs::write(site.path().join("favicon.ico"), b"an icon").unwrap();
+    let root = site.path().display().to_string();
+    let app = TestApp::spawn_with(&[("LEPTOS_SITE_ROOT", root.as_str())]).await;
+
+    let first = fetch(&app, "/pkg/latchkey.wasm", "").await;
+    assert_eq!(seen(&first), (StatusCode::OK, None, "\0asm the bundle"));
+    assert_eq!(first.header("content-type"), Some("application/wasm"));
+    assert_eq!(first.header("cache-control"), Some("no-cache"));
+    let etag = first.header("etag").expect("an ETag").to_string();
+    let again = app
+        .send(
+            Request::get("/pkg/latchkey.wasm")
+                .header(header::IF_NONE_MATCH, &etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.body.as_str()),
+        (StatusCode::NOT_MODIFIED, "")
+    );
+
+    let icon = fetch(&app, "/favicon.ico", "").await;
+    assert_eq!(seen(&icon), (StatusCode::OK, None, "an icon"));
+    assert_eq!(icon.header("content-type"), Some("image/x-icon"));
+    assert_eq!(
+        fetch(&app, "/no-such-page", "").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

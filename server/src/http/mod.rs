@@ -13,6 +13,7 @@ mod request_id;
 mod saml;
 pub mod scim;
 mod setup_link;
+mod site;
 mod sso;
 
 use crate::backend::ServerBackend;
@@ -26,17 +27,21 @@ use crate::sso::SsoService;
 use crate::throttle::{SignInThrottle, ThrottlePolicy};
 use app::backend::BackendHandle;
 use app::{shell, App};
-use axum::extract::FromRef;
+use axum::body::Body;
+use axum::extract::{FromRef, Path, State};
 use axum::handler::Handler;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, render_app_async_with_context, LeptosRoutes};
 use sea_orm::DatabaseConnection;
+use site::{SiteBundle, SiteSource};
 use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted by forms and server functions.
@@ -55,6 +60,8 @@ pub struct AppState {
     pub scim: crate::scim::Scim,
     /// Latchkey as the OpenID Provider of host apps.
     pub provider: crate::provider::Provider,
+    /// The WASM bundle, JS, CSS and favicon, held in memory.
+    site: Arc<SiteBundle>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -109,9 +116,18 @@ impl AppState {
             },
             provisioning: crate::provisioning::ProvisioningService { scim: scim.clone() },
         };
+        let (site, source) = SiteBundle::for_site_root(config.site_root.as_deref());
+        tracing::info!(?source, "site files loaded");
+        // HydrationScripts reads the split manifest under this folder; with
+        // the site embedded there is none (a path under a file names nothing)
+        // and the page context gives the manifest instead.
+        let leptos_site_root = match source {
+            SiteSource::Folder(folder) => folder,
+            SiteSource::Embedded => "/dev/null/embedded-site".into(),
+        };
         let leptos = LeptosOptions::builder()
             .output_name(option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("latchkey"))
-            .site_root(config.site_root.as_str())
+            .site_root(leptos_site_root)
             .site_pkg_dir("pkg")
             .site_addr(config.listen)
             .build();
@@ -124,6 +140,7 @@ impl AppState {
             sso,
             scim,
             provider,
+            site: Arc::new(site),
         })
     }
 }
@@ -147,8 +164,12 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let backend = state.backend.clone();
+        let split_manifest = state.site.split_manifest();
         move || {
             provide_context(backend.clone());
+            if let Some(manifest) = split_manifest.clone() {
+                provide_context(manifest);
+            }
             headers::provide_page_nonce();
         }
     };
@@ -160,12 +181,18 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(health::router())
         .merge(sso::router())
-        .nest_service("/pkg", site_bundle(&state.config.site_root))
-        .leptos_routes_with_context(&state, routes, context.clone(), page_shell)
+        .route(
+            "/pkg/{*file}",
+            get(site_bundle_file).layer(CompressionLayer::new().gzip(true)),
+        )
+        .leptos_routes_with_context(&state, routes, context.clone(), page_shell.clone())
         // Pages stream uncompressed so Suspense chunks arrive at once.
         .fallback(
-            file_and_error_handler_with_context::<AppState, _>(context, shell)
-                .layer(CompressionLayer::new().gzip(true)),
+            root_file_or_page(
+                state.site.clone(),
+                render_app_async_with_context(context, page_shell),
+            )
+            .layer(CompressionLayer::new().gzip(true)),
         )
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     // SCIM has its own bearer-token guard and a larger body limit (big group PATCHes);
@@ -198,15 +225,36 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The WASM bundle, JS and CSS. `scripts/lib/precompress-site` writes a
-/// brotli (`.br`, quality 11) and a gzip (`.gz`) copy of each file after the
-/// build; the one the browser accepts goes out as it is (brotli is a quarter
-/// smaller than gzip on the WASM, and costs no CPU per request). A file
-/// without copies is gzip-compressed on the fly.
-fn site_bundle(site_root: &str) -> tower_http::compression::Compression<ServeDir> {
-    use tower::Layer;
-    let files = ServeDir::new(std::path::Path::new(site_root).join("pkg"))
-        .precompressed_br()
-        .precompressed_gzip();
-    CompressionLayer::new().gzip(true).layer(files)
+/// A file of the site's `/pkg` folder (see [`site`]).
+async fn site_bundle_file(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    state
+        .site
+        .respond(&format!("pkg/{file}"), &headers)
+        .unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// Anything no route claims: a file at the site's root (the favicon), else
+/// the app's own "not found" page.
+fn root_file_or_page<R>(
+    site: Arc<SiteBundle>,
+    render_page: impl Fn(Request<Body>) -> R + Clone + Send + Sync + 'static,
+) -> impl Fn(Request<Body>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
+       + Clone
+       + Send
+       + Sync
+       + 'static
+where
+    R: std::future::Future<Output = Response> + Send + 'static,
+{
+    move |request: Request<Body>| {
+        let path = request.uri().path().trim_start_matches('/');
+        match site.respond(path, request.headers()) {
+            Some(file) => Box::pin(std::future::ready(file)),
+            None => Box::pin(render_page(request)),
+        }
+    }
 }
