@@ -128,6 +128,10 @@ async fn an_unchanged_file_is_answered_not_modified_and_the_favicon_is_at_the_ro
     let icon = fetch(&app, "/favicon.ico", "").await;
     assert_eq!(seen(&icon), (StatusCode::OK, None, "an icon"));
     assert_eq!(icon.header("content-type"), Some("image/x-icon"));
+    let posted = app
+        .send(Request::post("/favicon.ico").body(Body::empty()).unwrap())
+        .await;
+    assert_ne!(posted.body, "an icon", "only GET and HEAD read a file");
     assert_eq!(
         fetch(&app, "/no-such-page", "").await.status,
         StatusCode::NOT_FOUND

@@ -30,7 +30,7 @@ use app::{shell, App};
 use axum::body::Body;
 use axum::extract::{FromRef, Path, State};
 use axum::handler::Handler;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -237,22 +237,24 @@ async fn site_bundle_file(
         .unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
 
-/// Anything no route claims: a file at the site's root (the favicon), else
-/// the app's own "not found" page.
+type ResponseFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// Anything no route claims: a file at the site's root (the favicon) to a
+/// GET or HEAD, else the app's own "not found" page.
 fn root_file_or_page<R>(
     site: Arc<SiteBundle>,
     render_page: impl Fn(Request<Body>) -> R + Clone + Send + Sync + 'static,
-) -> impl Fn(Request<Body>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
-       + Clone
-       + Send
-       + Sync
-       + 'static
+) -> impl Fn(Request<Body>) -> ResponseFuture + Clone + Send + Sync + 'static
 where
     R: std::future::Future<Output = Response> + Send + 'static,
 {
     move |request: Request<Body>| {
+        let reads = matches!(*request.method(), Method::GET | Method::HEAD);
         let path = request.uri().path().trim_start_matches('/');
-        match site.respond(path, request.headers()) {
+        match reads
+            .then(|| site.respond(path, request.headers()))
+            .flatten()
+        {
             Some(file) => Box::pin(std::future::ready(file)),
             None => Box::pin(render_page(request)),
         }

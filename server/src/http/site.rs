@@ -88,12 +88,8 @@ impl SiteBundle {
         Self::from_files(embedded::FILES.iter().map(|file| {
             let copy = |bytes: Option<&'static [u8]>| bytes.map(Bytes::from_static);
             let identity = Bytes::from_static(file.identity);
-            (
-                file.path.to_string(),
-                identity,
-                copy(file.brotli),
-                copy(file.gzip),
-            )
+            let site_file = SiteFile::new(file.path, identity, copy(file.brotli), copy(file.gzip));
+            (file.path.to_string(), site_file)
         }))
     }
 
@@ -118,25 +114,12 @@ impl SiteBundle {
             let identity = read(path)?;
             let brotli = read(&format!("{path}.br"));
             let gzip = read(&format!("{path}.gz"));
-            Some((path.clone(), identity, brotli, gzip))
+            Some((path.clone(), SiteFile::new(path, identity, brotli, gzip)))
         }))
     }
 
-    fn from_files(
-        files: impl Iterator<Item = (String, Bytes, Option<Bytes>, Option<Bytes>)>,
-    ) -> SiteBundle {
-        let files: HashMap<String, SiteFile> = files
-            .map(|(path, identity, brotli, gzip)| {
-                let file = SiteFile {
-                    content_type: content_type(&path),
-                    etag: etag(&identity),
-                    identity,
-                    brotli,
-                    gzip,
-                };
-                (path, file)
-            })
-            .collect();
+    fn from_files(files: impl Iterator<Item = (String, SiteFile)>) -> SiteBundle {
+        let files: HashMap<String, SiteFile> = files.collect();
         let split_manifest = files
             .get(&format!("{PKG_DIR}/{SPLIT_MANIFEST}"))
             .and_then(|file| serde_json::from_slice(&file.identity).ok());
@@ -166,6 +149,16 @@ impl SiteBundle {
 }
 
 impl SiteFile {
+    fn new(path: &str, identity: Bytes, brotli: Option<Bytes>, gzip: Option<Bytes>) -> SiteFile {
+        SiteFile {
+            content_type: content_type(path),
+            etag: etag(&identity),
+            identity,
+            brotli,
+            gzip,
+        }
+    }
+
     fn respond(&self, request: &HeaderMap) -> Response {
         let mut headers = HeaderMap::new();
         headers.insert(header::ETAG, self.etag.clone());
