@@ -68,13 +68,25 @@ fn embedded_file(root: &Path, file: &Path) -> String {
             false => "None".into(),
         }
     };
+    let content = std::fs::read(file).expect("the site file is readable");
     format!(
-        "    EmbeddedFile {{ path: {:?}, identity: include_bytes!({:?}), brotli: {}, gzip: {} }},\n",
+        "    EmbeddedFile {{ path: {:?}, etag: {:?}, identity: include_bytes!({:?}), brotli: {}, gzip: {} }},\n",
         relative.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"),
+        etag(&content),
         file.display().to_string(),
         copy("br"),
         copy("gz"),
     )
+}
+
+/// A tag that changes with the content; worked out here so the server need
+/// not read the embedded bytes at start-up (they stay out of its memory
+/// until a browser asks for them).
+fn etag(content: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    content.hash(&mut hasher);
+    format!("\"{:016x}-{}\"", hasher.finish(), content.len())
 }
 
 fn site_files(dir: &Path, into: &mut Vec<PathBuf>) {

@@ -38,6 +38,7 @@ const SPLIT_LOADER: &str = "__wasm_split.______________________.js";
 /// and the precompressed copies that were beside it.
 pub struct EmbeddedFile {
     pub path: &'static str,
+    pub etag: &'static str,
     pub identity: &'static [u8],
     pub brotli: Option<&'static [u8]>,
     pub gzip: Option<&'static [u8]>,
@@ -87,8 +88,13 @@ impl SiteBundle {
     fn embedded() -> SiteBundle {
         Self::from_files(embedded::FILES.iter().map(|file| {
             let copy = |bytes: Option<&'static [u8]>| bytes.map(Bytes::from_static);
-            let identity = Bytes::from_static(file.identity);
-            let site_file = SiteFile::new(file.path, identity, copy(file.brotli), copy(file.gzip));
+            let site_file = SiteFile {
+                content_type: content_type(file.path),
+                etag: HeaderValue::from_static(file.etag),
+                identity: Bytes::from_static(file.identity),
+                brotli: copy(file.brotli),
+                gzip: copy(file.gzip),
+            };
             (file.path.to_string(), site_file)
         }))
     }
@@ -114,7 +120,10 @@ impl SiteBundle {
             let identity = read(path)?;
             let brotli = read(&format!("{path}.br"));
             let gzip = read(&format!("{path}.gz"));
-            Some((path.clone(), SiteFile::new(path, identity, brotli, gzip)))
+            Some((
+                path.clone(),
+                SiteFile::from_bytes(path, identity, brotli, gzip),
+            ))
         }))
     }
 
@@ -149,7 +158,12 @@ impl SiteBundle {
 }
 
 impl SiteFile {
-    fn new(path: &str, identity: Bytes, brotli: Option<Bytes>, gzip: Option<Bytes>) -> SiteFile {
+    fn from_bytes(
+        path: &str,
+        identity: Bytes,
+        brotli: Option<Bytes>,
+        gzip: Option<Bytes>,
+    ) -> SiteFile {
         SiteFile {
             content_type: content_type(path),
             etag: etag(&identity),
@@ -248,8 +262,8 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// A strong validator for one binary's lifetime: the same bytes give the
-/// same tag, which is all a browser's revalidation needs.
+/// A strong validator: the same bytes give the same tag, which is all a
+/// browser's revalidation needs (`build.rs` tags embedded files the same way).
 fn etag(content: &[u8]) -> HeaderValue {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     content.hash(&mut hasher);
