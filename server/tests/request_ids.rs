@@ -63,6 +63,16 @@ async fn audit_rows_and_sso_events_name_the_request_that_wrote_them() {
         .expect("the creation is listed")
         .clone();
     assert_eq!(created_row["request_id"], json!("idp-create-1"));
+    // The connection's sign-in events show it too.
+    let events = app
+        .call_json(
+            "get_sso_events",
+            json!({ "connection_id": app.last_sso_event().await.connection_id.to_string() }),
+            Some(&admin),
+        )
+        .await
+        .json();
+    assert_eq!(events[0]["request_id"], json!("member-acs-9"));
     // Written outside a request (the CLI's path): no id.
     let cli_rows = audit_event::Entity::find()
         .filter(audit_event::Column::Actor.eq("cli"))

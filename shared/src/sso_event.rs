@@ -61,6 +61,8 @@ pub struct SsoEvent {
     pub attributes: Vec<ReceivedAttribute>,
     /// Why it failed; `None` on success.
     pub diagnosis: Option<Diagnosis>,
+    /// The `X-Request-Id` of the request that recorded it, for the server's logs.
+    pub request_id: Option<String>,
 }
 
 /// A connection a member may sign in with when the organization has several.

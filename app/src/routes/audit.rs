@@ -3,6 +3,7 @@
 
 use crate::components::fields::INPUT_CLASS;
 use crate::components::pager::Pager;
+use crate::components::request_id::RequestId;
 use crate::components::stacked_table as stacked;
 use crate::functions::audit::get_audit_log;
 use crate::routes::settings::AccessError;
@@ -115,11 +116,7 @@ pub fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
                                     .map(|(k, v)| format!("{k}: {v}"))
                                     .collect::<Vec<_>>()
                                     .join(" · ")}
-                                {row.request_id.clone().map(|id| view! {
-                                    <span class="block text-slate-500" title="The X-Request-Id of this request: search the server's logs for it">
-                                        {format!("request {id}")}
-                                    </span>
-                                })}
+                                <RequestId id=row.request_id.clone()/>
                             </td>
                         </tr>
                     })

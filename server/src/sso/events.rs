@@ -145,6 +145,7 @@ fn to_view(model: Model) -> SsoEvent {
         last_name: model.last_name,
         attributes: serde_json::from_str(&model.attributes).unwrap_or_default(),
         diagnosis,
+        request_id: model.request_id,
     }
 }
 

@@ -4,6 +4,7 @@
 //! through a server function and shown inline.
 
 use crate::components::fields::{PRIMARY_BUTTON, SECONDARY_BUTTON};
+use crate::components::request_id::RequestId;
 use crate::functions::sso::{get_sso_event, get_sso_events};
 use leptos::prelude::*;
 use shared::sso_event::{SsoEvent, SsoEventKind};
@@ -226,6 +227,7 @@ pub fn TestResult(event: SsoEvent) -> impl IntoView {
                     ". Members can sign in through this connection."
                 </p>
                 <p class="mt-1 text-xs text-emerald-800">"Subject (NameID / sub): " <code>{event.subject.clone()}</code></p>
+                <RequestId id=event.request_id.clone()/>
                 {attributes}
             </div>
         }
@@ -254,14 +256,15 @@ pub fn TestResult(event: SsoEvent) -> impl IntoView {
                         </thead>
                         <tbody>
                             <tr class="align-top">
-                                <td data-testid="expected" class="break-all pr-3 font-mono text-xs">{diagnosis.expected.clone()}</td>
-                                <td data-testid="received" class="break-all font-mono text-xs">{diagnosis.received.clone()}</td>
+                                <td data-testid="expected" class="wrap-anywhere pr-3 font-mono text-xs">{diagnosis.expected.clone()}</td>
+                                <td data-testid="received" class="wrap-anywhere font-mono text-xs">{diagnosis.received.clone()}</td>
                             </tr>
                         </tbody>
                     </table>
                 })}
                 {diagnosis.detail.clone().map(|d| view! { <p class="mt-2 text-sm text-slate-700">{d}</p> })}
                 <p class="mt-2 text-xs text-slate-600">"Reference " {event.reference.clone()}</p>
+                <RequestId id=event.request_id.clone()/>
                 {attributes}
             </div>
         }
@@ -380,6 +383,7 @@ fn EventDetail(event: SsoEvent) -> impl IntoView {
         view! {
             <div class="mt-2 text-sm">
                 <p>"Signed in " {event.email.clone()} " · subject " <code>{event.subject.clone()}</code></p>
+                <RequestId id=event.request_id.clone()/>
                 <Attributes event/>
             </div>
         }
