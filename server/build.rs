@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "src/http/site_files.rs"]
+mod site_files;
+
 fn main() {
     embed_site();
     commit();
@@ -48,7 +51,7 @@ fn embed_site() {
         println!("cargo:rerun-if-changed={}", root.display());
         let mut files = Vec::new();
         if root.join("pkg").is_dir() {
-            site_files(&root, &mut files);
+            collect_site_files(&root, &mut files);
         }
         files.sort();
         for file in files.iter().filter(|f| !is_copy(f)) {
@@ -72,29 +75,19 @@ fn embedded_file(root: &Path, file: &Path) -> String {
     format!(
         "    EmbeddedFile {{ path: {:?}, etag: {:?}, identity: include_bytes!({:?}), brotli: {}, gzip: {} }},\n",
         relative.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"),
-        etag(&content),
+        site_files::etag(&content),
         file.display().to_string(),
         copy("br"),
         copy("gz"),
     )
 }
 
-/// A tag that changes with the content; worked out here so the server need
-/// not read the embedded bytes at start-up (they stay out of its memory
-/// until a browser asks for them).
-fn etag(content: &[u8]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    content.hash(&mut hasher);
-    format!("\"{:016x}-{}\"", hasher.finish(), content.len())
-}
-
-fn site_files(dir: &Path, into: &mut Vec<PathBuf>) {
+fn collect_site_files(dir: &Path, into: &mut Vec<PathBuf>) {
     println!("cargo:rerun-if-changed={}", dir.display());
     for entry in std::fs::read_dir(dir).expect("the site folder is readable") {
         let path = entry.expect("the site folder is readable").path();
         if path.is_dir() {
-            site_files(&path, into);
+            collect_site_files(&path, into);
         } else {
             println!("cargo:rerun-if-changed={}", path.display());
             into.push(path);
@@ -103,5 +96,5 @@ fn site_files(dir: &Path, into: &mut Vec<PathBuf>) {
 }
 
 fn is_copy(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("br" | "gz"))
+    path.to_str().is_some_and(site_files::is_compressed_copy)
 }

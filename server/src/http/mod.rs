@@ -14,6 +14,7 @@ mod saml;
 pub mod scim;
 mod setup_link;
 mod site;
+mod site_files;
 mod sso;
 
 use crate::backend::ServerBackend;

@@ -13,13 +13,13 @@
 //! is (brotli is a quarter smaller than gzip on the WASM, and costs no CPU per
 //! request). A file without copies is gzip-compressed on the fly.
 
+use super::site_files::{self, is_compressed_copy};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use leptos::prelude::ArcStoredValue;
 use leptos::WasmSplitManifest;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 mod embedded {
@@ -62,7 +62,7 @@ pub struct SiteBundle {
 }
 
 /// Where the site comes from, as the server says at start-up.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum SiteSource {
     Embedded,
     Folder(String),
@@ -116,15 +116,20 @@ impl SiteBundle {
             tracing::warn!(root = %root.display(), "no site files found; pages will not hydrate");
         }
         let read = |path: &str| std::fs::read(root.join(path)).ok().map(Bytes::from);
-        Self::from_files(paths.iter().filter(|p| !is_copy(p)).filter_map(|path| {
-            let identity = read(path)?;
-            let brotli = read(&format!("{path}.br"));
-            let gzip = read(&format!("{path}.gz"));
-            Some((
-                path.clone(),
-                SiteFile::from_bytes(path, identity, brotli, gzip),
-            ))
-        }))
+        Self::from_files(
+            paths
+                .iter()
+                .filter(|p| !is_compressed_copy(p))
+                .filter_map(|path| {
+                    let identity = read(path)?;
+                    let brotli = read(&format!("{path}.br"));
+                    let gzip = read(&format!("{path}.gz"));
+                    Some((
+                        path.clone(),
+                        SiteFile::from_bytes(path, identity, brotli, gzip),
+                    ))
+                }),
+        )
     }
 
     fn from_files(files: impl Iterator<Item = (String, SiteFile)>) -> SiteBundle {
@@ -224,10 +229,6 @@ fn is_root_asset(name: &str) -> bool {
     matches!(extension.as_deref(), Some("ico" | "png" | "svg" | "txt"))
 }
 
-fn is_copy(path: &str) -> bool {
-    path.ends_with(".br") || path.ends_with(".gz")
-}
-
 /// Paths of the regular files under `dir`, relative to `root`, with `/`.
 fn collect_files(root: &Path, dir: &Path, into: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -262,13 +263,8 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// A strong validator: the same bytes give the same tag, which is all a
-/// browser's revalidation needs (`build.rs` tags embedded files the same way).
 fn etag(content: &[u8]) -> HeaderValue {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    content.hash(&mut hasher);
-    HeaderValue::from_str(&format!("\"{:016x}-{}\"", hasher.finish(), content.len()))
-        .expect("hex digits are a valid header value")
+    HeaderValue::from_str(&site_files::etag(content)).expect("hex digits are a valid header value")
 }
 
 #[cfg(test)]
