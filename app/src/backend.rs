@@ -6,7 +6,7 @@ use crate::error::AppError;
 use async_trait::async_trait;
 use shared::connection::{
     AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
-    OidcForm, SamlForm,
+    OidcForm, SamlForm, SpKeyChange, SpKeyPurpose,
 };
 use shared::provisioning::{EnableScimForm, IssuedToken, ProvisioningOverview};
 use shared::sso_event::{SsoChoice, SsoEvent};
@@ -82,6 +82,16 @@ pub trait Backend: Send + Sync + 'static {
         admin: &CurrentUser,
         id: &str,
         form: SamlForm,
+    ) -> Result<ConnectionDetail, AppError>;
+
+    /// Rotates one of the connection's own SAML keys, or removes the one a
+    /// rotation replaced.
+    async fn change_sp_key(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        purpose: SpKeyPurpose,
+        change: SpKeyChange,
     ) -> Result<ConnectionDetail, AppError>;
 
     /// Runs OpenID discovery first; saves only when it succeeds.

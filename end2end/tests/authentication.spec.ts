@@ -132,6 +132,50 @@ test.describe("Settings > Authentication", () => {
     await screenshot(page, "saml-certificate-rollover");
   });
 
+  test("signed requests and encrypted assertions: switches, certificates, rotation", async ({ page }) => {
+    await openAuthentication(page);
+    await createConnection(page, "SAML", "Other identity provider", "Keys IdP");
+    const keys = page.getByRole("region", { name: "Signing and encryption certificates" });
+    await expect(keys.getByLabel("Signing certificate", { exact: true })).toHaveValue(/BEGIN CERTIFICATE/);
+    await expect(keys.getByLabel("Encryption certificate", { exact: true })).toHaveValue(/BEGIN CERTIFICATE/);
+    await keys.getByRole("button", { name: "Copy Encryption certificate" }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toMatch(/^-----BEGIN CERTIFICATE-----\n/);
+
+    // Metadata that asks for signed requests turns the switch on for review.
+    await page.getByText("Paste metadata XML instead").click();
+    await page
+      .getByLabel("Metadata XML", { exact: true })
+      .fill(OKTA_METADATA.replace('WantAuthnRequestsSigned="false"', 'WantAuthnRequestsSigned="true"'));
+    await page.getByRole("button", { name: "Import XML" }).click();
+    await expect(page.getByText("The metadata asks for signed requests")).toBeVisible();
+    await expect(page.getByLabel("Sign AuthnRequests")).toBeChecked();
+    await page.getByLabel("Require encrypted assertions").check();
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await expect(page.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
+    await expect(page.getByLabel("Sign AuthnRequests")).toBeChecked();
+    await expect(page.getByLabel("Require encrypted assertions")).toBeChecked();
+    const doctor = page.locator("[data-check=saml_sp_keys]");
+    await expect(doctor).toContainText("Requests are signed");
+    await expect(doctor).toContainText("Only encrypted assertions are accepted");
+    const metadataUrl = await page.getByLabel("Audience URI / Entity ID", { exact: true }).inputValue();
+    const metadata = await (await page.request.get(metadataUrl)).text();
+    expect(metadata).toContain('AuthnRequestsSigned="true"');
+    expect(metadata).toContain('use="encryption"');
+    await screenshot(page, "saml-signing-and-encryption");
+
+    // Rotation keeps the old key until the admin removes it.
+    await keys.getByRole("button", { name: "Rotate encryption key" }).click();
+    await expect(page.getByRole("status").filter({ hasText: "New encryption key made" })).toBeVisible();
+    await expect(keys.getByText("The old encryption certificate is still accepted")).toBeVisible();
+    await expect(doctor).toContainText("An old encryption key is still kept");
+    expect((await (await page.request.get(metadataUrl)).text()).match(/use="encryption"/g)).toHaveLength(2);
+    await screenshot(page, "saml-encryption-key-rotated");
+    await keys.getByRole("button", { name: "Remove old encryption key" }).click();
+    await expect(page.getByRole("status").filter({ hasText: "Old encryption key removed" })).toBeVisible();
+    await expect(keys.getByRole("button", { name: "Rotate encryption key" })).toBeVisible();
+    expect((await (await page.request.get(metadataUrl)).text()).match(/use="encryption"/g)).toHaveLength(1);
+  });
+
   test("an OIDC connection runs discovery against a real OpenID Provider", async ({ page }) => {
     await openAuthentication(page);
     await createConnection(page, "OIDC", "Okta");

@@ -32,6 +32,7 @@ fn main() {
         idp_entity_id: IDP.into(),
         certificates,
         allow_idp_initiated: false,
+        sign_requests: false,
     };
     // The server prepares a connection's settings once (`sso::saml_flow`).
     let settings = PreparedSettings::new(settings, Utc::now());
@@ -40,7 +41,8 @@ fn main() {
     let validate = || {
         let xml = envelope::decode(&response).unwrap();
         let facts = envelope::inspect(&xml).unwrap();
-        let assertion = verify(&settings, &xml, &facts, Some(&request_id), Utc::now()).unwrap();
+        let assertion =
+            verify(&settings, &xml, &facts, Some(&request_id), Utc::now(), &[]).unwrap();
         map_identity(&assertion, &mapping).unwrap()
     };
     assert_eq!(validate().email, "ada@initech.test");

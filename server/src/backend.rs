@@ -17,7 +17,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::json;
 use shared::connection::{
     AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
-    OidcForm, SamlForm,
+    OidcForm, SamlForm, SpKeyChange, SpKeyPurpose,
 };
 use shared::provisioning::{EnableScimForm, IssuedToken, ProvisioningOverview};
 use shared::sso_event::SsoEvent;
@@ -304,6 +304,23 @@ impl Backend for ServerBackend {
         form: SamlForm,
     ) -> Result<ConnectionDetail, AppError> {
         self.connections.save_saml(admin, id, form).await
+    }
+
+    async fn change_sp_key(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        purpose: SpKeyPurpose,
+        change: SpKeyChange,
+    ) -> Result<ConnectionDetail, AppError> {
+        match change {
+            SpKeyChange::Rotate => self.connections.rotate_sp_key(admin, id, purpose).await,
+            SpKeyChange::RemovePrevious => {
+                self.connections
+                    .remove_previous_sp_key(admin, id, purpose)
+                    .await
+            }
+        }
     }
 
     async fn save_oidc_connection(

@@ -32,6 +32,8 @@ pub enum SecretSlot<'a> {
     WebhookSecret(Uuid),
     /// `op_signing_keys.private_key` of the key with this `kid`.
     SigningKey(&'a str),
+    /// `saml_sp_keys.private_key` of the key with this id.
+    SamlKey(Uuid),
 }
 
 impl SecretSlot<'_> {
@@ -43,6 +45,7 @@ impl SecretSlot<'_> {
             SecretSlot::PkceVerifier(id) => format!("latchkey:v2:sso_request.pkce_verifier:{id}"),
             SecretSlot::WebhookSecret(id) => format!("latchkey:v2:host_apps.webhook_secret:{id}"),
             SecretSlot::SigningKey(kid) => format!("latchkey:v2:op_signing_keys.private_key:{kid}"),
+            SecretSlot::SamlKey(id) => format!("latchkey:v2:saml_sp_keys.private_key:{id}"),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use server::saml::metadata::{parse_idp_metadata, sp_metadata_xml, MetadataError};
+use server::saml::metadata::{parse_idp_metadata, sp_metadata_xml, MetadataError, SpMetadataKeys};
 
 const SCHEMA: &str = "tests/schemas/saml-schema-metadata-2.0.xsd";
 
@@ -65,7 +65,7 @@ const INPUTS: &[(&str, &str)] = &[
 #[test]
 fn sp_metadata_has_the_expected_shape() {
     let (entity_id, acs) = INPUTS[1];
-    let xml = sp_metadata_xml(entity_id, acs);
+    let xml = sp_metadata_xml(entity_id, acs, &SpMetadataKeys::default());
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<md:EntityDescriptor "));
     assert!(xml.contains("entityID=\"https://sso.example.com/saml/metadata?tenant=a&amp;conn=&lt;b&gt;&quot;&apos;\""));
 
@@ -107,7 +107,7 @@ fn sp_metadata_has_the_expected_shape() {
 
 #[test]
 fn our_own_metadata_is_refused_as_idp_metadata() {
-    let xml = sp_metadata_xml(INPUTS[0].0, INPUTS[0].1);
+    let xml = sp_metadata_xml(INPUTS[0].0, INPUTS[0].1, &SpMetadataKeys::default());
     assert_eq!(
         parse_idp_metadata(&xml).unwrap_err(),
         MetadataError::ServiceProviderMetadata
@@ -123,7 +123,7 @@ fn sp_metadata_validates_against_the_saml_metadata_schema() {
         return;
     }
     for (entity_id, acs) in INPUTS {
-        let xml = sp_metadata_xml(entity_id, acs);
+        let xml = sp_metadata_xml(entity_id, acs, &SpMetadataKeys::default());
         let (ok, output) = validate(&xml);
         assert!(
             ok,
@@ -134,7 +134,7 @@ fn sp_metadata_validates_against_the_saml_metadata_schema() {
 
     // The check has teeth: the schema refuses NameIDFormat after the
     // AssertionConsumerService, and a missing protocolSupportEnumeration.
-    let xml = sp_metadata_xml(INPUTS[0].0, INPUTS[0].1);
+    let xml = sp_metadata_xml(INPUTS[0].0, INPUTS[0].1, &SpMetadataKeys::default());
     let name_id_line = xml
         .lines()
         .find(|l| l.contains("<md:NameIDFormat>"))
@@ -181,5 +181,83 @@ fn idp_fixtures_are_schema_valid() {
             .join(file);
         let (ok, output) = validate_file(&path);
         assert!(ok, "{file}:\n{output}");
+    }
+}
+
+fn keys_for_test() -> SpMetadataKeys {
+    let certificate = |name: &str| {
+        server::saml::sp_keys::generate(name)
+            .unwrap()
+            .certificate
+            .der
+    };
+    SpMetadataKeys {
+        sign_requests: true,
+        signing: vec![certificate("signing")],
+        encryption: vec![certificate("encryption new"), certificate("encryption old")],
+    }
+}
+
+#[test]
+fn sp_metadata_publishes_our_signing_and_encryption_certificates() {
+    let keys = keys_for_test();
+    let (entity_id, acs) = INPUTS[0];
+    let xml = sp_metadata_xml(entity_id, acs, &keys);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let sp = doc
+        .descendants()
+        .find(|n| n.has_tag_name("SPSSODescriptor"))
+        .unwrap();
+    assert_eq!(sp.attribute("AuthnRequestsSigned"), Some("true"));
+    let children: Vec<_> = sp.children().filter(|n| n.is_element()).collect();
+    let names: Vec<&str> = children.iter().map(|n| n.tag_name().name()).collect();
+    assert_eq!(
+        names,
+        [
+            "KeyDescriptor",
+            "KeyDescriptor",
+            "KeyDescriptor",
+            "NameIDFormat",
+            "AssertionConsumerService"
+        ]
+    );
+    let published: Vec<(Option<&str>, Vec<u8>)> = children[..3]
+        .iter()
+        .map(|d| {
+            let text = d
+                .descendants()
+                .find(|n| n.has_tag_name("X509Certificate"))
+                .and_then(|n| n.text())
+                .unwrap();
+            use base64::Engine;
+            (
+                d.attribute("use"),
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        published,
+        vec![
+            (Some("signing"), keys.signing[0].clone()),
+            (Some("encryption"), keys.encryption[0].clone()),
+            (Some("encryption"), keys.encryption[1].clone()),
+        ]
+    );
+    let methods: Vec<&str> = children[1]
+        .children()
+        .filter(|n| n.has_tag_name("EncryptionMethod"))
+        .filter_map(|n| n.attribute("Algorithm"))
+        .collect();
+    assert_eq!(methods[0], "http://www.w3.org/2009/xmlenc11#aes256-gcm");
+    assert!(methods.contains(&"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"));
+    assert!(!methods
+        .iter()
+        .any(|m| m.contains("rsa-1_5") || m.contains("tripledes")));
+    if xmllint_available() {
+        let (ok, output) = validate(&xml);
+        assert!(ok, "schema validation failed:\n{output}\n{xml}");
     }
 }

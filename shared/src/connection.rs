@@ -103,10 +103,53 @@ pub struct SamlSettings {
     pub mapping: AttributeMapping,
     #[serde(default)]
     pub allow_idp_initiated: bool,
+    #[serde(default)]
+    pub sign_requests: bool,
+    #[serde(default)]
+    pub require_encryption: bool,
+    /// Latchkey's own certificates for this connection, current first.
+    #[serde(default)]
+    pub sp_certificates: Vec<SpCertificate>,
     /// Whether this server accepts a plain http:// IdP SSO URL; the form and
     /// the doctor check with the server's rule.
     #[serde(default)]
     pub url_policy: IdpUrlPolicy,
+}
+
+/// What one of Latchkey's own SAML keys is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SpKeyPurpose {
+    Signing,
+    Encryption,
+}
+
+impl SpKeyPurpose {
+    pub fn label(self) -> &'static str {
+        match self {
+            SpKeyPurpose::Signing => "Signing certificate",
+            SpKeyPurpose::Encryption => "Encryption certificate",
+        }
+    }
+}
+
+/// What the admin does to one of Latchkey's SAML keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpKeyChange {
+    /// A new current key; the old one stays published and keeps decrypting.
+    Rotate,
+    /// Forget the key a rotation replaced.
+    RemovePrevious,
+}
+
+/// One of Latchkey's certificates for a SAML connection, as the admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpCertificate {
+    pub purpose: SpKeyPurpose,
+    /// `false` for the key a rotation replaced, still published and still
+    /// decrypting until the admin removes it.
+    pub current: bool,
+    pub pem: String,
+    pub facts: CertificateFacts,
 }
 
 /// An OIDC connection's saved details. The secret itself never leaves the server.
@@ -181,6 +224,12 @@ pub struct SamlForm {
     /// Accept sign-ins started at the identity provider (no request of ours).
     #[serde(default)]
     pub allow_idp_initiated: bool,
+    /// Sign AuthnRequests with the connection's signing key.
+    #[serde(default)]
+    pub sign_requests: bool,
+    /// Refuse assertions that are not encrypted.
+    #[serde(default)]
+    pub require_encryption: bool,
 }
 
 /// The OIDC form. A blank secret keeps the stored one.
@@ -207,6 +256,9 @@ pub struct MetadataImport {
     pub sso_url: String,
     pub certificates_pem: String,
     pub certificates: Vec<CertificateFacts>,
+    /// The IdP's metadata says it wants signed AuthnRequests.
+    #[serde(default)]
+    pub wants_signed_requests: bool,
 }
 
 /// Field names used by the forms and their error messages.
@@ -349,6 +401,9 @@ pub fn connection_checks(
                 certificate_error: saml.certificate_error.clone(),
                 mapping: saml.mapping.clone(),
                 url_policy: saml.url_policy,
+                sign_requests: saml.sign_requests,
+                require_encryption: saml.require_encryption,
+                sp_certificates: saml.sp_certificates.clone(),
             },
             now_unix,
         ),
@@ -414,7 +469,7 @@ mod tests {
                 email: " email".into(),
                 ..okta_mapping()
             },
-            allow_idp_initiated: false,
+            ..SamlForm::default()
         };
         let errors = validate_saml_form(&bad, IdpUrlPolicy::HttpsOnly);
         for f in [

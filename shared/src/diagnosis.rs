@@ -34,6 +34,9 @@ pub enum DiagnosisCode {
     IdpErrorStatus,
     BrowserMismatch,
     NameIdNotPersistent,
+    AssertionNotEncrypted,
+    AssertionUndecryptable,
+    EncryptionAlgorithmRefused,
     // OpenID Connect.
     DiscoveryFailed,
     InvalidClient,
@@ -70,6 +73,9 @@ impl DiagnosisCode {
         DiagnosisCode::IdpErrorStatus,
         DiagnosisCode::BrowserMismatch,
         DiagnosisCode::NameIdNotPersistent,
+        DiagnosisCode::AssertionNotEncrypted,
+        DiagnosisCode::AssertionUndecryptable,
+        DiagnosisCode::EncryptionAlgorithmRefused,
         DiagnosisCode::DiscoveryFailed,
         DiagnosisCode::InvalidClient,
         DiagnosisCode::RedirectUriMismatch,
@@ -106,6 +112,9 @@ impl DiagnosisCode {
             DiagnosisCode::IdpErrorStatus => "idp_error_status",
             DiagnosisCode::BrowserMismatch => "browser_mismatch",
             DiagnosisCode::NameIdNotPersistent => "name_id_not_persistent",
+            DiagnosisCode::AssertionNotEncrypted => "assertion_not_encrypted",
+            DiagnosisCode::AssertionUndecryptable => "assertion_undecryptable",
+            DiagnosisCode::EncryptionAlgorithmRefused => "encryption_algorithm_refused",
             DiagnosisCode::DiscoveryFailed => "discovery_failed",
             DiagnosisCode::InvalidClient => "invalid_client",
             DiagnosisCode::RedirectUriMismatch => "redirect_uri_mismatch",
@@ -151,7 +160,10 @@ impl DiagnosisCode {
             | IdpInitiatedNotAllowed
             | IdpErrorStatus
             | BrowserMismatch
-            | NameIdNotPersistent => Some(Protocol::Saml),
+            | NameIdNotPersistent
+            | AssertionNotEncrypted
+            | AssertionUndecryptable
+            | EncryptionAlgorithmRefused => Some(Protocol::Saml),
             DiscoveryFailed | InvalidClient | RedirectUriMismatch | StateMismatch
             | NonceMismatch | IdTokenInvalid | TokenRequestFailed | EmailClaimMissing
             | EmailNotVerified | IdpError => Some(Protocol::Oidc),
@@ -183,6 +195,9 @@ impl DiagnosisCode {
             IdpErrorStatus => "Identity provider reported an error",
             BrowserMismatch => "Sign-in finished in a different browser",
             NameIdNotPersistent => "NameID changes at every sign-in",
+            AssertionNotEncrypted => "Assertion not encrypted",
+            AssertionUndecryptable => "Assertion encrypted for another key",
+            EncryptionAlgorithmRefused => "Encryption algorithm not accepted",
             DiscoveryFailed => "Endpoint discovery failed",
             InvalidClient => "Client ID or secret rejected",
             RedirectUriMismatch => "Redirect URI mismatch",
@@ -292,6 +307,20 @@ impl DiagnosisCode {
                 "The identity provider sent a transient NameID: a new random value at each \
                  sign-in. Latchkey recognises a person by their NameID, so it cannot tell \
                  whether this is the same person as last time."
+            }
+            AssertionNotEncrypted => {
+                "This connection requires encrypted assertions, but the identity provider \
+                 sent the assertion in plain text, so it was refused."
+            }
+            AssertionUndecryptable => {
+                "The identity provider encrypted the assertion, but none of this \
+                 connection's encryption keys can open it: it was encrypted for another \
+                 certificate, such as an old one or another application's."
+            }
+            EncryptionAlgorithmRefused => {
+                "The identity provider encrypted the assertion with an algorithm that is not \
+                 accepted: RSA PKCS#1 v1.5 key transport and Triple DES can be broken, and \
+                 other algorithms are not supported."
             }
             DiscoveryFailed => {
                 "The OpenID configuration could not be read from the Issuer URL, so it is \
@@ -457,6 +486,23 @@ impl DiagnosisCode {
                  the Unique User Identifier claim as persistent; ADFS: a persistent or \
                  email NameID claim rule), save, and run Test Connection again."
             }
+            AssertionNotEncrypted => {
+                "In your identity provider, turn on assertion encryption for this \
+                 application with the Encryption certificate from Service provider details \
+                 (or import the SP metadata URL again). Or, if encryption is not needed, \
+                 turn off Require encrypted assertions on this connection."
+            }
+            AssertionUndecryptable => {
+                "Give your identity provider this connection's current Encryption certificate \
+                 from Service provider details, or import the SP metadata URL again, then run \
+                 Test Connection. The expected and received values show which certificates \
+                 were involved."
+            }
+            EncryptionAlgorithmRefused => {
+                "In your identity provider's encryption settings, choose AES-256-GCM (or \
+                 AES-256-CBC) for the assertion and RSA-OAEP for the key transport, save, and \
+                 run Test Connection again."
+            }
             DiscoveryFailed => {
                 "Open the Issuer URL followed by /.well-known/openid-configuration in a \
                  browser. If it does not load, copy the Issuer URL exactly from your \
@@ -589,6 +635,9 @@ mod tests {
         ("admin_link_required", None),
         ("user_deleted", None),
         ("name_id_not_persistent", Some(Protocol::Saml)),
+        ("assertion_not_encrypted", Some(Protocol::Saml)),
+        ("assertion_undecryptable", Some(Protocol::Saml)),
+        ("encryption_algorithm_refused", Some(Protocol::Saml)),
         ("email_attribute_missing", Some(Protocol::Saml)),
         ("invalid_saml_response", Some(Protocol::Saml)),
         ("audience_mismatch", Some(Protocol::Saml)),
@@ -716,6 +765,12 @@ mod tests {
             (D::EmailClaimMissing, &["email scope"]),
             (D::IdpInitiatedNotAllowed, &["login URL"]),
             (D::BrowserMismatch, &["same browser", "https"]),
+            (
+                D::AssertionNotEncrypted,
+                &["Encryption certificate", "Require encrypted assertions"],
+            ),
+            (D::AssertionUndecryptable, &["Encryption certificate"]),
+            (D::EncryptionAlgorithmRefused, &["AES-256-GCM", "RSA-OAEP"]),
         ];
         for (c, needles) in cases {
             for needle in *needles {

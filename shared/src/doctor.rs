@@ -30,6 +30,7 @@ pub mod check_key {
     pub const SAML_CERTIFICATE: &str = "saml_certificate";
     pub const SAML_CERTIFICATE_VALIDITY: &str = "saml_certificate_validity";
     pub const SAML_ATTRIBUTE_MAPPING: &str = "saml_attribute_mapping";
+    pub const SAML_SP_KEYS: &str = "saml_sp_keys";
     pub const OIDC_ISSUER_URL: &str = "oidc_issuer_url";
     pub const OIDC_CLIENT_ID: &str = "oidc_client_id";
     pub const OIDC_CLIENT_SECRET: &str = "oidc_client_secret";
@@ -42,6 +43,7 @@ pub mod check_key {
         SAML_CERTIFICATE,
         SAML_CERTIFICATE_VALIDITY,
         SAML_ATTRIBUTE_MAPPING,
+        SAML_SP_KEYS,
         OIDC_ISSUER_URL,
         OIDC_CLIENT_ID,
         OIDC_CLIENT_SECRET,
@@ -182,6 +184,13 @@ pub struct SamlSetup {
     /// Whether the IdP SSO URL may use plain http:// on this server.
     #[serde(default)]
     pub url_policy: IdpUrlPolicy,
+    #[serde(default)]
+    pub sign_requests: bool,
+    #[serde(default)]
+    pub require_encryption: bool,
+    /// Latchkey's own certificates for the connection.
+    #[serde(default)]
+    pub sp_certificates: Vec<crate::connection::SpCertificate>,
 }
 
 /// What the OIDC discovery document announced.
@@ -303,7 +312,55 @@ pub fn saml_checks(setup: &SamlSetup, now_unix: i64) -> Vec<DoctorCheck> {
         checks.push(certificate_validity_check(&setup.certificates, now_unix));
     }
     checks.push(mapping_check(&setup.mapping));
+    checks.extend(sp_keys_check(setup));
     checks
+}
+
+/// What the identity provider must hold of Latchkey's own keys, shown once a
+/// connection signs its requests, requires encryption, or keeps an old key.
+fn sp_keys_check(setup: &SamlSetup) -> Option<DoctorCheck> {
+    use crate::connection::SpKeyPurpose;
+    let (key, label) = (check_key::SAML_SP_KEYS, "Signing and encryption");
+    let current = |purpose: SpKeyPurpose| {
+        setup
+            .sp_certificates
+            .iter()
+            .find(|c| c.purpose == purpose && c.current)
+            .map(|c| c.facts.sha256_fingerprint.clone())
+            .unwrap_or_else(|| "(made when the page is next opened)".into())
+    };
+    if let Some(old) = setup.sp_certificates.iter().find(|c| !c.current) {
+        let word = match old.purpose {
+            SpKeyPurpose::Signing => "signing",
+            SpKeyPurpose::Encryption => "encryption",
+        };
+        return Some(DoctorCheck::new(
+            key,
+            label,
+            CheckStatus::Warning,
+            format!(
+                "An old {word} key is still kept after a rotation. Once your identity provider uses the new {} (SHA-256 {}), remove the old key under Signing and encryption certificates.",
+                old.purpose.label(),
+                current(old.purpose)
+            ),
+            Some(old.facts.sha256_fingerprint.clone()),
+        ));
+    }
+    let mut duties = Vec::new();
+    if setup.sign_requests {
+        duties.push(format!(
+            "Requests are signed: your identity provider must hold the Signing certificate (SHA-256 {}).",
+            current(SpKeyPurpose::Signing)
+        ));
+    }
+    if setup.require_encryption {
+        duties.push(format!(
+            "Only encrypted assertions are accepted: your identity provider must encrypt them for the Encryption certificate (SHA-256 {}).",
+            current(SpKeyPurpose::Encryption)
+        ));
+    }
+    (!duties.is_empty())
+        .then(|| DoctorCheck::new(key, label, CheckStatus::Pass, duties.join(" "), None))
 }
 
 fn entity_id_check(value: &str) -> DoctorCheck {
@@ -762,7 +819,65 @@ mod tests {
             certificate_error: None,
             mapping: IdentityProvider::Okta.default_mapping(),
             url_policy: IdpUrlPolicy::HttpsOnly,
+            ..SamlSetup::default()
         }
+    }
+
+    fn sp_certificate(
+        purpose: crate::connection::SpKeyPurpose,
+        current: bool,
+        name: &str,
+    ) -> crate::connection::SpCertificate {
+        crate::connection::SpCertificate {
+            purpose,
+            current,
+            pem: String::new(),
+            facts: cert(name, NOW, NOW + 3650 * DAY),
+        }
+    }
+
+    #[test]
+    fn the_keys_check_says_what_the_idp_must_hold_and_warns_of_an_old_key() {
+        use crate::connection::SpKeyPurpose::{Encryption, Signing};
+        let keys = vec![
+            sp_certificate(Signing, true, "signing"),
+            sp_certificate(Encryption, true, "encryption"),
+        ];
+        let quiet = SamlSetup {
+            sp_certificates: keys.clone(),
+            ..good_saml()
+        };
+        assert!(saml_checks(&quiet, NOW)
+            .iter()
+            .all(|c| c.key != check_key::SAML_SP_KEYS));
+
+        let both = SamlSetup {
+            sign_requests: true,
+            require_encryption: true,
+            sp_certificates: keys.clone(),
+            ..good_saml()
+        };
+        let check = saml_check(&both, check_key::SAML_SP_KEYS);
+        assert_eq!(check.status, CheckStatus::Pass);
+        assert_well_formed(&check);
+        let signing = &keys[0].facts.sha256_fingerprint;
+        let encryption = &keys[1].facts.sha256_fingerprint;
+        assert_eq!(
+            check.message,
+            format!("Requests are signed: your identity provider must hold the Signing certificate (SHA-256 {signing}). Only encrypted assertions are accepted: your identity provider must encrypt them for the Encryption certificate (SHA-256 {encryption}).")
+        );
+
+        let mut rotated = keys.clone();
+        rotated.push(sp_certificate(Encryption, false, "old encryption"));
+        let kept = SamlSetup {
+            sp_certificates: rotated,
+            ..good_saml()
+        };
+        let check = saml_check(&kept, check_key::SAML_SP_KEYS);
+        assert_eq!(check.status, CheckStatus::Warning);
+        assert_well_formed(&check);
+        assert!(check.message.contains(encryption), "{}", check.message);
+        assert!(ready_to_test(&saml_checks(&kept, NOW)));
     }
 
     fn good_oidc() -> OidcSetup {

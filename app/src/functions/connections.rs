@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use server_fn::codec::Json;
 use shared::connection::{
     AuthenticationOverview, ConnectionDetail, ConnectionPageData, MetadataImport, MetadataSource,
-    NewConnection, OidcForm, SamlForm,
+    NewConnection, OidcForm, SamlForm, SpKeyChange, SpKeyPurpose,
 };
 
 #[server(endpoint = "get_authentication_overview", input = Json)]
@@ -84,6 +84,20 @@ pub async fn import_saml_metadata(source: MetadataSource) -> Result<MetadataImpo
     let admin = require_integrations_admin().await?;
     backend()?
         .import_saml_metadata(&admin, source)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "change_sp_key", input = Json)]
+pub async fn change_sp_key(
+    id: String,
+    purpose: SpKeyPurpose,
+    change: SpKeyChange,
+) -> Result<ConnectionDetail, AppError> {
+    use crate::ssr::{backend, fail, require_integrations_admin};
+    let admin = require_integrations_admin().await?;
+    backend()?
+        .change_sp_key(&admin, &id, purpose, change)
         .await
         .map_err(fail)
 }

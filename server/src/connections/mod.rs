@@ -2,6 +2,7 @@
 //! settings pages (service-provider URLs, saved settings, doctor checks).
 
 pub mod service;
+pub mod sp_keys;
 pub mod store;
 pub mod view;
 

@@ -2,6 +2,7 @@
 //! organization, call the store, and turn the result into views and errors the
 //! pages understand.
 
+use super::sp_keys::{self, SpKeyError};
 use super::store::{self, ConnectionError};
 use super::{view, PublicUrls};
 use crate::accounts;
@@ -17,7 +18,7 @@ use app::error::AppError;
 use sea_orm::DatabaseConnection;
 use shared::connection::{
     field, AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
-    OidcForm, SamlForm,
+    OidcForm, SamlForm, SpKeyPurpose,
 };
 use shared::{CurrentUser, FieldError, FieldErrors, IdpUrlPolicy};
 use uuid::Uuid;
@@ -38,6 +39,13 @@ impl From<ConnectionError> for AppError {
             ConnectionError::Invalid(errors) => AppError::Invalid(errors),
             ConnectionError::Database(e) => internal(e),
         }
+    }
+}
+
+fn sp_key_error(error: SpKeyError) -> AppError {
+    match error {
+        SpKeyError::Database(e) => internal(e),
+        other => field_error("sp_keys", other.code(), other.to_string()),
     }
 }
 
@@ -81,8 +89,24 @@ impl ConnectionService {
         IdpUrlPolicy::from_allow_private_urls(self.outbound.allow_private_addresses)
     }
 
-    fn detail(&self, model: &crate::entities::sso_connection::Model) -> ConnectionDetail {
-        view::detail(model, &self.urls, now_unix(), self.url_policy())
+    /// The page's view of a connection; a SAML one with Latchkey's own
+    /// certificates, made the first time they are shown.
+    async fn detail(
+        &self,
+        model: &crate::entities::sso_connection::Model,
+    ) -> Result<ConnectionDetail, AppError> {
+        let mut detail = view::detail(model, &self.urls, now_unix(), self.url_policy());
+        if let Some(saml) = detail.saml.as_mut() {
+            let keys = sp_keys::ensure(&self.db, &self.secrets, model.id)
+                .await
+                .map_err(internal)?;
+            saml.sp_certificates = sp_keys::certificates(&keys);
+            // The doctor speaks of the keys too.
+            detail.checks =
+                shared::connection::connection_checks(detail.saml.as_ref(), None, None, now_unix());
+            detail.summary.health = shared::doctor::overall_status(&detail.checks);
+        }
+        Ok(detail)
     }
 
     pub async fn overview(&self, admin: &CurrentUser) -> Result<AuthenticationOverview, AppError> {
@@ -194,13 +218,13 @@ impl ConnectionService {
     ) -> Result<ConnectionDetail, AppError> {
         let org_id = self.org_id(admin).await?;
         let model = store::create(&self.db, org_id, actor(admin), new).await?;
-        Ok(self.detail(&model))
+        self.detail(&model).await
     }
 
     pub async fn get(&self, admin: &CurrentUser, id: &str) -> Result<ConnectionDetail, AppError> {
         let org_id = self.org_id(admin).await?;
         let model = store::find(&self.db, org_id, id).await?;
-        Ok(self.detail(&model))
+        self.detail(&model).await
     }
 
     pub async fn save_saml(
@@ -212,7 +236,7 @@ impl ConnectionService {
         let org_id = self.org_id(admin).await?;
         let model =
             store::save_saml(&self.db, org_id, id, actor(admin), form, self.url_policy()).await?;
-        Ok(self.detail(&model))
+        self.detail(&model).await
     }
 
     pub async fn save_oidc(
@@ -237,7 +261,7 @@ impl ConnectionService {
             discovered,
         )
         .await?;
-        Ok(self.detail(&model))
+        self.detail(&model).await
     }
 
     pub async fn import_metadata(
@@ -288,6 +312,7 @@ impl ConnectionService {
             sso_url: metadata.sso_url,
             certificates_pem,
             certificates,
+            wants_signed_requests: metadata.wants_signed_requests,
         })
     }
 
@@ -299,7 +324,57 @@ impl ConnectionService {
     ) -> Result<ConnectionDetail, AppError> {
         let org_id = self.org_id(admin).await?;
         let model = store::set_active(&self.db, org_id, id, actor(admin), active).await?;
-        Ok(self.detail(&model))
+        self.detail(&model).await
+    }
+
+    /// Rotates one of the connection's own SAML keys (`sp_keys::rotate`).
+    pub async fn rotate_sp_key(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        purpose: SpKeyPurpose,
+    ) -> Result<ConnectionDetail, AppError> {
+        let model = self.saml_connection(admin, id).await?;
+        let purpose = sp_keys::from_shared(purpose);
+        sp_keys::rotate(
+            &self.db,
+            &self.secrets,
+            model.org_id,
+            actor(admin),
+            model.id,
+            purpose,
+        )
+        .await
+        .map_err(sp_key_error)?;
+        self.detail(&model).await
+    }
+
+    /// Removes the key a rotation replaced (`sp_keys::remove_previous`).
+    pub async fn remove_previous_sp_key(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+        purpose: SpKeyPurpose,
+    ) -> Result<ConnectionDetail, AppError> {
+        let model = self.saml_connection(admin, id).await?;
+        let purpose = sp_keys::from_shared(purpose);
+        sp_keys::remove_previous(&self.db, model.org_id, actor(admin), model.id, purpose)
+            .await
+            .map_err(sp_key_error)?;
+        self.detail(&model).await
+    }
+
+    async fn saml_connection(
+        &self,
+        admin: &CurrentUser,
+        id: &str,
+    ) -> Result<crate::entities::sso_connection::Model, AppError> {
+        let org_id = self.org_id(admin).await?;
+        let model = store::find(&self.db, org_id, id).await?;
+        if model.protocol != shared::Protocol::Saml.key() {
+            return Err(AppError::NotFound);
+        }
+        Ok(model)
     }
 
     pub async fn delete(&self, admin: &CurrentUser, id: &str) -> Result<(), AppError> {

@@ -102,6 +102,8 @@ pub async fn create(
         saml_entity_id: Set(String::new()),
         saml_certificates: Set(String::new()),
         allow_idp_initiated: Set(false),
+        saml_sign_requests: Set(false),
+        saml_require_encryption: Set(false),
         mapping_email: Set(mapping.email),
         mapping_first_name: Set(mapping.first_name),
         mapping_last_name: Set(mapping.last_name),
@@ -175,11 +177,15 @@ pub async fn save_saml(
     model.mapping_last_name = Set(form.mapping.last_name);
     model.mapping_full_name = Set(form.mapping.full_name);
     model.allow_idp_initiated = Set(form.allow_idp_initiated);
+    model.saml_sign_requests = Set(form.sign_requests);
+    model.saml_require_encryption = Set(form.require_encryption);
     model.updated_at = Set(Utc::now());
     let detail = json!({
         "protocol": "saml",
-        "fields": ["sso_url", "entity_id", "certificates", "mapping", "allow_idp_initiated"],
+        "fields": ["sso_url", "entity_id", "certificates", "mapping", "allow_idp_initiated", "sign_requests", "require_encryption"],
         "allow_idp_initiated": form.allow_idp_initiated,
+        "sign_requests": form.sign_requests,
+        "require_encryption": form.require_encryption,
     });
     write(
         db,
@@ -378,6 +384,25 @@ where
     record(&txn, org_id, actor, action, model.id, detail).await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// Audits a change to a connection made outside its row (its SAML keys).
+pub(super) async fn record_update(
+    txn: &sea_orm::DatabaseTransaction,
+    org_id: Uuid,
+    actor: Actor,
+    connection_id: Uuid,
+    detail: Value,
+) -> Result<(), DbErr> {
+    record(
+        txn,
+        org_id,
+        actor,
+        AuditAction::ConnectionUpdated,
+        connection_id,
+        detail,
+    )
+    .await
 }
 
 async fn record(

@@ -44,6 +44,10 @@ fn saml_settings(model: &sso_connection::Model, url_policy: IdpUrlPolicy) -> Sam
         certificate_error,
         mapping: mapping(model),
         allow_idp_initiated: model.allow_idp_initiated,
+        sign_requests: model.saml_sign_requests,
+        require_encryption: model.saml_require_encryption,
+        // Read from their own table by `sp_keys::certificates`.
+        sp_certificates: Vec::new(),
         url_policy,
     }
 }

@@ -11,6 +11,7 @@ pub mod org_domain;
 pub mod organization;
 pub mod retired_account;
 pub mod saml_replay;
+pub mod saml_sp_key;
 pub mod scim_connection;
 pub mod scim_group;
 pub mod scim_group_member;

@@ -16,6 +16,10 @@ pub struct Model {
     pub saml_entity_id: String,
     pub saml_certificates: String,
     pub allow_idp_initiated: bool,
+    /// Sign AuthnRequests with the connection's signing key.
+    pub saml_sign_requests: bool,
+    /// Refuse assertions that are not encrypted.
+    pub saml_require_encryption: bool,
     pub mapping_email: String,
     pub mapping_first_name: String,
     pub mapping_last_name: String,

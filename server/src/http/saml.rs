@@ -2,7 +2,7 @@
 //! Assertion Consumer Service.
 
 use super::AppState;
-use crate::connections::{store, PublicUrls};
+use crate::connections::{sp_keys, store, PublicUrls};
 use crate::sso::binding::{BrowserCookies, Flow};
 use crate::sso::saml_flow::AcsForm;
 use axum::body::Bytes;
@@ -38,10 +38,18 @@ async fn metadata(State(state): State<AppState>, Path(connection_id): Path<Strin
     let Some(connection) = found.filter(|c| c.protocol == Protocol::Saml.key()) else {
         return (StatusCode::NOT_FOUND, "No SAML connection has this ID.").into_response();
     };
+    let keys = match sp_keys::ensure(&state.db, &state.secrets, connection.id).await {
+        Ok(keys) => keys,
+        Err(error) => {
+            tracing::error!(%error, "SAML keys unavailable");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
     let urls = PublicUrls::new(&state.config.public_url);
     let xml = crate::saml::metadata::sp_metadata_xml(
         &urls.sp_entity_id(connection.id),
         &urls.acs_url(connection.id),
+        &sp_keys::metadata_keys(&keys, connection.saml_sign_requests),
     );
     (
         [(

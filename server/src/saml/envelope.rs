@@ -32,6 +32,11 @@ pub struct Envelope {
     pub status_message: Option<String>,
     /// Whether the Response or the Assertion carries an `ds:Signature`.
     pub signed: bool,
+    /// Whether the Response itself carries one.
+    pub response_signed: bool,
+    /// The assertion is an `EncryptedAssertion`: the assertion facts below are
+    /// read once it is decrypted (`decrypt::open`, then `inspect` again).
+    pub encrypted: bool,
     /// The signature algorithms named by the document's signatures.
     pub signature_methods: Vec<String>,
     /// DER of every certificate embedded in a signature's KeyInfo.
@@ -113,21 +118,21 @@ pub fn inspect(xml: &str) -> Result<Envelope, Diagnosis> {
     // Before anything else reads a signature: xmlsec would act on what it names.
     super::signature_shape::check(root)?;
 
-    if root
-        .descendants()
-        .any(|n| is(n, ASSERTION_NS, "EncryptedAssertion"))
-    {
-        return Err(malformed(
-            "The assertion is encrypted. Turn off assertion encryption for this application in your identity provider.",
-        ));
-    }
     let assertions: Vec<Node> = root
         .descendants()
-        .filter(|n| is(*n, ASSERTION_NS, "Assertion"))
+        .filter(|n| is(*n, ASSERTION_NS, "Assertion") || is(*n, ASSERTION_NS, "EncryptedAssertion"))
         .collect();
     match assertions.as_slice() {
         [] if !envelope.is_success() => return Ok(envelope),
         [] => return Err(malformed("The response contains no assertion.")),
+        [encrypted] if is(*encrypted, ASSERTION_NS, "EncryptedAssertion") => {
+            if encrypted.parent_element() != Some(root) {
+                return Err(malformed(
+                    "The EncryptedAssertion is not a child of the Response.",
+                ));
+            }
+            envelope.encrypted = true;
+        }
         [assertion] => read_assertion(*assertion, &mut envelope)?,
         several => {
             return Err(malformed(format!(
@@ -205,6 +210,9 @@ fn read_signatures(root: Node, envelope: &mut Envelope) {
             .is_some_and(|p| is(p, PROTOCOL_NS, "Response") || is(p, ASSERTION_NS, "Assertion"))
         {
             envelope.signed = true;
+        }
+        if parent == Some(root) {
+            envelope.response_signed = true;
         }
         for node in signature.descendants() {
             if is(node, DSIG_NS, "SignatureMethod") {
@@ -292,6 +300,39 @@ mod tests {
             assert_eq!(error.code, DiagnosisCode::InvalidSamlResponse, "{bad}");
             assert!(error.detail.is_some());
         }
+    }
+
+    #[test]
+    fn an_encrypted_assertion_is_read_later_and_must_be_the_responses_child() {
+        let encrypted = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" InResponseTo="_req1" Destination="https://sp/acs"><saml:Issuer>https://idp</saml:Issuer><saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion></samlp:Response>"#;
+        let envelope = inspect(encrypted).unwrap();
+        assert!(envelope.encrypted);
+        assert!(!envelope.response_signed);
+        assert_eq!(envelope.in_response_to.as_deref(), Some("_req1"));
+        assert!(envelope.audiences.is_empty());
+
+        let nested = encrypted
+            .replace(
+                "<saml:EncryptedAssertion>",
+                "<samlp:Extensions><saml:EncryptedAssertion>",
+            )
+            .replace(
+                "</saml:EncryptedAssertion>",
+                "</saml:EncryptedAssertion></samlp:Extensions>",
+            );
+        assert_eq!(
+            inspect(&nested).unwrap_err().code,
+            DiagnosisCode::InvalidSamlResponse
+        );
+        let plain_and_encrypted = RESPONSE.replace(
+            "</samlp:Response>",
+            "<saml:EncryptedAssertion/></samlp:Response>",
+        );
+        let refused = inspect(&plain_and_encrypted).unwrap_err();
+        assert_eq!(
+            refused.detail.as_deref(),
+            Some("The response contains 2 assertions; exactly one is accepted.")
+        );
     }
 
     #[test]

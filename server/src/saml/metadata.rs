@@ -42,6 +42,8 @@ pub struct IdpMetadata {
     /// The `NameIDFormat` values the IdP announces, in document order,
     /// without duplicates; often empty.
     pub name_id_formats: Vec<String>,
+    /// `WantAuthnRequestsSigned="true"`: the IdP refuses unsigned requests.
+    pub wants_signed_requests: bool,
 }
 
 /// Why uploaded metadata was refused. [`MetadataError::code`] is stable; the
@@ -299,12 +301,16 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
         }
     }
 
+    let wants_signed_requests = descriptor
+        .attribute("WantAuthnRequestsSigned")
+        .is_some_and(|v| matches!(v.trim(), "true" | "1"));
     Ok(IdpMetadata {
         entity_id,
         sso_url,
         sso_binding,
         certificates_pem,
         name_id_formats,
+        wants_signed_requests,
     })
 }
 
@@ -369,28 +375,67 @@ fn signing_certificates(descriptor: Node) -> Result<Vec<String>, MetadataError> 
     }
 }
 
+/// Latchkey's own certificates a connection's metadata publishes (DER), and
+/// whether it signs its AuthnRequests.
+#[derive(Debug, Clone, Default)]
+pub struct SpMetadataKeys {
+    pub sign_requests: bool,
+    /// Current first, then one being rotated out.
+    pub signing: Vec<Vec<u8>>,
+    /// Current first: IdPs that read one certificate take the first.
+    pub encryption: Vec<Vec<u8>>,
+}
+
 /// Latchkey's SAML 2.0 service-provider metadata for one connection.
 ///
 /// Elements follow the order of the OASIS metadata schema. Attribute values
 /// are escaped; characters XML 1.0 cannot carry at all (control characters
 /// other than tab, line feed and carriage return) become U+FFFD.
-pub fn sp_metadata_xml(entity_id: &str, acs_url: &str) -> String {
+pub fn sp_metadata_xml(entity_id: &str, acs_url: &str, keys: &SpMetadataKeys) -> String {
+    let mut descriptors = String::new();
+    for der in &keys.signing {
+        descriptors.push_str(&key_descriptor("signing", der, &[]));
+    }
+    for der in &keys.encryption {
+        let methods: Vec<&str> = super::decrypt::CONTENT_ALGORITHMS
+            .iter()
+            .chain(super::decrypt::KEY_TRANSPORT_ALGORITHMS.iter())
+            .copied()
+            .collect();
+        descriptors.push_str(&key_descriptor("encryption", der, &methods));
+    }
     format!(
         concat!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
-            "<md:EntityDescriptor xmlns:md=\"{ns}\" entityID=\"{entity_id}\">\n",
-            "  <md:SPSSODescriptor protocolSupportEnumeration=\"{protocol}\" AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\">\n",
+            "<md:EntityDescriptor xmlns:md=\"{ns}\" xmlns:ds=\"{dsig}\" entityID=\"{entity_id}\">\n",
+            "  <md:SPSSODescriptor protocolSupportEnumeration=\"{protocol}\" AuthnRequestsSigned=\"{signed}\" WantAssertionsSigned=\"true\">\n",
+            "{descriptors}",
             "    <md:NameIDFormat>{name_id}</md:NameIDFormat>\n",
             "    <md:AssertionConsumerService Binding=\"{binding}\" Location=\"{acs_url}\" index=\"0\" isDefault=\"true\"/>\n",
             "  </md:SPSSODescriptor>\n",
             "</md:EntityDescriptor>\n",
         ),
         ns = NS_METADATA,
+        dsig = NS_XMLDSIG,
         entity_id = escape_attribute(entity_id),
         protocol = PROTOCOL_SAML2,
+        signed = keys.sign_requests,
+        descriptors = descriptors,
         name_id = NAMEID_FORMAT_EMAIL,
         binding = BINDING_HTTP_POST,
         acs_url = escape_attribute(acs_url),
+    )
+}
+
+fn key_descriptor(usage: &str, der: &[u8], methods: &[&str]) -> String {
+    use base64::Engine;
+    let certificate = base64::engine::general_purpose::STANDARD.encode(der);
+    let methods: String = methods
+        .iter()
+        .map(|m| format!("      <md:EncryptionMethod Algorithm=\"{m}\"/>\n"))
+        .collect();
+    format!(
+        "    <md:KeyDescriptor use=\"{usage}\">\n      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n{methods}    </md:KeyDescriptor>\n"
     )
 }
 
@@ -431,7 +476,7 @@ mod tests {
     #[test]
     fn escaping_round_trips_through_a_parser() {
         let tricky = "https://sso.example.com/a?x=1&y=<2>\"'\ttab\nline\r\u{e9}";
-        let xml = sp_metadata_xml(tricky, tricky);
+        let xml = sp_metadata_xml(tricky, tricky, &SpMetadataKeys::default());
         let doc = Document::parse(&xml).expect("well-formed");
         let root = doc.root_element();
         assert_eq!(root.attribute("entityID"), Some(tricky));

@@ -3,11 +3,13 @@
 //! validation.
 
 pub mod certificate;
+pub mod decrypt;
 pub mod envelope;
 pub mod identity;
 pub mod metadata;
 pub mod request;
 pub mod response;
 pub mod signature_shape;
+pub mod sp_keys;
 pub mod verifier;
 pub mod xmlsec_limits;

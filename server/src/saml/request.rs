@@ -1,8 +1,17 @@
 //! SP-initiated sign-in: the AuthnRequest, sent by HTTP-Redirect.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use chrono::Utc;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::Signer;
 use rand::RngCore;
 use samael::schema::{AuthnRequest, Issuer, NameIdPolicy};
+use samael::traits::ToXml;
+use std::io::Write;
 use url::Url;
 
 /// A new request ID: 128 random bits, starting with a letter as xs:ID requires.
@@ -12,14 +21,20 @@ pub fn new_request_id() -> String {
     format!("_lk{}", hex::encode(bytes))
 }
 
+/// The signature algorithm of signed requests (HTTP-Redirect binding).
+pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
 /// Where to send the browser: the IdP's SSO URL with a deflated, base64
-/// `SAMLRequest` and the `RelayState`.
+/// `SAMLRequest` and the `RelayState`, signed with `signing_key` when given
+/// (SAML Bindings §3.4.4.1: the signature covers `SAMLRequest`, `RelayState`
+/// and `SigAlg` exactly as they appear in the query).
 pub fn redirect_url(
     request_id: &str,
     idp_sso_url: &str,
     sp_entity_id: &str,
     acs_url: &str,
     relay_state: &str,
+    signing_key: Option<&PKey<Private>>,
 ) -> Result<Url, String> {
     let request = AuthnRequest {
         id: request_id.to_string(),
@@ -39,16 +54,51 @@ pub fn redirect_url(
         protocol_binding: Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST".to_string()),
         ..AuthnRequest::default()
     };
-    request
-        .redirect(relay_state)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "the IdP SSO URL is missing".to_string())
+    let xml = request.to_string().map_err(|e| e.to_string())?;
+    let mut deflated = Vec::new();
+    {
+        let mut encoder = DeflateEncoder::new(&mut deflated, Compression::default());
+        encoder
+            .write_all(xml.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    let mut message = format!("SAMLRequest={}", encode(&STANDARD.encode(&deflated)));
+    if !relay_state.is_empty() {
+        message.push_str(&format!("&RelayState={}", encode(relay_state)));
+    }
+    if let Some(key) = signing_key {
+        message.push_str(&format!("&SigAlg={}", encode(RSA_SHA256)));
+        let signature = sign(key, message.as_bytes()).map_err(|e| e.to_string())?;
+        message.push_str(&format!(
+            "&Signature={}",
+            encode(&STANDARD.encode(signature))
+        ));
+    }
+    let mut url: Url = idp_sso_url
+        .parse()
+        .map_err(|e: url::ParseError| e.to_string())?;
+    let query = match url.query() {
+        Some(existing) if !existing.is_empty() => format!("{existing}&{message}"),
+        _ => message,
+    };
+    url.set_query(Some(&query));
+    Ok(url)
+}
+
+/// application/x-www-form-urlencoded, as IdPs re-encode the values they check.
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn sign(key: &PKey<Private>, data: &[u8]) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    let mut signer = Signer::new(MessageDigest::sha256(), key)?;
+    signer.update(data)?;
+    signer.sign_to_vec()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
     use std::io::Read;
 
     #[test]
@@ -61,6 +111,7 @@ mod tests {
             "https://sp/metadata",
             "https://sp/acs",
             "r1",
+            None,
         )
         .unwrap();
         let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
@@ -79,5 +130,43 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("https://sp/metadata"), "{xml}");
+    }
+}
+
+#[cfg(test)]
+mod signing_tests {
+    use super::*;
+    use openssl::sign::Verifier;
+
+    #[test]
+    fn a_signed_redirect_signs_request_relay_state_and_algorithm_in_that_order() {
+        let generated = crate::saml::sp_keys::generate("test").unwrap();
+        let key = crate::saml::sp_keys::open_private_key(&generated.private_key_pem).unwrap();
+        let url = redirect_url(
+            "_lk1",
+            "https://idp.example.com/sso?tenant=a b",
+            "https://sp/metadata",
+            "https://sp/acs",
+            "_lk1",
+            Some(&key),
+        )
+        .unwrap();
+        let query = url.query().unwrap();
+        assert!(query.starts_with("tenant=a%20b&SAMLRequest="), "{query}");
+        let signed =
+            &query[query.find("SAMLRequest=").unwrap()..query.find("&Signature=").unwrap()];
+        assert!(signed
+            .ends_with("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"));
+        let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        let signature = STANDARD.decode(&pairs["Signature"]).unwrap();
+        let certificate = openssl::x509::X509::from_der(&generated.certificate.der).unwrap();
+        let public = certificate.public_key().unwrap();
+        let verify = |data: &[u8]| {
+            let mut verifier = Verifier::new(MessageDigest::sha256(), &public).unwrap();
+            verifier.update(data).unwrap();
+            verifier.verify(&signature).unwrap()
+        };
+        assert!(verify(signed.as_bytes()));
+        assert!(!verify(signed.replace("_lk1", "_lk2").as_bytes()));
     }
 }

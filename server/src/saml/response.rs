@@ -5,6 +5,7 @@
 //! content a configured certificate's signature covers.
 
 use super::certificate::{sha256_fingerprint, ParsedCertificate};
+use super::decrypt::{self, DecryptError, DecryptionKey};
 use super::envelope::{self, Envelope};
 use chrono::{DateTime, Duration, Utc};
 use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode};
@@ -30,6 +31,8 @@ pub struct SamlSettings {
     /// One, or two during a rollover.
     pub certificates: Vec<ParsedCertificate>,
     pub allow_idp_initiated: bool,
+    /// Whether our AuthnRequests are signed (an IdP refusal may be about that).
+    pub sign_requests: bool,
 }
 
 /// One attribute of a verified assertion.
@@ -68,6 +71,12 @@ impl VerifiedAssertion {
 pub struct PreparedSettings {
     settings: SamlSettings,
     provider: Result<ServiceProvider, Diagnosis>,
+    /// The DER of the certificates counted as current.
+    current: Vec<samael::crypto::CertificateDer>,
+    /// The same checks without signature verification, for a decrypted
+    /// assertion whose Response signature this module has already verified
+    /// over the ciphertext ([`Integrity::ResponseVerified`]).
+    after_verified_response: Result<ServiceProvider, Diagnosis>,
     /// The last second (Unix time) at which every certificate counted as
     /// current when this was prepared is still valid.
     current_until: i64,
@@ -85,10 +94,17 @@ impl PreparedSettings {
             .map(|c| c.facts.not_after)
             .min()
             .unwrap_or(i64::MAX);
-        let provider = service_provider(&settings, &current);
+        let provider = service_provider(&settings, &current, IdpKeys::Check);
+        let after_verified_response = service_provider(&settings, &[], IdpKeys::AlreadyVerified);
+        let current = current
+            .iter()
+            .map(|c| samael::crypto::CertificateDer::from(c.der.clone()))
+            .collect();
         Self {
             settings,
             provider,
+            current,
+            after_verified_response,
             current_until,
         }
     }
@@ -104,18 +120,29 @@ impl PreparedSettings {
     }
 }
 
+/// Whose signature vouches for the assertion's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Integrity {
+    /// samael verifies the Response's or the Assertion's signature.
+    Check,
+    /// The Response's signature was verified over the encrypted assertion
+    /// before decryption, and the document is what that signature covered.
+    ResponseVerified,
+}
+
 /// Validates a decoded response already inspected by [`envelope::inspect`].
 /// `request_id` is the pending request the response claims to answer, when
-/// Latchkey knows it.
+/// Latchkey knows it; `keys` open an encrypted assertion.
 pub fn verify(
     prepared: &PreparedSettings,
     xml: &str,
     envelope: &Envelope,
     request_id: Option<&str>,
     now: DateTime<Utc>,
+    keys: &[DecryptionKey],
 ) -> Result<VerifiedAssertion, Diagnosis> {
     if !envelope.is_success() {
-        return Err(idp_error(envelope));
+        return Err(idp_error(envelope, prepared.settings.sign_requests));
     }
     // Never let xmlsec read a message before its limits are in place.
     super::xmlsec_limits::ensure().map_err(|e| {
@@ -123,7 +150,6 @@ pub fn verify(
             .with_detail(format!("Signatures cannot be checked on this server: {e}."))
     })?;
     let settings = &prepared.settings;
-    check_destination(settings, envelope)?;
     if settings.certificates.is_empty() {
         return Err(Diagnosis::new(DiagnosisCode::ConnectionNotConfigured)
             .with_detail("The connection has no IdP signing certificate."));
@@ -135,12 +161,111 @@ pub fn verify(
         rebuilt = PreparedSettings::new(settings.clone(), now);
         &rebuilt
     };
-    let expired: Vec<&ParsedCertificate> = settings
+    if envelope.encrypted {
+        let (xml, envelope, integrity) = open_encrypted(prepared, xml, envelope, keys, now)?;
+        return verify_signed(prepared, &xml, &envelope, request_id, now, integrity);
+    }
+    verify_signed(prepared, xml, envelope, request_id, now, Integrity::Check)
+}
+
+fn expired_certificates(settings: &SamlSettings, now: DateTime<Utc>) -> Vec<&ParsedCertificate> {
+    settings
         .certificates
         .iter()
         .filter(|c| c.facts.not_after < now.timestamp())
-        .collect();
-    let provider = prepared.provider.as_ref().map_err(Clone::clone)?;
+        .collect()
+}
+
+/// Decrypts the assertion. When the Response is signed, its signature is
+/// verified over the ciphertext first and only what it covers is decrypted:
+/// nothing the IdP did not sign reaches the decryption.
+fn open_encrypted(
+    prepared: &PreparedSettings,
+    xml: &str,
+    envelope: &Envelope,
+    keys: &[DecryptionKey],
+    now: DateTime<Utc>,
+) -> Result<(String, Envelope, Integrity), Diagnosis> {
+    use samael::crypto::CryptoProvider;
+    let settings = &prepared.settings;
+    let (source, integrity) = if envelope.response_signed {
+        match samael::crypto::Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            xml,
+            &prepared.current,
+            ReduceMode::PreDigest,
+            Some(&ALLOWED_ALGORITHMS),
+        ) {
+            Ok(signed) => (signed, Integrity::ResponseVerified),
+            Err(_) => {
+                let expired = expired_certificates(settings, now);
+                return Err(signature_failure(settings, xml, envelope, &expired));
+            }
+        }
+    } else {
+        (xml.to_string(), Integrity::Check)
+    };
+    let opened = decrypt::open(&source, keys, xml).map_err(|e| undecryptable(e, keys))?;
+    let mut inner = envelope::inspect(&opened)?;
+    inner.encrypted = true;
+    Ok((opened, inner, integrity))
+}
+
+/// The diagnosis for an assertion that could not be decrypted.
+fn undecryptable(error: DecryptError, keys: &[DecryptionKey]) -> Diagnosis {
+    use DiagnosisCode as C;
+    let ours = || {
+        keys.iter()
+            .map(|k| k.certificate.facts.sha256_fingerprint.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let accepted = "AES-GCM or AES-CBC content, RSA-OAEP key transport";
+    match error {
+        DecryptError::NoKeys => Diagnosis::new(C::AssertionUndecryptable)
+            .with_expected("An encryption key on this connection")
+            .with_received("(none)"),
+        DecryptError::KeyTransportRefused(uri) => Diagnosis::new(C::EncryptionAlgorithmRefused)
+            .with_expected(accepted)
+            .with_received(uri)
+            .with_detail("RSA PKCS#1 v1.5 key transport is refused: answers to forged messages can reveal the key (Bleichenbacher's attack)."),
+        DecryptError::KeyTransportUnsupported(uri) | DecryptError::ContentUnsupported(uri) => {
+            Diagnosis::new(C::EncryptionAlgorithmRefused)
+                .with_expected(accepted)
+                .with_received(uri)
+        }
+        DecryptError::NotForOurKeys { named } => Diagnosis::new(C::AssertionUndecryptable)
+            .with_expected(format!("Encrypted for {}", ours()))
+            .with_received(if named.is_empty() {
+                "Encrypted for a key the response does not name".to_string()
+            } else {
+                format!("Encrypted for {}", named.join(", "))
+            }),
+        DecryptError::Malformed(what) => Diagnosis::new(C::InvalidSamlResponse)
+            .with_detail(format!("The encrypted assertion cannot be read: {what}.")),
+        // One answer for a bad padding, a bad tag and a bad plaintext.
+        DecryptError::Unreadable => Diagnosis::new(C::InvalidSamlResponse).with_detail(
+            "The encrypted assertion does not decrypt to one SAML assertion.",
+        ),
+    }
+}
+
+fn verify_signed(
+    prepared: &PreparedSettings,
+    xml: &str,
+    envelope: &Envelope,
+    request_id: Option<&str>,
+    now: DateTime<Utc>,
+    integrity: Integrity,
+) -> Result<VerifiedAssertion, Diagnosis> {
+    let settings = &prepared.settings;
+    // The decrypted document is checked again: its Destination too.
+    check_destination(settings, envelope)?;
+    let expired = expired_certificates(settings, now);
+    let provider = match integrity {
+        Integrity::Check => &prepared.provider,
+        Integrity::ResponseVerified => &prepared.after_verified_response,
+    };
+    let provider = provider.as_ref().map_err(Clone::clone)?;
     let ids: Vec<&str> = request_id.into_iter().collect();
     // PreDigest keeps exactly the bytes xmlsec digested: the strictest reduction,
     // and 1.7x faster than rebuilding a pruned tree (see benches/acs.rs).
@@ -169,14 +294,32 @@ pub fn verify(
     Ok(verified)
 }
 
-fn idp_error(envelope: &Envelope) -> Diagnosis {
-    let mut diagnosis = Diagnosis::new(DiagnosisCode::IdpErrorStatus)
-        .with_expected(envelope::STATUS_SUCCESS)
-        .with_received(envelope.status.clone().unwrap_or_default());
+/// The second-level codes an IdP answers an unsigned request with when it
+/// requires signed ones (SAML Core §3.2.2.2).
+const REFUSED_REQUEST: [&str; 3] = ["RequestDenied", "RequestUnsupported", "Requester"];
+
+fn idp_error(envelope: &Envelope, sign_requests: bool) -> Diagnosis {
+    let status = envelope.status.clone().unwrap_or_default();
+    let mut said = Vec::new();
     if let Some(message) = &envelope.status_message {
-        diagnosis = diagnosis.with_detail(format!("The identity provider said: {message}"));
+        said.push(format!("The identity provider said: {message}"));
     }
-    diagnosis
+    let about_the_request = REFUSED_REQUEST
+        .iter()
+        .any(|code| status.ends_with(&format!(":{code}")));
+    if about_the_request && !sign_requests {
+        said.push(
+            "It refused the sign-in request itself. If it requires signed requests, turn on Sign AuthnRequests on this connection and give it the Signing certificate (or have it import Latchkey's SAML metadata again).".to_string(),
+        );
+    }
+    let diagnosis = Diagnosis::new(DiagnosisCode::IdpErrorStatus)
+        .with_expected(envelope::STATUS_SUCCESS)
+        .with_received(status);
+    if said.is_empty() {
+        diagnosis
+    } else {
+        diagnosis.with_detail(said.join(" "))
+    }
 }
 
 /// The Destination is outside the assertion, so samael checks it only when the
@@ -193,11 +336,30 @@ fn check_destination(settings: &SamlSettings, envelope: &Envelope) -> Result<(),
     }
 }
 
+const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// Whether samael is given the IdP's certificates to verify signatures with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdpKeys {
+    Check,
+    /// No certificates, so samael verifies no signature: only for a document
+    /// whose signature was verified here ([`Integrity::ResponseVerified`]).
+    AlreadyVerified,
+}
+
 fn service_provider(
     settings: &SamlSettings,
     certificates: &[&ParsedCertificate],
+    keys: IdpKeys,
 ) -> Result<ServiceProvider, Diagnosis> {
-    let metadata = idp_metadata(&settings.idp_entity_id, certificates)?;
+    let metadata = idp_metadata(&settings.idp_entity_id, certificates, keys)?;
     ServiceProviderBuilder::default()
         .entity_id(settings.sp_entity_id.clone())
         .metadata_url(settings.sp_entity_id.clone())
@@ -207,14 +369,7 @@ fn service_provider(
         .allow_idp_initiated(settings.allow_idp_initiated)
         .max_clock_skew(CLOCK_SKEW)
         .max_issue_delay(MAX_ISSUE_DELAY)
-        .allowed_signature_algorithms(Some(vec![
-            AllowedSignatureAlgorithm::RsaSha256,
-            AllowedSignatureAlgorithm::RsaSha384,
-            AllowedSignatureAlgorithm::RsaSha512,
-            AllowedSignatureAlgorithm::EcdsaSha256,
-            AllowedSignatureAlgorithm::EcdsaSha384,
-            AllowedSignatureAlgorithm::EcdsaSha512,
-        ]))
+        .allowed_signature_algorithms(Some(ALLOWED_ALGORITHMS.to_vec()))
         .build()
         .map_err(|e| {
             Diagnosis::new(DiagnosisCode::ConnectionNotConfigured).with_detail(e.to_string())
@@ -227,6 +382,7 @@ fn service_provider(
 fn idp_metadata(
     entity_id: &str,
     certificates: &[&ParsedCertificate],
+    idp_keys: IdpKeys,
 ) -> Result<EntityDescriptor, Diagnosis> {
     use base64::Engine;
     let keys: String = certificates
@@ -239,7 +395,7 @@ fn idp_metadata(
         })
         .collect();
     // A certificate nobody holds keeps verification on when every real one expired.
-    let keys = if keys.is_empty() {
+    let keys = if keys.is_empty() && idp_keys == IdpKeys::Check {
         "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>AA==</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>".to_string()
     } else {
         keys
@@ -507,6 +663,7 @@ mod tests {
                 idp_entity_id: "https://idp.example.com".into(),
                 certificates,
                 allow_idp_initiated: false,
+                sign_requests: false,
             },
             now,
         );
@@ -515,5 +672,32 @@ mod tests {
             [0, 60, 61].map(|s| prepared.holds_at(now + Duration::seconds(s))),
             [true, true, false]
         );
+    }
+
+    #[test]
+    fn a_refused_request_suggests_signing_only_when_requests_are_not_signed() {
+        let envelope = Envelope {
+            status: Some("urn:oasis:names:tc:SAML:2.0:status:Requester / urn:oasis:names:tc:SAML:2.0:status:RequestDenied".into()),
+            status_message: Some("Signature required".into()),
+            ..Envelope::default()
+        };
+        let unsigned = idp_error(&envelope, false);
+        assert_eq!(unsigned.code, DiagnosisCode::IdpErrorStatus);
+        let detail = unsigned.detail.unwrap();
+        assert!(
+            detail.starts_with("The identity provider said: Signature required"),
+            "{detail}"
+        );
+        assert!(detail.contains("turn on Sign AuthnRequests"), "{detail}");
+        let signed = idp_error(&envelope, true);
+        assert_eq!(
+            signed.detail.as_deref(),
+            Some("The identity provider said: Signature required")
+        );
+        let other = Envelope {
+            status: Some("urn:oasis:names:tc:SAML:2.0:status:Responder / urn:oasis:names:tc:SAML:2.0:status:AuthnFailed".into()),
+            ..Envelope::default()
+        };
+        assert_eq!(idp_error(&other, false).detail, None);
     }
 }

@@ -8,8 +8,8 @@ use super::finish::{Ending, Failure, SsoOutcome, Via, Vouched};
 use super::replay;
 use super::requests::{self, PendingRequest, Purpose};
 use super::SsoService;
-use crate::connections::store;
 use crate::connections::view::mapping;
+use crate::connections::{sp_keys, store};
 use crate::entities::sso_connection::Model as Connection;
 use crate::saml::envelope::{self, Envelope};
 use crate::saml::identity::{map_identity, received_attributes};
@@ -93,9 +93,18 @@ impl SsoService {
         if let Err(diagnosis) = self.check_request(connection, envelope, pending, browser) {
             return Ok(Err(diagnosis.into()));
         }
+        if let Err(diagnosis) = check_encryption(connection, envelope) {
+            return Ok(Err(diagnosis.into()));
+        }
         let settings = match self.saml_settings.get(connection, &self.urls, Utc::now()) {
             Ok(settings) => settings,
             Err(diagnosis) => return Ok(Err(diagnosis.into())),
+        };
+        // Read only for an encrypted assertion: a plain one costs no key reads.
+        let keys = if envelope.encrypted {
+            sp_keys::decryption_keys(&self.db, &self.secrets, connection.id).await?
+        } else {
+            Vec::new()
         };
         // xmlsec is CPU-bound C: it runs on its own bounded pool, with a deadline.
         let (xml, envelope_copy, request_id) = (
@@ -112,6 +121,7 @@ impl SsoService {
                     &envelope_copy,
                     request_id.as_deref(),
                     Utc::now(),
+                    &keys,
                 )
             })
             .await
@@ -198,6 +208,17 @@ impl SsoService {
                 ),
         }
     }
+}
+
+/// A connection that requires encryption refuses a plain assertion. An IdP's
+/// error answer has no assertion to encrypt, and is read as usual.
+fn check_encryption(connection: &Connection, envelope: &Envelope) -> Result<(), Diagnosis> {
+    if connection.saml_require_encryption && envelope.is_success() && !envelope.encrypted {
+        return Err(Diagnosis::new(DiagnosisCode::AssertionNotEncrypted)
+            .with_expected("An EncryptedAssertion")
+            .with_received("A plain Assertion"));
+    }
+    Ok(())
 }
 
 fn busy(refused: VerifierError) -> Diagnosis {

@@ -25,6 +25,7 @@ struct Source {
     entity_id: String,
     certificates_pem: String,
     allow_idp_initiated: bool,
+    sign_requests: bool,
 }
 
 impl Source {
@@ -33,6 +34,7 @@ impl Source {
             entity_id: connection.saml_entity_id.trim().to_string(),
             certificates_pem: connection.saml_certificates.clone(),
             allow_idp_initiated: connection.allow_idp_initiated,
+            sign_requests: connection.saml_sign_requests,
         }
     }
 }
@@ -104,5 +106,6 @@ fn settings(id: Uuid, source: &Source, urls: &PublicUrls) -> Result<SamlSettings
         idp_entity_id: source.entity_id.clone(),
         certificates,
         allow_idp_initiated: source.allow_idp_initiated,
+        sign_requests: source.sign_requests,
     })
 }

@@ -4,7 +4,7 @@
 use super::binding::{self, Flow};
 use super::requests::{self, NewRequest, Purpose};
 use super::saml_settings::PreparedSamlCache;
-use crate::connections::{store, view, PublicUrls};
+use crate::connections::{sp_keys, store, view, PublicUrls};
 use crate::entities::sso_connection::Model as Connection;
 use crate::entities::{organization, sso_connection};
 use crate::oidc::jwks::JwksCache;
@@ -293,6 +293,11 @@ impl SsoService {
             departure.request(connection, id.clone(), browser.hash),
         )
         .await?;
+        let signing_key = if connection.saml_sign_requests {
+            Some(sp_keys::signing_key(&self.db, &self.secrets, connection.id).await?)
+        } else {
+            None
+        };
         // The RelayState is the request ID: opaque, and where to go next stays on our side.
         let url = authn_request::redirect_url(
             &id,
@@ -300,6 +305,7 @@ impl SsoService {
             &self.urls.sp_entity_id(connection.id),
             &self.urls.acs_url(connection.id),
             &id,
+            signing_key.as_ref(),
         )
         .map_err(|detail| {
             StartError::NotConfigured(

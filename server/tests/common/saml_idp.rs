@@ -60,6 +60,32 @@ pub fn forge(connection: &str, only: &[&str]) -> BTreeMap<String, String> {
     run_forge(connection, only, &[])
 }
 
+/// As [`forge`], with the IdP loading `sp_metadata` (ours, as served), so
+/// that it encrypts for the connection's encryption certificate; answering
+/// `request_id` when given.
+pub fn forge_for_metadata(
+    connection: &str,
+    only: &[&str],
+    sp_metadata: &str,
+    request_id: Option<&str>,
+) -> BTreeMap<String, String> {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "latchkey-sp-{}-{}.xml",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&file, sp_metadata).unwrap();
+    let file_arg = file.display().to_string();
+    let mut extra = vec!["--sp-metadata", file_arg.as_str()];
+    if let Some(id) = request_id {
+        extra.extend(["--in-response-to", id]);
+    }
+    let forged = run_forge(connection, only, &extra);
+    let _ = std::fs::remove_file(&file);
+    forged
+}
+
 /// One case's response to the sign-in request `request_id` that the server started.
 pub fn forge_answer(connection: &str, case: &str, request_id: &str) -> String {
     let mut forged = run_forge(connection, &[case], &["--in-response-to", request_id]);

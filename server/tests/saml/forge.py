@@ -53,6 +53,12 @@ Case files (one JSON object per file in the cases folder):
                   omit_attributes        attribute names to leave out; okta names (email,
                                          firstName, lastName) also select the entra claims
                   name_id_format         "email" | "persistent" (default: per shape)
+  encrypt       optional {"content", "transport", "for"}: the assertion is signed (if
+                "sign" says so), then encrypted by pysaml2 (xmlsec1 --encrypt), then the
+                Response is signed (if "sign" says so). content: aes128-gcm | aes256-gcm |
+                aes128-cbc | aes256-cbc | tripledes-cbc; transport: rsa-oaep-mgf1p | rsa-1_5;
+                for: "sp" (the first encryption certificate of --sp-metadata, as an IdP
+                reads it) or "attacker" (the attacker's certificate)
   attack        null or one of (applied to the signed XML):
                   strip_signature        remove every ds:Signature
                   tamper_attribute       change NameID and email attribute to evil@attacker.test
@@ -88,6 +94,8 @@ Case files (one JSON object per file in the cases folder):
                   keyinfo_key_value      (key attacker) the attacker's RSA public key as a bare
                                          ds:KeyValue, no certificate, for a verifier that takes
                                          the key from the message
+                  tamper_ciphertext      (encrypt) one byte of the EncryptedData's CipherValue
+                                         changed after the Response was signed
 The attacks after garbage_xml rewrite the signed XML, so the digests no longer match; the ACS
 must refuse them for their shape, before xmlsec ever reads them.
 The evil Assertion of the xsw_* cases is a copy of the original, new ID, no Signature,
@@ -107,6 +115,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import uuid
 import warnings
 
@@ -126,7 +135,13 @@ from saml2.saml import (  # noqa: E402
     NameID,
 )
 from saml2.server import Server  # noqa: E402
-from saml2.sigver import pre_signature_part, signed_instance_factory  # noqa: E402
+from saml2.sigver import (  # noqa: E402
+    ASSERT_XPATH,
+    pre_encrypt_assertion,
+    pre_encryption_part,
+    pre_signature_part,
+    signed_instance_factory,
+)
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256  # noqa: E402
 
 NS = {
@@ -169,7 +184,18 @@ ATTACKS = {
     "xpath_transform",
     "inclusive_c14n",
     "keyinfo_key_value",
+    "tamper_ciphertext",
 }
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+CONTENT = {
+    "aes128-gcm": (XENC11 + "aes128-gcm", "aes-128"),
+    "aes256-gcm": (XENC11 + "aes256-gcm", "aes-256"),
+    "aes128-cbc": (XENC + "aes128-cbc", "aes-128"),
+    "aes256-cbc": (XENC + "aes256-cbc", "aes-256"),
+    "tripledes-cbc": (XENC + "tripledes-cbc", "des-192"),
+}
+TRANSPORT = {"rsa-oaep-mgf1p": XENC + "rsa-oaep-mgf1p", "rsa-1_5": XENC + "rsa-1_5"}
 XSLT = "http://www.w3.org/TR/1999/REC-xslt-19991116"
 XPATH = "http://www.w3.org/TR/1999/REC-xpath-19991116"
 C14N_INCLUSIVE = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
@@ -358,6 +384,8 @@ def build_signed(args, name, case, user):
     for statement in assertion.authn_statement:
         statement.authn_instant = issued
 
+    if case.get("encrypt"):
+        return encrypted(args, server, response, sign_assertion, sign_response, case["encrypt"])
     to_sign = []
     if sign_assertion:
         assertion.signature = pre_signature_part(
@@ -369,6 +397,54 @@ def build_signed(args, name, case, user):
     if to_sign:
         return signed_instance_factory(response, server.sec, to_sign)
     return response.to_string().decode()
+
+
+def encrypted(args, server, response, sign_assertion, sign_response, enc):
+    """Signs the assertion, encrypts it, then signs the Response: the order IdPs use."""
+    assertion = response.assertion
+    to_sign = []
+    if sign_assertion:
+        assertion.signature = pre_signature_part(
+            assertion.id, server.sec.my_cert, 2, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256
+        )
+        to_sign.append(("urn:oasis:names:tc:SAML:2.0:assertion:Assertion", assertion.id))
+    response = pre_encrypt_assertion(response)
+    xml = signed_instance_factory(response, server.sec, to_sign) if to_sign else response.to_string().decode()
+    cert_file = args.encryption_certs[enc["for"]]
+    with open(cert_file, encoding="ascii") as f:
+        cert_body = "".join(line.strip() for line in f if "-----" not in line)
+    content, session_key = CONTENT[enc["content"]]
+    template = pre_encryption_part(
+        msg_enc=content, key_enc=TRANSPORT[enc["transport"]], encrypt_cert=cert_body
+    )
+    xml = server.sec.encrypt_assertion(xml, cert_file, template, key_type=session_key, node_xpath=ASSERT_XPATH)
+    if not sign_response:
+        return xml
+    root = parse(xml)
+    signature = parse(
+        pre_signature_part(root.get("ID"), server.sec.my_cert, 1, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+        .to_string()
+        .decode()
+    )
+    root.find(q("saml", "Issuer")).addnext(signature)
+    return server.sec.sign_statement(
+        serialize(root).decode(), "urn:oasis:names:tc:SAML:2.0:protocol:Response", node_id=root.get("ID")
+    )
+
+
+def first_encryption_certificate(metadata_xml, out_dir):
+    """The certificate an IdP encrypts for: the SP metadata's first use="encryption" one."""
+    root = etree.fromstring(metadata_xml.encode())
+    md = "urn:oasis:names:tc:SAML:2.0:metadata"
+    for descriptor in root.iter("{%s}KeyDescriptor" % md):
+        if descriptor.get("use") == "encryption":
+            body = "".join(descriptor.find(".//" + q("ds", "X509Certificate")).text.split())
+            lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+            path = os.path.join(out_dir, "sp-encryption.crt")
+            with open(path, "w", encoding="ascii") as f:
+                f.write("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n")
+            return path
+    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -442,7 +518,11 @@ def attack(args, name, case, user, xml):
     if kind == "garbage_xml":
         return b"\x89PNG\r\n\x1a\n\x00\xffnot XML at all: <<<&&& \xfe\xed\xfa\xce"
     root = parse(xml)
-    if kind == "strip_signature":
+    if kind == "tamper_ciphertext":
+        value = root.find(".//{%s}EncryptedData/{%s}CipherData/{%s}CipherValue" % (XENC, XENC, XENC))
+        text = "".join(value.text.split())
+        value.text = text[:40] + ("A" if text[40] != "A" else "B") + text[41:]
+    elif kind == "strip_signature":
         strip_signatures(root)
     elif kind == "tamper_attribute":
         for element in email_texts(only_assertion(root), user["email"]):
@@ -580,6 +660,13 @@ def load_case(path):
         raise SystemExit(f"{path}: bad sign {case['sign']!r}")
     if case["key"] not in ("idp", "attacker", "expired"):
         raise SystemExit(f"{path}: bad key {case['key']!r}")
+    enc = case.get("encrypt")
+    if enc and (
+        enc.get("content") not in CONTENT
+        or enc.get("transport") not in TRANSPORT
+        or enc.get("for") not in ("sp", "attacker")
+    ):
+        raise SystemExit(f"{path}: bad encrypt {enc!r}")
     if case.get("attack") not in ATTACKS:
         raise SystemExit(f"{path}: bad attack {case.get('attack')!r}")
     return case
@@ -607,6 +694,10 @@ def main(argv=None):
         default="http://127.0.0.1:9/latchkey-canary",
         help="where the external-reference attacks point; the test counts requests to it",
     )
+    parser.add_argument(
+        "--sp-metadata",
+        help="the SP metadata file the IdP loads (default: made by pysaml2, no certificates)",
+    )
     parser.add_argument("--out", help="also write each decoded response to OUT/<case>.xml")
     parser.add_argument("--only", nargs="*", help="forge only these cases")
     args = parser.parse_args(argv)
@@ -619,7 +710,15 @@ def main(argv=None):
             args.expired_cert or os.path.join(os.path.dirname(args.idp_cert), "expired.crt"),
         ),
     }
-    args.sp_metadata = sp_metadata(args.sp_entity_id, args.acs_url)
+    args.encryption_certs = {"attacker": args.attacker_cert}
+    if args.sp_metadata:
+        with open(args.sp_metadata, encoding="utf-8") as f:
+            args.sp_metadata = f.read()
+        sp_cert = first_encryption_certificate(args.sp_metadata, tempfile.mkdtemp())
+        if sp_cert:
+            args.encryption_certs["sp"] = sp_cert
+    else:
+        args.sp_metadata = sp_metadata(args.sp_entity_id, args.acs_url)
 
     names = sorted(f[:-5] for f in os.listdir(args.cases) if f.endswith(".json"))
     if args.only:

@@ -5,6 +5,7 @@ use super::health::ConnectionHealth;
 use super::link_identity::LinkIdentity;
 use super::oidc_form::OidcForm;
 use super::saml_form::SamlForm;
+use super::sp_keys::ServiceProviderKeys;
 use super::testing::{EventLog, TestConnection};
 use super::ConnectionStatusBadge;
 use crate::components::fields::{CopyValue, DANGER_BUTTON, SECONDARY_BUTTON};
@@ -129,10 +130,14 @@ fn Connection(data: ConnectionPageData) -> impl IntoView {
                     </div>
                 </section>
                 {match (detail.saml.clone(), detail.oidc.clone()) {
-                    (Some(saml), _) => view! {
-                        <SamlForm id=summary.id.clone() provider=summary.provider display_name=summary.display_name.clone() saml/>
+                    (Some(saml), _) => {
+                        let certificates = saml.sp_certificates.clone();
+                        view! {
+                            <SamlForm id=summary.id.clone() provider=summary.provider display_name=summary.display_name.clone() saml/>
+                            <ServiceProviderKeys id=summary.id.clone() certificates/>
+                        }
+                        .into_any()
                     }
-                    .into_any(),
                     (None, Some(oidc)) => view! {
                         <OidcForm id=summary.id.clone() provider=summary.provider display_name=summary.display_name.clone() oidc/>
                     }

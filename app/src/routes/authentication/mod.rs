@@ -8,6 +8,7 @@ mod health;
 mod link_identity;
 mod oidc_form;
 mod saml_form;
+mod sp_keys;
 mod testing;
 
 use crate::components::fields::{CopyValue, FieldMessage, StatusBadge};

@@ -17,6 +17,7 @@ use shared::{AttributeMapping, IdentityProvider, Protocol};
 
 const IMPORTED: &str =
     "Imported the IdP SSO URL, IdP Entity ID and certificate below. Review them, then Save.";
+const IMPORTED_SIGNED: &str = "Imported the IdP SSO URL, IdP Entity ID and certificate below. The metadata asks for signed requests, so Sign AuthnRequests is on. Review them, then Save.";
 
 #[derive(Clone, Copy)]
 struct MappingSignals {
@@ -72,12 +73,15 @@ pub fn SamlForm(
     let rollover_certificate = RwSignal::new(second_pem);
     let mapping = MappingSignals::new(saml.mapping.clone());
     let allow_idp_initiated = RwSignal::new(saml.allow_idp_initiated);
+    let sign_requests = RwSignal::new(saml.sign_requests);
+    let require_encryption = RwSignal::new(saml.require_encryption);
     // The server's rule for plain http:// addresses, so the form refuses what Save would.
     let url_policy = saml.url_policy;
     let metadata_url = RwSignal::new(String::new());
     let metadata_xml = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<AppError>);
     let imported = RwSignal::new(false);
+    let imported_signed = RwSignal::new(false);
     let announcer = use_announcer();
 
     let error = Signal::derive(move || {
@@ -103,8 +107,16 @@ pub fn SamlForm(
             let (first, second) = split_certificates(&found.certificates_pem);
             certificates.set(first);
             rollover_certificate.set(second);
+            if found.wants_signed_requests {
+                sign_requests.set(true);
+            }
+            imported_signed.set(found.wants_signed_requests);
             imported.set(true);
-            announcer.say(IMPORTED);
+            announcer.say(if found.wants_signed_requests {
+                IMPORTED_SIGNED
+            } else {
+                IMPORTED
+            });
         }
     });
 
@@ -128,6 +140,8 @@ pub fn SamlForm(
             ),
             mapping: mapping.get(),
             allow_idp_initiated: allow_idp_initiated.get_untracked(),
+            sign_requests: sign_requests.get_untracked(),
+            require_encryption: require_encryption.get_untracked(),
         };
         match validate_saml_form(&form, url_policy).into_result() {
             Ok(()) => {
@@ -191,7 +205,9 @@ pub fn SamlForm(
                     </div>
                 </details>
                 <Show when=move || imported.get()>
-                    <p class="mt-2 text-sm text-emerald-800">{IMPORTED}</p>
+                    <p class="mt-2 text-sm text-emerald-800">
+                        {move || if imported_signed.get() { IMPORTED_SIGNED } else { IMPORTED }}
+                    </p>
                 </Show>
             </div>
             <form class="mt-5 space-y-4" on:submit=submit novalidate>
@@ -261,25 +277,24 @@ pub fn SamlForm(
                         />
                     </div>
                 </fieldset>
-                <div class="flex items-start gap-3">
-                    <input
-                        id="allow-idp-initiated"
-                        type="checkbox"
-                        class="mt-1 h-4 w-4 rounded border-slate-300"
-                        aria-describedby="allow-idp-initiated-hint"
-                        prop:checked=move || allow_idp_initiated.get()
-                        on:change=move |ev| allow_idp_initiated.set(event_target_checked(&ev))
-                    />
-                    // The hint stays outside the label: "Identity provider" must name only the dropdown.
-                    <div class="text-sm">
-                        <label for="allow-idp-initiated" class="font-medium text-slate-800">
-                            "Allow IdP-initiated sign-in"
-                        </label>
-                        <p id="allow-idp-initiated-hint" class="text-xs text-slate-500">
-                            "Lets members start from their identity provider's app dashboard (for example an Okta or Entra tile). Leave it off unless members need it: sign-ins started here are bound to a request Latchkey sent, which is safer."
-                        </p>
-                    </div>
-                </div>
+                <Switch
+                    id="allow-idp-initiated"
+                    label="Allow IdP-initiated sign-in"
+                    checked=allow_idp_initiated
+                    hint="Lets members start from their identity provider's app dashboard (for example an Okta or Entra tile). Leave it off unless members need it: sign-ins started here are bound to a request Latchkey sent, which is safer."
+                />
+                <Switch
+                    id="sign-requests"
+                    label="Sign AuthnRequests"
+                    checked=sign_requests
+                    hint="Signs each sign-in request with this connection's Signing certificate (below), for identity providers that require signed requests, such as ADFS and Shibboleth. Importing metadata that asks for it turns this on."
+                />
+                <Switch
+                    id="require-encryption"
+                    label="Require encrypted assertions"
+                    checked=require_encryption
+                    hint="Refuses assertions that are not encrypted. Set your identity provider to encrypt them with the Encryption certificate (below) first. Encrypted assertions are accepted either way."
+                />
                 <div class="flex items-center gap-3">
                     <button type="submit" class=PRIMARY_BUTTON disabled=move || save.pending().get()>
                         "Save"
@@ -289,6 +304,34 @@ pub fn SamlForm(
         </section>
     }
     .into_any()
+}
+
+/// A checkbox with its label and, below, what it does.
+#[component]
+fn Switch(
+    id: &'static str,
+    label: &'static str,
+    checked: RwSignal<bool>,
+    hint: &'static str,
+) -> impl IntoView {
+    let hint_id = format!("{id}-hint");
+    view! {
+        <div class="flex items-start gap-3">
+            <input
+                id=id
+                type="checkbox"
+                class="mt-1 h-4 w-4 rounded border-slate-300"
+                aria-describedby=hint_id.clone()
+                prop:checked=move || checked.get()
+                on:change=move |ev| checked.set(event_target_checked(&ev))
+            />
+            // The hint stays outside the label: "Identity provider" must name only the dropdown.
+            <div class="text-sm">
+                <label for=id class="font-medium text-slate-800">{label}</label>
+                <p id=hint_id class="text-xs text-slate-500">{hint}</p>
+            </div>
+        </div>
+    }
 }
 
 /// The IdP dropdown for an existing connection: only providers of its protocol.
