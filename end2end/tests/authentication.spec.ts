@@ -147,7 +147,8 @@ test.describe("Settings > Authentication", () => {
       .getByLabel("Metadata XML", { exact: true })
       .fill(OKTA_METADATA.replace('WantAuthnRequestsSigned="false"', 'WantAuthnRequestsSigned="true"'));
     await page.getByRole("button", { name: "Import XML" }).click();
-    await expect(page.getByText("The metadata asks for signed requests")).toBeVisible();
+    await expect(page.getByRole("region", { name: "IdP configuration" }).getByText("The metadata asks for signed requests")).toBeVisible();
+    await expect(announcement(page)).toContainText("The metadata asks for signed requests");
     await expect(page.getByLabel("Sign AuthnRequests")).toBeChecked();
     await page.getByLabel("Require encrypted assertions").check();
     await page.getByRole("button", { name: "Save", exact: true }).click();

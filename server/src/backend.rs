@@ -313,14 +313,9 @@ impl Backend for ServerBackend {
         purpose: SpKeyPurpose,
         change: SpKeyChange,
     ) -> Result<ConnectionDetail, AppError> {
-        match change {
-            SpKeyChange::Rotate => self.connections.rotate_sp_key(admin, id, purpose).await,
-            SpKeyChange::RemovePrevious => {
-                self.connections
-                    .remove_previous_sp_key(admin, id, purpose)
-                    .await
-            }
-        }
+        self.connections
+            .change_sp_key(admin, id, purpose, change)
+            .await
     }
 
     async fn save_oidc_connection(

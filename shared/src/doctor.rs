@@ -318,16 +318,24 @@ pub fn saml_checks(setup: &SamlSetup, now_unix: i64) -> Vec<DoctorCheck> {
 
 /// What the identity provider must hold of Latchkey's own keys, shown once a
 /// connection signs its requests, requires encryption, or keeps an old key.
+/// Fingerprints go in the detail: they are long and only needed to compare.
 fn sp_keys_check(setup: &SamlSetup) -> Option<DoctorCheck> {
     use crate::connection::SpKeyPurpose;
     let (key, label) = (check_key::SAML_SP_KEYS, "Signing and encryption");
-    let current = |purpose: SpKeyPurpose| {
-        setup
+    let detail = || {
+        let lines: Vec<String> = setup
             .sp_certificates
             .iter()
-            .find(|c| c.purpose == purpose && c.current)
-            .map(|c| c.facts.sha256_fingerprint.clone())
-            .unwrap_or_else(|| "(made when the page is next opened)".into())
+            .map(|c| {
+                let age = if c.current { "" } else { " (old)" };
+                format!(
+                    "{}{age}: SHA-256 {}",
+                    c.purpose.label(),
+                    c.facts.sha256_fingerprint
+                )
+            })
+            .collect();
+        (!lines.is_empty()).then(|| lines.join("\n"))
     };
     if let Some(old) = setup.sp_certificates.iter().find(|c| !c.current) {
         let word = match old.purpose {
@@ -339,28 +347,22 @@ fn sp_keys_check(setup: &SamlSetup) -> Option<DoctorCheck> {
             label,
             CheckStatus::Warning,
             format!(
-                "An old {word} key is still kept after a rotation. Once your identity provider uses the new {} (SHA-256 {}), remove the old key under Signing and encryption certificates.",
-                old.purpose.label(),
-                current(old.purpose)
+                "An old {word} key is still kept after a rotation. Once your identity provider uses the new {}, remove the old key under Signing and encryption certificates.",
+                old.purpose.label()
             ),
-            Some(old.facts.sha256_fingerprint.clone()),
+            detail(),
         ));
     }
     let mut duties = Vec::new();
     if setup.sign_requests {
-        duties.push(format!(
-            "Requests are signed: your identity provider must hold the Signing certificate (SHA-256 {}).",
-            current(SpKeyPurpose::Signing)
-        ));
+        duties
+            .push("Requests are signed: your identity provider must hold the Signing certificate.");
     }
     if setup.require_encryption {
-        duties.push(format!(
-            "Only encrypted assertions are accepted: your identity provider must encrypt them for the Encryption certificate (SHA-256 {}).",
-            current(SpKeyPurpose::Encryption)
-        ));
+        duties.push("Only encrypted assertions are accepted: your identity provider must encrypt them for the Encryption certificate.");
     }
     (!duties.is_empty())
-        .then(|| DoctorCheck::new(key, label, CheckStatus::Pass, duties.join(" "), None))
+        .then(|| DoctorCheck::new(key, label, CheckStatus::Pass, duties.join(" "), detail()))
 }
 
 fn entity_id_check(value: &str) -> DoctorCheck {
@@ -860,11 +862,15 @@ mod tests {
         let check = saml_check(&both, check_key::SAML_SP_KEYS);
         assert_eq!(check.status, CheckStatus::Pass);
         assert_well_formed(&check);
+        assert_eq!(
+            check.message,
+            "Requests are signed: your identity provider must hold the Signing certificate. Only encrypted assertions are accepted: your identity provider must encrypt them for the Encryption certificate."
+        );
         let signing = &keys[0].facts.sha256_fingerprint;
         let encryption = &keys[1].facts.sha256_fingerprint;
         assert_eq!(
-            check.message,
-            format!("Requests are signed: your identity provider must hold the Signing certificate (SHA-256 {signing}). Only encrypted assertions are accepted: your identity provider must encrypt them for the Encryption certificate (SHA-256 {encryption}).")
+            check.detail,
+            Some(format!("Signing certificate: SHA-256 {signing}\nEncryption certificate: SHA-256 {encryption}"))
         );
 
         let mut rotated = keys.clone();
@@ -876,7 +882,17 @@ mod tests {
         let check = saml_check(&kept, check_key::SAML_SP_KEYS);
         assert_eq!(check.status, CheckStatus::Warning);
         assert_well_formed(&check);
-        assert!(check.message.contains(encryption), "{}", check.message);
+        assert!(
+            check
+                .message
+                .starts_with("An old encryption key is still kept"),
+            "{}",
+            check.message
+        );
+        assert!(check
+            .detail
+            .unwrap()
+            .ends_with("Encryption certificate (old): SHA-256 AB:CD:old encryption"));
         assert!(ready_to_test(&saml_checks(&kept, NOW)));
     }
 

@@ -18,7 +18,7 @@ use app::error::AppError;
 use sea_orm::DatabaseConnection;
 use shared::connection::{
     field, AuthenticationOverview, ConnectionDetail, MetadataImport, MetadataSource, NewConnection,
-    OidcForm, SamlForm, SpKeyPurpose,
+    OidcForm, SamlForm, SpKeyChange, SpKeyPurpose,
 };
 use shared::{CurrentUser, FieldError, FieldErrors, IdpUrlPolicy};
 use uuid::Uuid;
@@ -327,40 +327,27 @@ impl ConnectionService {
         self.detail(&model).await
     }
 
-    /// Rotates one of the connection's own SAML keys (`sp_keys::rotate`).
-    pub async fn rotate_sp_key(
+    /// Rotates one of the connection's own SAML keys, or removes the one a
+    /// rotation replaced (`sp_keys::rotate`, `sp_keys::remove_previous`).
+    pub async fn change_sp_key(
         &self,
         admin: &CurrentUser,
         id: &str,
         purpose: SpKeyPurpose,
+        change: SpKeyChange,
     ) -> Result<ConnectionDetail, AppError> {
         let model = self.saml_connection(admin, id).await?;
         let purpose = sp_keys::from_shared(purpose);
-        sp_keys::rotate(
-            &self.db,
-            &self.secrets,
-            model.org_id,
-            actor(admin),
-            model.id,
-            purpose,
-        )
-        .await
+        let (org_id, actor) = (model.org_id, actor(admin));
+        match change {
+            SpKeyChange::Rotate => {
+                sp_keys::rotate(&self.db, &self.secrets, org_id, actor, model.id, purpose).await
+            }
+            SpKeyChange::RemovePrevious => {
+                sp_keys::remove_previous(&self.db, org_id, actor, model.id, purpose).await
+            }
+        }
         .map_err(sp_key_error)?;
-        self.detail(&model).await
-    }
-
-    /// Removes the key a rotation replaced (`sp_keys::remove_previous`).
-    pub async fn remove_previous_sp_key(
-        &self,
-        admin: &CurrentUser,
-        id: &str,
-        purpose: SpKeyPurpose,
-    ) -> Result<ConnectionDetail, AppError> {
-        let model = self.saml_connection(admin, id).await?;
-        let purpose = sp_keys::from_shared(purpose);
-        sp_keys::remove_previous(&self.db, model.org_id, actor(admin), model.id, purpose)
-            .await
-            .map_err(sp_key_error)?;
         self.detail(&model).await
     }
 

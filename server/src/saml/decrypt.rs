@@ -15,7 +15,7 @@
 //! are no padding oracle.
 
 use super::certificate::{sha256_fingerprint, ParsedCertificate};
-use super::envelope::{ASSERTION_NS, DSIG_NS, PROTOCOL_NS};
+use super::envelope::{child, is, ASSERTION_NS, DSIG_NS, PROTOCOL_NS};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use openssl::md::{Md, MdRef};
@@ -432,20 +432,6 @@ fn named_certificate(encrypted_key: Node) -> Option<String> {
         .decode(text)
         .ok()
         .map(|der| sha256_fingerprint(&der))
-}
-
-fn is(node: Node, namespace: &str, name: &str) -> bool {
-    node.is_element()
-        && node.tag_name().name() == name
-        && node.tag_name().namespace() == Some(namespace)
-}
-
-fn child<'a, 'input>(
-    node: Node<'a, 'input>,
-    namespace: &str,
-    name: &str,
-) -> Option<Node<'a, 'input>> {
-    node.children().find(|n| is(*n, namespace, name))
 }
 
 #[cfg(test)]

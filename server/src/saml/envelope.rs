@@ -234,13 +234,15 @@ fn read_signatures(root: Node, envelope: &mut Envelope) {
     }
 }
 
-fn is(node: Node, namespace: &str, name: &str) -> bool {
+/// Whether `node` is the element `name` in `namespace`.
+pub(super) fn is(node: Node, namespace: &str, name: &str) -> bool {
     node.is_element()
         && node.tag_name().name() == name
         && node.tag_name().namespace() == Some(namespace)
 }
 
-fn child<'a, 'input>(
+/// The first child element `name` in `namespace`.
+pub(super) fn child<'a, 'input>(
     node: Node<'a, 'input>,
     namespace: &str,
     name: &str,

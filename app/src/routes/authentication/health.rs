@@ -46,7 +46,7 @@ pub fn ConnectionHealth(detail: ConnectionDetail) -> impl IntoView {
                                     <span class="text-sm font-medium">{check.label.clone()}</span>
                                     <StatusBadge status=check.status/>
                                 </div>
-                                <p class="mt-0.5 text-xs text-slate-600">{check.message.clone()}</p>
+                                <p class="mt-0.5 text-xs text-slate-600 wrap-anywhere">{check.message.clone()}</p>
                                 {detail.map(|value| view! {
                                     <pre
                                         class="mt-1 overflow-x-auto whitespace-pre-wrap break-all rounded bg-slate-50 p-2 text-xs text-slate-700"

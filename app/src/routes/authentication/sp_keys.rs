@@ -112,9 +112,9 @@ fn KeyOfPurpose(
             {current.map(|c| view! {
                 <CopyValue id=format!("sp-{word}-certificate") label=purpose.label() value=c.pem.clone()/>
                 <p class="mt-1 text-xs text-slate-500">{explanation(purpose)}</p>
-                <p class="mt-1 break-all text-xs text-slate-500">
-                    "SHA-256 " <span class="font-mono">{c.facts.sha256_fingerprint.clone()}</span>
-                    " · valid until " {format_utc(c.facts.not_after)}
+                <p class="mt-1 text-xs text-slate-500">
+                    "SHA-256 " <span class="break-all font-mono">{c.facts.sha256_fingerprint.clone()}</span>
+                    <span class="whitespace-nowrap">" · valid until " {format_utc(c.facts.not_after)}</span>
                 </p>
             })}
             {previous.map(|c| view! {
