@@ -95,18 +95,21 @@ impl ConnectionService {
         &self,
         model: &crate::entities::sso_connection::Model,
     ) -> Result<ConnectionDetail, AppError> {
-        let mut detail = view::detail(model, &self.urls, now_unix(), self.url_policy());
-        if let Some(saml) = detail.saml.as_mut() {
+        let sp_certificates = if view::protocol(model) == shared::Protocol::Saml {
             let keys = sp_keys::ensure(&self.db, &self.secrets, model.id)
                 .await
                 .map_err(internal)?;
-            saml.sp_certificates = sp_keys::certificates(&keys);
-            // The doctor speaks of the keys too.
-            detail.checks =
-                shared::connection::connection_checks(detail.saml.as_ref(), None, None, now_unix());
-            detail.summary.health = shared::doctor::overall_status(&detail.checks);
-        }
-        Ok(detail)
+            sp_keys::certificates(&keys)
+        } else {
+            Vec::new()
+        };
+        Ok(view::detail(
+            model,
+            &self.urls,
+            now_unix(),
+            self.url_policy(),
+            sp_certificates,
+        ))
     }
 
     pub async fn overview(&self, admin: &CurrentUser) -> Result<AuthenticationOverview, AppError> {

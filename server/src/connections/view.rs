@@ -5,7 +5,7 @@ use crate::entities::sso_connection;
 use crate::saml::certificate::parse_pem_bundle;
 use shared::connection::{
     connection_checks, ConnectionDetail, ConnectionStatus, ConnectionSummary, OidcSettings,
-    SamlSettings, ServiceProviderDetails,
+    SamlSettings, ServiceProviderDetails, SpCertificate,
 };
 use shared::doctor::{overall_status, ready_to_test, DiscoveredEndpoints};
 use shared::{AttributeMapping, IdentityProvider, IdpUrlPolicy, Protocol};
@@ -46,7 +46,7 @@ fn saml_settings(model: &sso_connection::Model, url_policy: IdpUrlPolicy) -> Sam
         allow_idp_initiated: model.allow_idp_initiated,
         sign_requests: model.saml_sign_requests,
         require_encryption: model.saml_require_encryption,
-        // Read from their own table by `sp_keys::certificates`.
+        // Read from their own table by `sp_keys::certificates`; `detail` adds them.
         sp_certificates: Vec::new(),
         url_policy,
     }
@@ -93,15 +93,21 @@ pub fn status(
 }
 
 /// `url_policy`: whether this server accepts plain http:// IdP addresses; the
-/// doctor and the page's form check with it.
+/// doctor and the page's form check with it. `sp_certificates`: a SAML
+/// connection's own certificates (`sp_keys::certificates`), which the doctor
+/// speaks of too.
 pub fn detail(
     model: &sso_connection::Model,
     urls: &PublicUrls,
     now_unix: i64,
     url_policy: IdpUrlPolicy,
+    sp_certificates: Vec<SpCertificate>,
 ) -> ConnectionDetail {
     let protocol = protocol(model);
-    let (saml, oidc) = settings(model, url_policy);
+    let (mut saml, oidc) = settings(model, url_policy);
+    if let Some(saml) = saml.as_mut() {
+        saml.sp_certificates = sp_certificates;
+    }
     let checks = connection_checks(saml.as_ref(), oidc.as_ref(), None, now_unix);
     let service_provider = match protocol {
         Protocol::Saml => ServiceProviderDetails {
@@ -141,5 +147,7 @@ pub fn summary(
     now_unix: i64,
     url_policy: IdpUrlPolicy,
 ) -> ConnectionSummary {
-    detail(model, urls, now_unix, url_policy).summary
+    // The list reads no keys: an old key kept after a rotation is a Warning on
+    // the connection's own page only.
+    detail(model, urls, now_unix, url_policy, Vec::new()).summary
 }
