@@ -56,8 +56,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The user behind a session cookie, if the session is live and the user active.
     async fn session_user(&self, token: &str) -> Result<Option<CurrentUser>, AppError>;
 
-    /// Ends a session; signing out twice is not an error.
-    async fn sign_out(&self, token: &str, client_ip: Option<IpAddr>) -> Result<(), AppError>;
+    /// Ends a session everywhere and returns where the browser goes next: the
+    /// identity provider's logout, when the session came from SSO through a
+    /// connection that has one, else the sign-in page. Signing out twice is
+    /// not an error.
+    async fn sign_out(&self, token: &str, client_ip: Option<IpAddr>) -> Result<String, AppError>;
 
     /// Whether cookies must carry `Secure` (the public URL is https).
     fn secure_cookies(&self) -> bool;

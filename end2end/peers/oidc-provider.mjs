@@ -23,8 +23,16 @@
 //
 // Control API (JSON, answered here before oidc-provider sees the request):
 //   GET  /__control/health                 -> {"ok":true}
-//   PUT  /__control/clients/<client_id>    {"client_secret", "redirect_uris": [...]}
-//        registers the client or adds redirect_uris to it (secret replaced)
+//   PUT  /__control/clients/<client_id>    {"client_secret", "redirect_uris": [...],
+//        "post_logout_redirect_uris"?: [...], "backchannel_logout_uri"?}
+//        registers the client or adds redirect_uris (and post-logout ones) to it (secret
+//        and back-channel logout URI replaced when given)
+//
+// Logout (RP-Initiated Logout and Back-Channel Logout are on):
+//   GET  /session/end?id_token_hint&client_id&post_logout_redirect_uri&state -> 200 HTML
+//        confirmation form (id op.logoutForm, action /session/end/confirm, hidden xsrf);
+//        POST it with logout=yes -> the provider POSTs a logout token to the client's
+//        backchannel_logout_uri, then 303 to post_logout_redirect_uri?state=...
 //   POST /__control/rotate-keys            -> {"kid"}: new signing key first, old one kept
 //   PUT  /__control/tamper                 {"mode": <mode>|null, "once": true, "client_id"?}
 //        alters the id_token of the next (or, with once false, every) token response.
@@ -47,7 +55,7 @@ const port = Number(process.argv[2] ?? 3300);
 const issuer = `http://127.0.0.1:${port}`;
 const adapter = createMemoryAdapter();
 
-/** client_id -> { secret, redirectUris } */
+/** client_id -> { secret, redirectUris, postLogoutRedirectUris, backchannelLogoutUri } */
 const clients = new Map([
   ["latchkey-e2e", { secret: "latchkey-e2e-secret-value", redirectUris: [`${issuer}/unused-callback`] }],
 ]);
@@ -77,16 +85,27 @@ const CLAIMS = ["email", "email_verified", "given_name", "family_name", "name"];
 function buildProvider() {
   const provider = new Provider(issuer, {
     adapter,
-    clients: [...clients].map(([client_id, { secret, redirectUris }]) => ({
+    clients: [...clients].map(([client_id, { secret, redirectUris, postLogoutRedirectUris, backchannelLogoutUri }]) => ({
       client_id,
       client_secret: secret,
       redirect_uris: redirectUris,
+      post_logout_redirect_uris: postLogoutRedirectUris ?? [],
+      ...(backchannelLogoutUri
+        ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true }
+        : {}),
       grant_types: ["authorization_code"],
       response_types: ["code"],
     })),
     jwks: { keys: signingKeys.map((k) => k.jwk) },
     pkce: { required: () => true },
-    features: { devInteractions: { enabled: true } },
+    // Its back-channel logout POSTs go to Latchkey on loopback, which oidc-provider's SSRF
+    // guard refuses (as Latchkey's own does unless LATCHKEY_ALLOW_PRIVATE_URLS is set).
+    fetch: (url, { dispatcher: _loopbackRefused, ...options }) => globalThis.fetch(url, options),
+    features: {
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      backchannelLogout: { enabled: true },
+    },
     claims: { email: ["email", "email_verified"], profile: ["given_name", "family_name", "name"] },
     // Put the scope's claims into the ID token too, as many real IdPs do, instead of
     // only behind the UserInfo endpoint.
@@ -120,6 +139,8 @@ function buildProvider() {
   });
   provider.use(tamperIdToken);
   provider.on("server_error", (_ctx, err) => console.error("oidc-provider server_error:", err));
+  provider.on("backchannel.error", (_ctx, err, client) =>
+    console.error(`oidc-provider back-channel logout to ${client.clientId} failed:`, err.message));
   return provider;
 }
 
@@ -201,7 +222,12 @@ async function control(method, path, body) {
   const client = /^clients\/([^/]+)$/.exec(path);
   if (method === "PUT" && client) {
     const clientId = decodeURIComponent(client[1]);
-    const { client_secret: secret, redirect_uris: uris } = body ?? {};
+    const {
+      client_secret: secret,
+      redirect_uris: uris,
+      post_logout_redirect_uris: logoutUris = [],
+      backchannel_logout_uri: backchannelLogoutUri,
+    } = body ?? {};
     const previous = clients.get(clientId);
     if (!Array.isArray(uris) || (!secret && !previous)) {
       return [400, { error: "redirect_uris (array) and client_secret are required" }];
@@ -210,6 +236,8 @@ async function control(method, path, body) {
     const next = {
       secret: secret ?? previous.secret,
       redirectUris: [...new Set([...(previous?.redirectUris ?? []), ...uris])],
+      postLogoutRedirectUris: [...new Set([...(previous?.postLogoutRedirectUris ?? []), ...logoutUris])],
+      backchannelLogoutUri: backchannelLogoutUri ?? previous?.backchannelLogoutUri,
     };
     clients.set(clientId, next);
     try {

@@ -120,6 +120,7 @@ test.describe("Settings > Authentication", () => {
     await page.getByLabel("Metadata XML", { exact: true }).fill(OKTA_METADATA);
     await page.getByRole("button", { name: "Import XML" }).click();
     await expect(page.getByLabel("IdP SSO URL", { exact: true })).toHaveValue(/^https:\/\//);
+    await expect(page.getByLabel("IdP SLO URL", { exact: true })).toHaveValue(/\/slo\/saml$/);
 
     await page.getByLabel("X.509 Certificate", { exact: true }).fill(SIGNING_CERT);
     await page.getByLabel("Second certificate (rollover)").fill(NEXT_CERT);
@@ -128,6 +129,12 @@ test.describe("Settings > Authentication", () => {
     await expect(page.locator("[data-check=saml_certificate]")).toContainText("idp.example.test");
     await expect(page.locator("[data-check=saml_certificate]")).toContainText("idp-next.example.test");
     await expect(page.getByLabel("Second certificate (rollover)")).toHaveValue(/BEGIN CERTIFICATE/);
+    // Single logout: the IdP's SLO URL came with the metadata; ours is shown to copy.
+    await expect(page.locator("[data-check=saml_single_logout]")).toContainText("Single logout is on");
+    const slo = await page.getByLabel("SLO URL", { exact: true }).inputValue();
+    expect(slo).toMatch(/\/sso\/saml\/[0-9a-f-]+\/slo$/);
+    const metadataUrl = await page.getByLabel("Audience URI / Entity ID", { exact: true }).inputValue();
+    expect(await (await page.request.get(metadataUrl)).text()).toContain(`Location="${slo}"`);
     await page.getByRole("button", { name: "Show details" }).click();
     await screenshot(page, "saml-certificate-rollover");
   });

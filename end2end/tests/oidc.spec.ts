@@ -21,11 +21,22 @@ import {
 
 const MEMBER = { email: "peter@initech.test", name: "Peter Gibbons" };
 
-/** Plays the IdP admin: allows this connection's Redirect URI for the client. */
+/**
+ * Plays the IdP admin: allows this connection's Redirect URI for the client,
+ * and its Post-logout redirect URI and Back-channel logout URI.
+ */
 async function registerRedirectUri(page: Page, redirectUri: string) {
+  const value = (label: string) => page.getByLabel(label, { exact: true }).inputValue();
   const response = await page.request.put(
     `${PEERS.oidcIssuer}/__control/clients/${PEERS.oidcClientId}`,
-    { data: { client_secret: PEERS.oidcClientSecret, redirect_uris: [redirectUri] } },
+    {
+      data: {
+        client_secret: PEERS.oidcClientSecret,
+        redirect_uris: [redirectUri],
+        post_logout_redirect_uris: [await value("Post-logout redirect URI")],
+        backchannel_logout_uri: await value("Back-channel logout URI"),
+      },
+    },
   );
   expect(response.ok(), await response.text()).toBeTruthy();
 }

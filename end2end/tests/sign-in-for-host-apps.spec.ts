@@ -1,6 +1,7 @@
 import { expect } from "@playwright/test";
 import { execFileSync, spawn } from "node:child_process";
 import http from "node:http";
+import * as jose from "jose";
 import * as oidc from "openid-client";
 import { ACCOUNTS, continueWith, ORG, screenshot, signInAtProvider, test, waitForHydration } from "./fixtures";
 
@@ -17,17 +18,20 @@ const BASE_URL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
 /** The host app's callback, served by the test on loopback. */
 const APP_PORT = 3399;
 const APP_CALLBACK = `http://127.0.0.1:${APP_PORT}/callback`;
+/** Where the host app's members land after logout, and where its logout tokens arrive. */
+const APP_SIGNED_OUT = `http://127.0.0.1:${APP_PORT}/signed-out`;
+const APP_BACKCHANNEL = `http://127.0.0.1:${APP_PORT}/backchannel`;
 const SSO_MEMBER = "peter@initech.test";
 /** Where the example host app (examples/host-app) listens in this test. */
 const EXAMPLE_URL = "http://127.0.0.1:3398";
 
 type Registered = { client_id: string; client_secret: string; webhook_secret: string };
 
-function createApp(name: string, redirectUri = APP_CALLBACK, webhookUrl?: string): Registered {
+function createApp(name: string, redirectUri = APP_CALLBACK, webhookUrl?: string, extra: string[] = []): Registered {
   const webhook = webhookUrl ? ["--webhook-url", webhookUrl] : [];
   const output = execFileSync(
     process.env.LATCHKEY_BIN!,
-    ["create-app", "--name", name, "--redirect-uri", redirectUri, ...webhook],
+    ["create-app", "--name", name, "--redirect-uri", redirectUri, ...webhook, ...extra],
     { env: process.env },
   );
   return JSON.parse(output.toString());
@@ -96,9 +100,27 @@ async function startSignIn(app: Registered, auth: oidc.ClientAuth, extra: Record
  */
 async function startAppCallback() {
   const arrivals: URL[] = [];
+  const signedOut: URL[] = [];
+  const logoutTokens: string[] = [];
   let wake: (() => void) | undefined;
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? "/", APP_CALLBACK);
+    if (url.pathname === "/backchannel" && request.method === "POST") {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        const token = new URLSearchParams(body).get("logout_token");
+        if (token) logoutTokens.push(token);
+        response.writeHead(200).end();
+      });
+      return;
+    }
+    if (url.pathname === "/signed-out") {
+      signedOut.push(url);
+      response.writeHead(200, { "content-type": "text/html" });
+      response.end("<!doctype html><title>Initech Portal</title><h1>Signed out of Initech Portal</h1>");
+      return;
+    }
     // The browser also asks for /favicon.ico: only the callback counts.
     if (url.pathname === "/callback") {
       arrivals.push(url);
@@ -115,7 +137,7 @@ async function startAppCallback() {
   const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   const forget = () => arrivals.splice(0);
   const pending = async () => arrivals.length;
-  return { next, close, forget, pending };
+  return { next, close, forget, pending, signedOut, logoutTokens };
 }
 
 test.describe("Sign-in for host apps", () => {
@@ -169,6 +191,60 @@ test.describe("Sign-in for host apps", () => {
     const second = await again.finish(await nextCallback());
     expect(second.claims()!.sub).toBe(claims.sub);
     await expect(page.getByRole("heading", { name: "Signed in to Initech Portal" })).toBeVisible();
+  });
+
+  test("logging out of the host app ends the session at Latchkey, at every app and at the IdP", async ({ page }) => {
+    test.setTimeout(60_000);
+    const app = createApp("Initech Portal (logout)", APP_CALLBACK, undefined, [
+      "--post-logout-redirect-uri", APP_SIGNED_OUT,
+      "--backchannel-logout-uri", APP_BACKCHANNEL,
+    ]);
+    const flow = await startSignIn(app, oidc.ClientSecretBasic(app.client_secret), { organization: ORG.slug });
+    await page.goto(flow.url.href);
+    await continueWith(page, "Initech OIDC");
+    await signInAtProvider(page, SSO_MEMBER);
+    const tokens = await flow.finish(await callbacks.next());
+    const claims = tokens.claims()!;
+    expect(typeof claims.sid).toBe("string");
+
+    // Without the session's own ID token, Latchkey asks the member first.
+    const unproven = oidc.buildEndSessionUrl(flow.config, { post_logout_redirect_uri: APP_SIGNED_OUT });
+    await page.goto(unproven.href);
+    await expect(page.getByRole("heading", { name: "Sign out of Latchkey?" })).toBeVisible();
+    await expect(page.getByText("Initech Portal (logout) asks to end your Latchkey session")).toBeVisible();
+    await screenshot(page, "host-app-logout-confirm");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, "host-app-logout-confirm-phone");
+    await page.setViewportSize({ width: 1280, height: 720 });
+
+    // The host app logs the member out the standard way: the library builds the request.
+    const logout = oidc.buildEndSessionUrl(flow.config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: APP_SIGNED_OUT,
+      state: "bye-42",
+    });
+    await page.goto(logout.href);
+    // Latchkey ended its session and sends the member on to end the IdP's.
+    await expect(page.getByRole("heading", { name: /Do you want to sign-out/ })).toBeVisible();
+    await page.getByRole("button", { name: "Yes, sign me out" }).click();
+    await expect(page.getByRole("heading", { name: "Signed out of Initech Portal" })).toBeVisible();
+    expect(callbacks.signedOut.at(-1)?.searchParams.get("state")).toBe("bye-42");
+
+    // The app was told over the back channel, with a logout token it can verify.
+    await expect.poll(() => callbacks.logoutTokens.length).toBeGreaterThan(0);
+    const jwks = jose.createRemoteJWKSet(new URL(`${BASE_URL}/oauth2/jwks`));
+    const { payload, protectedHeader } = await jose.jwtVerify(callbacks.logoutTokens.at(-1)!, jwks, {
+      issuer: BASE_URL,
+      audience: app.client_id,
+      typ: "logout+jwt",
+    });
+    expect(protectedHeader.typ).toBe("logout+jwt");
+    expect(payload).toMatchObject({ sub: claims.sub, sid: claims.sid });
+    expect(payload.events).toEqual({ "http://schemas.openid.net/event/backchannel-logout": {} });
+
+    // Latchkey's session is gone: a new sign-in for the app starts over at the IdP.
+    await page.goto("/");
+    await expect(page).toHaveURL(/\/login/);
   });
 
   test("the break-glass admin's password sign-in reaches the host app as pwd", async ({ page }) => {

@@ -17,6 +17,7 @@ mod m20261204_000100_setup_links;
 mod m20261205_000110_member_directory;
 mod m20261206_000120_request_ids;
 mod m20261207_000130_saml_sp_keys;
+mod m20261208_000140_logout;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000110_member_directory::Migration),
             Box::new(m20261206_000120_request_ids::Migration),
             Box::new(m20261207_000130_saml_sp_keys::Migration),
+            Box::new(m20261208_000140_logout::Migration),
         ]
     }
 }

@@ -32,6 +32,7 @@ pub struct ServerBackend {
     pub throttle: Arc<SignInThrottle>,
     pub connections: ConnectionService,
     pub sso: SsoService,
+    pub logout: crate::sso::logout::LogoutService,
     pub provisioning: crate::provisioning::ProvisioningService,
 }
 
@@ -242,32 +243,11 @@ impl Backend for ServerBackend {
         Ok(live.map(|(_, account)| account.to_current_user()))
     }
 
-    async fn sign_out(&self, token: &str, client_ip: Option<IpAddr>) -> Result<(), AppError> {
-        let Some(session) = sessions::close(&self.db, token).await.map_err(internal)? else {
-            return Ok(());
-        };
-        let account = accounts::account_by_id(&self.db, session.user_id)
+    async fn sign_out(&self, token: &str, client_ip: Option<IpAddr>) -> Result<String, AppError> {
+        self.logout
+            .sign_out(token, client_ip, "/login")
             .await
-            .map_err(internal)?;
-        if let Some(account) = account {
-            audit::record(
-                &self.db,
-                AuditEntry {
-                    org_id: Some(account.org.id),
-                    actor: Actor::User {
-                        id: account.user.id,
-                        email: account.user.email.clone(),
-                    },
-                    action: AuditAction::SignOut,
-                    success: true,
-                    detail: json!({}),
-                    client_ip,
-                },
-            )
-            .await
-            .map_err(internal)?;
-        }
-        Ok(())
+            .map_err(internal)
     }
 
     fn secure_cookies(&self) -> bool {

@@ -71,6 +71,12 @@ pub enum Command {
         /// Where directory and connection events are POSTed.
         #[arg(long)]
         webhook_url: Option<String>,
+        /// Where members may return after logging out (exact match); repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where Latchkey POSTs a logout token when a member's session ends.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
     },
     /// List the registered host apps (never their secrets), as JSON.
     ListApps,

@@ -125,6 +125,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             name,
             redirect_uris,
             webhook_url,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
         } => {
             let secrets =
                 server::secrets::SecretKey::load(config.secret_key.as_deref(), &config.data_dir)
@@ -133,6 +135,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 name,
                 redirect_uris,
                 webhook_url,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
             };
             let credentials = apps::create(&db, &secrets, new, config.allow_private_urls)
                 .await
@@ -266,6 +270,9 @@ async fn serve(
     // Refuse to serve an ACS whose xmlsec could still fetch URLs.
     server::saml::xmlsec_limits::ensure().map_err(|e| format!("SAML verification: {e}"))?;
     tokio::spawn(state.webhook_dispatcher().run());
+    tokio::spawn(server::provider::backchannel::run_sweeper(
+        state.provider.clone(),
+    ));
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -302,6 +309,9 @@ async fn purge_sessions_periodically(db: sea_orm::DatabaseConnection) {
         tick.tick().await;
         if let Err(error) = sessions::purge_expired(&db).await {
             tracing::warn!(%error, "could not purge expired sessions");
+        }
+        if let Err(error) = server::sso::logout::purge_expired(&db).await {
+            tracing::warn!(%error, "could not purge unanswered logouts");
         }
         let provider = (
             server::provider::codes::purge_expired(&db).await,

@@ -34,6 +34,8 @@ pub enum SecretSlot<'a> {
     SigningKey(&'a str),
     /// `saml_sp_keys.private_key` of the key with this id.
     SamlKey(Uuid),
+    /// `sessions.idp_id_token` of a session opened through this OIDC connection.
+    IdpIdToken(Uuid),
 }
 
 impl SecretSlot<'_> {
@@ -46,6 +48,7 @@ impl SecretSlot<'_> {
             SecretSlot::WebhookSecret(id) => format!("latchkey:v2:host_apps.webhook_secret:{id}"),
             SecretSlot::SigningKey(kid) => format!("latchkey:v2:op_signing_keys.private_key:{kid}"),
             SecretSlot::SamlKey(id) => format!("latchkey:v2:saml_sp_keys.private_key:{id}"),
+            SecretSlot::IdpIdToken(id) => format!("latchkey:v2:sessions.idp_id_token:{id}"),
         }
     }
 }

@@ -64,6 +64,20 @@ pub(crate) fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// What the identity provider needs, when the session ends, to end its own
+/// session too (single logout).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdpSession {
+    /// SAML: the subject and the IdP's SessionIndex, sent back in a LogoutRequest.
+    pub name_id: Option<String>,
+    pub name_id_format: Option<String>,
+    pub session_index: Option<String>,
+    /// OIDC: the ID token (sealed with `SecretSlot::IdpIdToken`) for
+    /// `id_token_hint`, and the IdP's `sid`, which its back-channel logout names.
+    pub sealed_id_token: Option<String>,
+    pub sid: Option<String>,
+}
+
 /// Opens a session and returns the token for the cookie.
 pub async fn open(
     db: &impl ConnectionTrait,
@@ -81,14 +95,14 @@ pub async fn open_via_sso(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     org_id: Uuid,
-    (method, connection_id): (SignInMethod, Uuid),
+    (method, connection_id, idp): (SignInMethod, Uuid, IdpSession),
     client_ip: Option<IpAddr>,
 ) -> Result<String, DbErr> {
     insert(
         db,
         user_id,
         org_id,
-        (method, Some(connection_id)),
+        (method, Some((connection_id, idp))),
         client_ip,
     )
     .await
@@ -98,11 +112,15 @@ async fn insert(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     org_id: Uuid,
-    (method, sso_connection_id): (SignInMethod, Option<Uuid>),
+    (method, via_sso): (SignInMethod, Option<(Uuid, IdpSession)>),
     client_ip: Option<IpAddr>,
 ) -> Result<String, DbErr> {
     let token = new_token();
     let now = Utc::now();
+    let (sso_connection_id, idp) = match via_sso {
+        Some((id, idp)) => (Some(id), idp),
+        None => (None, IdpSession::default()),
+    };
     session::ActiveModel {
         token_hash: Set(token_hash(&token)),
         user_id: Set(user_id),
@@ -110,6 +128,13 @@ async fn insert(
         method: Set(method.as_str().to_string()),
         sso_connection_id: Set(sso_connection_id),
         client_ip: Set(client_ip.map(|ip| ip.to_string())),
+        // Public, unrelated to the cookie: knowing a sid opens nothing.
+        sid: Set(Some(new_token())),
+        idp_name_id: Set(idp.name_id),
+        idp_name_id_format: Set(idp.name_id_format),
+        idp_session_index: Set(idp.session_index),
+        idp_id_token: Set(idp.sealed_id_token),
+        idp_sid: Set(idp.sid),
         created_at: Set(now),
         expires_at: Set(now + SESSION_LIFETIME),
     }
@@ -174,6 +199,65 @@ pub async fn close(
     let hash = token_hash(token);
     let found = session::Entity::find_by_id(hash.clone()).one(db).await?;
     session::Entity::delete_by_id(hash).exec(db).await?;
+    Ok(found)
+}
+
+/// Ends the sessions the IdP names in a SAML LogoutRequest: its subject on
+/// this connection and, when it lists them, only those SessionIndexes.
+pub async fn close_for_idp_subject(
+    db: &impl ConnectionTrait,
+    connection_id: Uuid,
+    name_id: &str,
+    session_indexes: &[String],
+) -> Result<Vec<session::Model>, DbErr> {
+    let mut query = session::Entity::find()
+        .filter(session::Column::SsoConnectionId.eq(connection_id))
+        .filter(session::Column::IdpNameId.eq(name_id));
+    if !session_indexes.is_empty() {
+        query = query.filter(session::Column::IdpSessionIndex.is_in(session_indexes.to_vec()));
+    }
+    close_found(db, query.all(db).await?).await
+}
+
+/// Ends every session a user opened through this connection (an OIDC IdP's
+/// back-channel logout that names its subject but no session).
+pub async fn close_for_user_via(
+    db: &impl ConnectionTrait,
+    connection_id: Uuid,
+    user_id: Uuid,
+) -> Result<Vec<session::Model>, DbErr> {
+    let found = session::Entity::find()
+        .filter(session::Column::SsoConnectionId.eq(connection_id))
+        .filter(session::Column::UserId.eq(user_id))
+        .all(db)
+        .await?;
+    close_found(db, found).await
+}
+
+/// Ends the sessions an OIDC IdP's back-channel logout names by its `sid`.
+pub async fn close_for_idp_sid(
+    db: &impl ConnectionTrait,
+    connection_id: Uuid,
+    idp_sid: &str,
+) -> Result<Vec<session::Model>, DbErr> {
+    let found = session::Entity::find()
+        .filter(session::Column::SsoConnectionId.eq(connection_id))
+        .filter(session::Column::IdpSid.eq(idp_sid))
+        .all(db)
+        .await?;
+    close_found(db, found).await
+}
+
+async fn close_found(
+    db: &impl ConnectionTrait,
+    found: Vec<session::Model>,
+) -> Result<Vec<session::Model>, DbErr> {
+    if !found.is_empty() {
+        session::Entity::delete_many()
+            .filter(session::Column::TokenHash.is_in(found.iter().map(|s| s.token_hash.clone())))
+            .exec(db)
+            .await?;
+    }
     Ok(found)
 }
 

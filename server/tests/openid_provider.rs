@@ -265,7 +265,11 @@ async fn a_member_who_signed_in_through_sso_is_said_to_have_and_named_the_connec
         &app.db,
         member.user.id,
         member.org.id,
-        (server::sessions::SignInMethod::Saml, connection),
+        (
+            server::sessions::SignInMethod::Saml,
+            connection,
+            Default::default(),
+        ),
         None,
     )
     .await
@@ -732,6 +736,7 @@ async fn registering_an_app_refuses_unsafe_redirect_uris_and_keeps_no_secret_in_
             name: "X".into(),
             redirect_uris: vec![uri.into()],
             webhook_url: None,
+            ..Default::default()
         };
         let refused = apps::create(&app.db, &app.state.secrets, new, false).await;
         assert_eq!(
@@ -773,4 +778,366 @@ async fn registering_an_app_refuses_unsafe_redirect_uris_and_keeps_no_secret_in_
     apps::delete(&app.db, &client.id).await.unwrap();
     let gone = app.get(&authorize_path(&client, &[]), Some(&cookie)).await;
     assert_eq!(gone.status, StatusCode::BAD_REQUEST);
+}
+
+// Logout (RP-Initiated Logout 1.0 and Back-Channel Logout 1.0).
+
+const SIGNED_OUT_URI: &str = "https://app.example.com/signed-out";
+
+/// A host app's back-channel logout URI on loopback: the logout tokens it receives.
+#[derive(Clone, Default)]
+struct LogoutReceiver {
+    tokens: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LogoutReceiver {
+    async fn start(&self) -> String {
+        let tokens = self.tokens.clone();
+        let router = axum::Router::new().route(
+            "/backchannel",
+            axum::routing::post(move |body: String| {
+                let tokens = tokens.clone();
+                async move {
+                    let form: HashMap<String, String> =
+                        serde_urlencoded::from_str(&body).unwrap_or_default();
+                    if let Some(token) = form.get("logout_token") {
+                        tokens.lock().unwrap().push(token.clone());
+                    }
+                    StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}/backchannel")
+    }
+
+    /// Waits (up to five seconds) for `count` logout tokens.
+    async fn wait_for(&self, count: usize) -> Vec<String> {
+        for _ in 0..100 {
+            if self.tokens.lock().unwrap().len() >= count {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.tokens.lock().unwrap().clone()
+    }
+}
+
+/// A provider that may post to loopback, as back-channel receivers here are.
+async fn provider_for_logout() -> TestApp {
+    TestApp::spawn_with(&[
+        ("LATCHKEY_PUBLIC_URL", PUBLIC_URL),
+        ("LATCHKEY_ALLOW_PRIVATE_URLS", "true"),
+    ])
+    .await
+    .with_acme()
+    .await
+}
+
+async fn register_for_logout(app: &TestApp, backchannel: &str) -> Client {
+    let new = NewApp {
+        name: "Acme CRM".into(),
+        redirect_uris: vec![REDIRECT_URI.into()],
+        post_logout_redirect_uris: vec![SIGNED_OUT_URI.into()],
+        backchannel_logout_uri: Some(backchannel.into()),
+        ..Default::default()
+    };
+    let created = apps::create(&app.db, &app.state.secrets, new, true)
+        .await
+        .unwrap();
+    Client {
+        id: created.client_id,
+        secret: created.client_secret,
+    }
+}
+
+/// The member's ID token for `client`, from a full sign-in.
+async fn id_token_for(app: &TestApp, client: &Client, cookie: &str) -> String {
+    let code = code_for(app, client, cookie).await;
+    let tokens = redeem(app, client, &code).await.json();
+    tokens["id_token"].as_str().unwrap().to_string()
+}
+
+fn logout_path(params: &[(&str, &str)]) -> String {
+    format!(
+        "/oauth2/logout?{}",
+        serde_urlencoded::to_string(params).unwrap()
+    )
+}
+
+async fn is_live(app: &TestApp, cookie: &str) -> bool {
+    server::sessions::find_live(&app.db, cookie)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// A logout token's header and claims, once its signature verified with our JWKS.
+async fn verified_logout_token(app: &TestApp, token: &str) -> (Value, Value) {
+    use openidconnect::core::{CoreJsonWebKey, CoreJwsSigningAlgorithm};
+    use openidconnect::JsonWebKey;
+    let jwks: Value = app.get("/oauth2/jwks", None).await.json();
+    let parts: Vec<&str> = token.split('.').collect();
+    let decode = |part: &str| -> Value {
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let header = decode(parts[0]);
+    let key: CoreJsonWebKey = serde_json::from_value(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == header["kid"])
+            .expect("signed with a published key")
+            .clone(),
+    )
+    .unwrap();
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .unwrap();
+    key.verify_signature(
+        &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        format!("{}.{}", parts[0], parts[1]).as_bytes(),
+        &signature,
+    )
+    .expect("the logout token verifies");
+    (header, decode(parts[1]))
+}
+
+#[tokio::test]
+async fn discovery_announces_logout_and_id_tokens_name_the_session() {
+    let app = provider().await;
+    let discovery = app
+        .get("/.well-known/openid-configuration", None)
+        .await
+        .json();
+    assert_eq!(
+        discovery["end_session_endpoint"],
+        json!(format!("{PUBLIC_URL}/oauth2/logout"))
+    );
+    assert_eq!(discovery["backchannel_logout_supported"], json!(true));
+    assert_eq!(
+        discovery["backchannel_logout_session_supported"],
+        json!(true)
+    );
+
+    let client = register(&app, &[REDIRECT_URI]).await;
+    let cookie = app.session_for(MEMBER_EMAIL).await;
+    let id_token = id_token_for(&app, &client, &cookie).await;
+    let claims = verified_claims(&app, &client, &id_token).await;
+    let session = server::sessions::find_live(&app.db, &cookie)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claims["sid"], json!(session.sid.unwrap()));
+}
+
+#[tokio::test]
+async fn a_host_app_ends_the_members_session_and_every_app_it_reached_is_told() {
+    let app = provider_for_logout().await;
+    let receiver = LogoutReceiver::default();
+    let backchannel = receiver.start().await;
+    let crm = register_for_logout(&app, &backchannel).await;
+    let wiki = register_for_logout(&app, &backchannel).await;
+    let cookie = app.session_for(MEMBER_EMAIL).await;
+    let id_token = id_token_for(&app, &crm, &cookie).await;
+    id_token_for(&app, &wiki, &cookie).await;
+    let sid = verified_claims(&app, &crm, &id_token).await["sid"].clone();
+
+    let response = app
+        .get(
+            &logout_path(&[
+                ("id_token_hint", &id_token),
+                ("post_logout_redirect_uri", SIGNED_OUT_URI),
+                ("state", "bye-1"),
+            ]),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+    assert_eq!(
+        response.header("location"),
+        Some(format!("{SIGNED_OUT_URI}?state=bye-1").as_str())
+    );
+    assert_eq!(response.session_cookie().as_deref(), Some(""));
+    assert!(!is_live(&app, &cookie).await);
+
+    let tokens = receiver.wait_for(2).await;
+    assert_eq!(tokens.len(), 2, "one logout token per app");
+    let mut audiences = Vec::new();
+    for token in tokens {
+        let (header, claims) = verified_logout_token(&app, &token).await;
+        assert_eq!(header["typ"], json!("logout+jwt"));
+        assert_eq!(claims["iss"], json!(PUBLIC_URL));
+        assert_eq!(claims["sid"], sid);
+        assert_eq!(
+            claims["events"],
+            json!({"http://schemas.openid.net/event/backchannel-logout": {}})
+        );
+        assert!(claims.get("nonce").is_none());
+        assert!(claims["jti"].is_string());
+        audiences.push(claims["aud"].as_str().unwrap().to_string());
+    }
+    audiences.sort();
+    let mut expected = vec![crm.id.clone(), wiki.id.clone()];
+    expected.sort();
+    assert_eq!(audiences, expected);
+}
+
+#[tokio::test]
+async fn logout_requests_a_third_party_could_send_end_nothing_without_the_member() {
+    let app = provider_for_logout().await;
+    let receiver = LogoutReceiver::default();
+    let crm = register_for_logout(&app, &receiver.start().await).await;
+    let cookie = app.session_for(MEMBER_EMAIL).await;
+    let id_token = id_token_for(&app, &crm, &cookie).await;
+    let (head, rest) = id_token.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let mut claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sub"] = json!(uuid::Uuid::new_v4().to_string());
+    let forged = format!(
+        "{head}.{}.{signature}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let refused: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "an unregistered return address",
+            vec![
+                ("id_token_hint", &id_token),
+                ("post_logout_redirect_uri", "https://evil.example.com/"),
+            ],
+        ),
+        (
+            "a return address with no app named",
+            vec![("post_logout_redirect_uri", SIGNED_OUT_URI)],
+        ),
+        (
+            "an ID token changed after signing",
+            vec![("id_token_hint", &forged)],
+        ),
+        (
+            "another app's client_id beside the hint",
+            vec![("id_token_hint", &id_token), ("client_id", "app_other")],
+        ),
+        ("an unknown client_id", vec![("client_id", "app_unknown")]),
+    ];
+    for (name, params) in refused {
+        let response = app.get(&logout_path(&params), Some(&cookie)).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{name}");
+        assert!(response.header("location").is_none(), "{name}");
+        assert!(is_live(&app, &cookie).await, "{name}: the session survives");
+    }
+
+    // Without the session's own ID token the member is asked, on our page.
+    let unproven = [
+        ("client_id", crm.id.as_str()),
+        ("post_logout_redirect_uri", SIGNED_OUT_URI),
+    ];
+    let asked = app.get(&logout_path(&unproven), Some(&cookie)).await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(
+        asked.body.contains("Sign out of Latchkey?"),
+        "{}",
+        asked.body
+    );
+    assert!(is_live(&app, &cookie).await);
+
+    // A confirmation posted from another site is not the member's.
+    let confirm = |site: &str| {
+        let mut form: Vec<(&str, &str)> = unproven.to_vec();
+        form.push(("confirm", "yes"));
+        Request::post("/oauth2/logout")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("latchkey_session={cookie}"))
+            .header("sec-fetch-site", site)
+            .body(Body::from(serde_urlencoded::to_string(&form).unwrap()))
+            .unwrap()
+    };
+    let cross_site = app.send(confirm("cross-site")).await;
+    assert_eq!(cross_site.status, StatusCode::OK);
+    assert!(
+        is_live(&app, &cookie).await,
+        "a cross-site confirmation ends nothing"
+    );
+
+    let confirmed = app.send(confirm("same-origin")).await;
+    assert_eq!(confirmed.status, StatusCode::SEE_OTHER);
+    assert_eq!(confirmed.header("location"), Some(SIGNED_OUT_URI));
+    assert!(!is_live(&app, &cookie).await);
+}
+
+#[tokio::test]
+async fn a_cross_site_logout_form_is_followed_by_a_get_that_carries_the_session() {
+    let app = provider_for_logout().await;
+    let receiver = LogoutReceiver::default();
+    let crm = register_for_logout(&app, &receiver.start().await).await;
+    let form = [
+        ("client_id", crm.id.as_str()),
+        ("post_logout_redirect_uri", SIGNED_OUT_URI),
+        ("state", "s"),
+    ];
+    // SameSite=Lax keeps the session cookie off another site's POST.
+    let posted = app
+        .send(
+            Request::post("/oauth2/logout")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "cross-site")
+                .body(Body::from(serde_urlencoded::to_string(form).unwrap()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(posted.header("location"), Some(logout_path(&form).as_str()));
+}
+
+#[tokio::test]
+async fn sessions_ended_without_a_logout_still_reach_the_apps() {
+    let app = provider_for_logout().await;
+    let receiver = LogoutReceiver::default();
+    let crm = register_for_logout(&app, &receiver.start().await).await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let cookie = app.session_for(MEMBER_EMAIL).await;
+    let id_token = id_token_for(&app, &crm, &cookie).await;
+    let sid = verified_claims(&app, &crm, &id_token).await["sid"].clone();
+    let member = app.account(MEMBER_EMAIL).await;
+
+    // An admin's "End sessions" runs no logout code of its own.
+    let ended = app
+        .call_json(
+            "change_member",
+            json!({ "id": member.user.id.to_string(), "action": "end_sessions" }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
+    let provider = &app.state.provider;
+    assert_eq!(
+        server::provider::backchannel::sweep(provider)
+            .await
+            .unwrap(),
+        1
+    );
+    let tokens = receiver.wait_for(1).await;
+    let (_, claims) = verified_logout_token(&app, &tokens[0]).await;
+    assert_eq!(claims["sid"], sid);
+    assert_eq!(claims["sub"], json!(member.user.id.to_string()));
+    // Told once: the next sweep finds nothing.
+    assert_eq!(
+        server::provider::backchannel::sweep(provider)
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -65,7 +65,12 @@ const INPUTS: &[(&str, &str)] = &[
 #[test]
 fn sp_metadata_has_the_expected_shape() {
     let (entity_id, acs) = INPUTS[1];
-    let xml = sp_metadata_xml(entity_id, acs, &SpMetadataKeys::default());
+    let xml = sp_metadata_xml(
+        entity_id,
+        acs,
+        "https://sp.example.com/slo",
+        &SpMetadataKeys::default(),
+    );
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<md:EntityDescriptor "));
     assert!(xml.contains("entityID=\"https://sso.example.com/saml/metadata?tenant=a&amp;conn=&lt;b&gt;&quot;&apos;\""));
 
@@ -90,12 +95,37 @@ fn sp_metadata_has_the_expected_shape() {
 
     let children: Vec<_> = sp[0].children().filter(|n| n.is_element()).collect();
     let names: Vec<&str> = children.iter().map(|n| n.tag_name().name()).collect();
-    assert_eq!(names, ["NameIDFormat", "AssertionConsumerService"]);
     assert_eq!(
-        children[0].text(),
+        names,
+        [
+            "SingleLogoutService",
+            "SingleLogoutService",
+            "NameIDFormat",
+            "AssertionConsumerService"
+        ]
+    );
+    let slo: Vec<(Option<&str>, Option<&str>)> = children[..2]
+        .iter()
+        .map(|n| (n.attribute("Binding"), n.attribute("Location")))
+        .collect();
+    assert_eq!(
+        slo,
+        [
+            (
+                Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"),
+                Some("https://sp.example.com/slo")
+            ),
+            (
+                Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"),
+                Some("https://sp.example.com/slo")
+            ),
+        ]
+    );
+    assert_eq!(
+        children[2].text(),
         Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
     );
-    let acs_node = children[1];
+    let acs_node = children[3];
     assert_eq!(
         acs_node.attribute("Binding"),
         Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
@@ -107,7 +137,12 @@ fn sp_metadata_has_the_expected_shape() {
 
 #[test]
 fn our_own_metadata_is_refused_as_idp_metadata() {
-    let xml = sp_metadata_xml(INPUTS[0].0, INPUTS[0].1, &SpMetadataKeys::default());
+    let xml = sp_metadata_xml(
+        INPUTS[0].0,
+        INPUTS[0].1,
+        "https://sp.example.com/slo",
+        &SpMetadataKeys::default(),
+    );
     assert_eq!(
         parse_idp_metadata(&xml).unwrap_err(),
         MetadataError::ServiceProviderMetadata
@@ -123,7 +158,12 @@ fn sp_metadata_validates_against_the_saml_metadata_schema() {
         return;
     }
     for (entity_id, acs) in INPUTS {
-        let xml = sp_metadata_xml(entity_id, acs, &SpMetadataKeys::default());
+        let xml = sp_metadata_xml(
+            entity_id,
+            acs,
+            "https://sp.example.com/slo",
+            &SpMetadataKeys::default(),
+        );
         let (ok, output) = validate(&xml);
         assert!(
             ok,
@@ -134,7 +174,12 @@ fn sp_metadata_validates_against_the_saml_metadata_schema() {
 
     // The check has teeth: the schema refuses NameIDFormat after the
     // AssertionConsumerService, and a missing protocolSupportEnumeration.
-    let xml = sp_metadata_xml(INPUTS[0].0, INPUTS[0].1, &SpMetadataKeys::default());
+    let xml = sp_metadata_xml(
+        INPUTS[0].0,
+        INPUTS[0].1,
+        "https://sp.example.com/slo",
+        &SpMetadataKeys::default(),
+    );
     let name_id_line = xml
         .lines()
         .find(|l| l.contains("<md:NameIDFormat>"))
@@ -202,7 +247,7 @@ fn keys_for_test() -> SpMetadataKeys {
 fn sp_metadata_publishes_our_signing_and_encryption_certificates() {
     let keys = keys_for_test();
     let (entity_id, acs) = INPUTS[0];
-    let xml = sp_metadata_xml(entity_id, acs, &keys);
+    let xml = sp_metadata_xml(entity_id, acs, "https://sp.example.com/slo", &keys);
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let sp = doc
         .descendants()
@@ -217,6 +262,8 @@ fn sp_metadata_publishes_our_signing_and_encryption_certificates() {
             "KeyDescriptor",
             "KeyDescriptor",
             "KeyDescriptor",
+            "SingleLogoutService",
+            "SingleLogoutService",
             "NameIDFormat",
             "AssertionConsumerService"
         ]

@@ -341,6 +341,7 @@ async fn a_new_app_is_not_sent_the_past_and_an_app_without_a_webhook_is_sent_not
         name: "No hooks".into(),
         redirect_uris: vec!["https://app.example.com/cb".into()],
         webhook_url: None,
+        ..Default::default()
     };
     apps::create(&app.db, &app.state.secrets, plain, false)
         .await

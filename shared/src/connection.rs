@@ -89,12 +89,24 @@ pub struct ServiceProviderDetails {
     pub entity_id: Option<String>,
     pub metadata_url: Option<String>,
     pub redirect_uri: Option<String>,
+    /// SAML: our Single Logout service, for both bindings.
+    #[serde(default)]
+    pub slo_url: Option<String>,
+    /// OIDC: where the provider sends members back after logging out.
+    #[serde(default)]
+    pub post_logout_redirect_uri: Option<String>,
+    /// OIDC: where the provider POSTs back-channel logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A SAML connection's saved IdP details.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamlSettings {
     pub sso_url: String,
+    /// The IdP's Single Logout URL; empty when single logout is off.
+    #[serde(default)]
+    pub slo_url: String,
     pub entity_id: String,
     /// The PEM text as saved (one or two certificates).
     pub certificates_pem: String,
@@ -218,6 +230,9 @@ pub struct SamlForm {
     pub provider: Option<IdentityProvider>,
     pub display_name: String,
     pub sso_url: String,
+    /// Optional: where members' browsers carry our LogoutRequest.
+    #[serde(default)]
+    pub slo_url: String,
     pub entity_id: String,
     pub certificates_pem: String,
     pub mapping: AttributeMapping,
@@ -254,6 +269,9 @@ pub enum MetadataSource {
 pub struct MetadataImport {
     pub entity_id: String,
     pub sso_url: String,
+    /// The IdP's HTTP-Redirect SingleLogoutService, or empty.
+    #[serde(default)]
+    pub slo_url: String,
     pub certificates_pem: String,
     pub certificates: Vec<CertificateFacts>,
     /// The IdP's metadata says it wants signed AuthnRequests.
@@ -267,6 +285,7 @@ pub mod field {
     pub const PROVIDER: &str = "provider";
     pub const DISPLAY_NAME: &str = "display_name";
     pub const SSO_URL: &str = "sso_url";
+    pub const SLO_URL: &str = "slo_url";
     pub const ENTITY_ID: &str = "entity_id";
     pub const CERTIFICATES: &str = "certificates_pem";
     pub const METADATA_URL: &str = "metadata_url";
@@ -317,6 +336,13 @@ pub fn validate_saml_form(form: &SamlForm, url_policy: IdpUrlPolicy) -> FieldErr
         errors.check(validate::idp_sso_url(
             field::SSO_URL,
             &form.sso_url,
+            url_policy,
+        ));
+    }
+    if !form.slo_url.trim().is_empty() {
+        errors.check(validate::idp_slo_url(
+            field::SLO_URL,
+            &form.slo_url,
             url_policy,
         ));
     }
@@ -396,6 +422,7 @@ pub fn connection_checks(
         (Some(saml), _) => doctor::saml_checks(
             &doctor::SamlSetup {
                 sso_url: saml.sso_url.clone(),
+                slo_url: saml.slo_url.clone(),
                 entity_id: saml.entity_id.clone(),
                 certificates: saml.certificates.clone(),
                 certificate_error: saml.certificate_error.clone(),

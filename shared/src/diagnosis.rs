@@ -48,6 +48,12 @@ pub enum DiagnosisCode {
     EmailClaimMissing,
     EmailNotVerified,
     IdpError,
+    // Single logout.
+    LogoutUnsigned,
+    LogoutSignatureInvalid,
+    LogoutDestinationMismatch,
+    LogoutRequestUnknown,
+    LogoutFailedAtIdp,
 }
 
 impl DiagnosisCode {
@@ -86,6 +92,11 @@ impl DiagnosisCode {
         DiagnosisCode::EmailClaimMissing,
         DiagnosisCode::EmailNotVerified,
         DiagnosisCode::IdpError,
+        DiagnosisCode::LogoutUnsigned,
+        DiagnosisCode::LogoutSignatureInvalid,
+        DiagnosisCode::LogoutDestinationMismatch,
+        DiagnosisCode::LogoutRequestUnknown,
+        DiagnosisCode::LogoutFailedAtIdp,
     ];
 
     /// The stable snake_case code; equal to the serde name.
@@ -125,6 +136,11 @@ impl DiagnosisCode {
             DiagnosisCode::EmailClaimMissing => "email_claim_missing",
             DiagnosisCode::EmailNotVerified => "email_not_verified",
             DiagnosisCode::IdpError => "idp_error",
+            DiagnosisCode::LogoutUnsigned => "logout_unsigned",
+            DiagnosisCode::LogoutSignatureInvalid => "logout_signature_invalid",
+            DiagnosisCode::LogoutDestinationMismatch => "logout_destination_mismatch",
+            DiagnosisCode::LogoutRequestUnknown => "logout_request_unknown",
+            DiagnosisCode::LogoutFailedAtIdp => "logout_failed_at_idp",
         }
     }
 
@@ -145,7 +161,9 @@ impl DiagnosisCode {
             | ServerBusy
             | IdentityConflict
             | AdminLinkRequired
-            | UserDeleted => None,
+            | UserDeleted
+            | LogoutRequestUnknown
+            | LogoutFailedAtIdp => None,
             EmailAttributeMissing
             | InvalidSamlResponse
             | SignatureInvalid
@@ -163,7 +181,10 @@ impl DiagnosisCode {
             | NameIdNotPersistent
             | AssertionNotEncrypted
             | AssertionUndecryptable
-            | EncryptionAlgorithmRefused => Some(Protocol::Saml),
+            | EncryptionAlgorithmRefused
+            | LogoutUnsigned
+            | LogoutSignatureInvalid
+            | LogoutDestinationMismatch => Some(Protocol::Saml),
             DiscoveryFailed | InvalidClient | RedirectUriMismatch | StateMismatch
             | NonceMismatch | IdTokenInvalid | TokenRequestFailed | EmailClaimMissing
             | EmailNotVerified | IdpError => Some(Protocol::Oidc),
@@ -208,6 +229,11 @@ impl DiagnosisCode {
             EmailClaimMissing => "Email claim missing",
             EmailNotVerified => "Email address not verified",
             IdpError => "Identity provider returned an error",
+            LogoutUnsigned => "Logout message not signed",
+            LogoutSignatureInvalid => "Logout signature rejected",
+            LogoutDestinationMismatch => "Logout sent to the wrong address",
+            LogoutRequestUnknown => "Logout answer not recognised",
+            LogoutFailedAtIdp => "Identity provider did not end its session",
         }
     }
 
@@ -362,6 +388,30 @@ impl DiagnosisCode {
             IdpError => {
                 "The identity provider sent the person back with an error instead of a \
                  sign-in code. The received value shows the error it sent."
+            }
+            LogoutUnsigned => {
+                "The identity provider sent a single logout message without a signature. \
+                 An unsigned logout message could come from anyone, so it was ignored and \
+                 no session ended or continued because of it."
+            }
+            LogoutSignatureInvalid => {
+                "The identity provider's single logout message is signed, but not by a \
+                 certificate in X.509 Certificate, or it was changed after it was signed, \
+                 or it uses a weak algorithm such as RSA-SHA1."
+            }
+            LogoutDestinationMismatch => {
+                "The identity provider addressed the single logout message to another URL \
+                 than this connection's Single Logout URL, so it may have been meant for \
+                 another application."
+            }
+            LogoutRequestUnknown => {
+                "The identity provider answered a logout that was not started here in the \
+                 last 10 minutes, or that was already answered."
+            }
+            LogoutFailedAtIdp => {
+                "The person was signed out of this service, but the identity provider \
+                 reported that it could not end its own session (or every session), so \
+                 they may still be signed in there."
             }
         }
     }
@@ -553,6 +603,31 @@ impl DiagnosisCode {
                  or invalid_scope mean the application must allow the authorization code \
                  flow and the openid, email and profile scopes."
             }
+            LogoutUnsigned => {
+                "In your identity provider, turn on signing for single logout requests \
+                 and responses (RSA-SHA256 or stronger), with the same certificate as in \
+                 X.509 Certificate."
+            }
+            LogoutSignatureInvalid => {
+                "Make sure X.509 Certificate holds the certificate your identity provider \
+                 signs logout messages with, and that it signs them with RSA-SHA256 or \
+                 stronger. The received value shows what arrived."
+            }
+            LogoutDestinationMismatch => {
+                "In your identity provider, set the single logout URL (SLO URL) of this \
+                 application to the SLO URL shown under Service provider details."
+            }
+            LogoutRequestUnknown => {
+                "Nothing needs fixing if the person simply signed out twice. If it keeps \
+                 happening, check that the identity provider sends its logout answer back \
+                 to this connection's own logout URL."
+            }
+            LogoutFailedAtIdp => {
+                "Read the status your identity provider sent (the received value). Check \
+                 that single logout is enabled for this application in your identity \
+                 provider and that its logout URL is the SLO URL shown under Service \
+                 provider details."
+            }
         }
     }
 }
@@ -661,6 +736,11 @@ mod tests {
         ("email_claim_missing", Some(Protocol::Oidc)),
         ("email_not_verified", Some(Protocol::Oidc)),
         ("idp_error", Some(Protocol::Oidc)),
+        ("logout_unsigned", Some(Protocol::Saml)),
+        ("logout_signature_invalid", Some(Protocol::Saml)),
+        ("logout_destination_mismatch", Some(Protocol::Saml)),
+        ("logout_request_unknown", None),
+        ("logout_failed_at_idp", None),
         ("token_request_failed", Some(Protocol::Oidc)),
     ];
 

@@ -31,10 +31,12 @@ pub mod check_key {
     pub const SAML_CERTIFICATE_VALIDITY: &str = "saml_certificate_validity";
     pub const SAML_ATTRIBUTE_MAPPING: &str = "saml_attribute_mapping";
     pub const SAML_SP_KEYS: &str = "saml_sp_keys";
+    pub const SAML_SINGLE_LOGOUT: &str = "saml_single_logout";
     pub const OIDC_ISSUER_URL: &str = "oidc_issuer_url";
     pub const OIDC_CLIENT_ID: &str = "oidc_client_id";
     pub const OIDC_CLIENT_SECRET: &str = "oidc_client_secret";
     pub const OIDC_DISCOVERY: &str = "oidc_discovery";
+    pub const OIDC_SINGLE_LOGOUT: &str = "oidc_single_logout";
 
     /// Every key, in the order the checks run.
     pub const ALL: &[&str] = &[
@@ -44,10 +46,12 @@ pub mod check_key {
         SAML_CERTIFICATE_VALIDITY,
         SAML_ATTRIBUTE_MAPPING,
         SAML_SP_KEYS,
+        SAML_SINGLE_LOGOUT,
         OIDC_ISSUER_URL,
         OIDC_CLIENT_ID,
         OIDC_CLIENT_SECRET,
         OIDC_DISCOVERY,
+        OIDC_SINGLE_LOGOUT,
     ];
 }
 
@@ -175,6 +179,9 @@ pub struct CertificateFacts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamlSetup {
     pub sso_url: String,
+    /// The IdP SLO URL; empty when single logout is off.
+    #[serde(default)]
+    pub slo_url: String,
     pub entity_id: String,
     /// Every certificate that parsed; two during a rollover.
     pub certificates: Vec<CertificateFacts>,
@@ -200,6 +207,9 @@ pub struct DiscoveredEndpoints {
     pub token_endpoint: String,
     pub userinfo_endpoint: Option<String>,
     pub jwks_uri: String,
+    /// Where RP-initiated logout sends the member (OIDC RP-Initiated Logout).
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
 }
 
 /// An OIDC connection's saved configuration.
@@ -313,6 +323,17 @@ pub fn saml_checks(setup: &SamlSetup, now_unix: i64) -> Vec<DoctorCheck> {
     }
     checks.push(mapping_check(&setup.mapping));
     checks.extend(sp_keys_check(setup));
+    // Single logout is optional: checked once an IdP SLO URL is given.
+    if !setup.slo_url.trim().is_empty() {
+        checks.push(url_check(
+            check_key::SAML_SINGLE_LOGOUT,
+            "IdP SLO URL",
+            &setup.slo_url,
+            validate::idp_slo_url("slo_url", &setup.slo_url, setup.url_policy),
+            "Single logout is on: signing out here sends your identity provider a signed \
+             LogoutRequest, and its logout requests to the SLO URL end sessions here.",
+        ));
+    }
     checks
 }
 
@@ -674,6 +695,27 @@ pub fn oidc_checks(setup: &OidcSetup) -> Vec<DoctorCheck> {
         secret_check,
         discovery_check(setup, issuer_ok),
     ]
+    .into_iter()
+    .chain(oidc_single_logout_check(setup))
+    .collect()
+}
+
+/// Shown once discovery found an `end_session_endpoint`: single logout is on,
+/// and the provider must know where to send members back.
+fn oidc_single_logout_check(setup: &OidcSetup) -> Option<DoctorCheck> {
+    let endpoint = match &setup.discovery {
+        Some(Ok(endpoints)) => endpoints.end_session_endpoint.clone()?,
+        _ => return None,
+    };
+    Some(DoctorCheck::new(
+        check_key::OIDC_SINGLE_LOGOUT,
+        "Single logout",
+        CheckStatus::Pass,
+        "Single logout is on: signing out here also ends the session at your identity \
+         provider. Register the Post-logout redirect URI there, and the Back-channel logout \
+         URI so that its logouts end sessions here.",
+        Some(endpoint),
+    ))
 }
 
 fn discovery_check(setup: &OidcSetup, issuer_ok: bool) -> DoctorCheck {
@@ -912,6 +954,7 @@ mod tests {
             token_endpoint: "https://login.example.com/oauth2/default/v1/token".into(),
             userinfo_endpoint: Some("https://login.example.com/oauth2/default/v1/userinfo".into()),
             jwks_uri: "https://login.example.com/oauth2/default/v1/keys".into(),
+            end_session_endpoint: None,
         }
     }
 

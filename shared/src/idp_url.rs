@@ -97,6 +97,7 @@ impl EndpointProblem {
             "token_endpoint" => "Token",
             "userinfo_endpoint" => "UserInfo",
             "jwks_uri" => "JWKS",
+            "end_session_endpoint" => "End session",
             other => other,
         }
     }
@@ -145,12 +146,13 @@ pub fn check_endpoints(
         ("token_endpoint", endpoints.token_endpoint.as_str()),
         ("jwks_uri", endpoints.jwks_uri.as_str()),
     ];
-    if let Some(userinfo) = endpoints
-        .userinfo_endpoint
-        .as_deref()
-        .filter(|u| !u.is_empty())
-    {
-        listed.push(("userinfo_endpoint", userinfo));
+    for (member, optional) in [
+        ("userinfo_endpoint", &endpoints.userinfo_endpoint),
+        ("end_session_endpoint", &endpoints.end_session_endpoint),
+    ] {
+        if let Some(value) = optional.as_deref().filter(|u| !u.is_empty()) {
+            listed.push((member, value));
+        }
     }
     for (member, value) in listed {
         check(member, value, policy).map_err(|error| EndpointProblem {
@@ -309,6 +311,7 @@ mod tests {
             token_endpoint: "https://idp.example.com/token".into(),
             userinfo_endpoint: Some("https://idp.example.com/userinfo".into()),
             jwks_uri: "https://idp.example.com/jwks".into(),
+            end_session_endpoint: None,
         }
     }
 

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum SsoEventKind {
     SignIn,
     Test,
+    /// A single logout, started by the member here or by the identity provider.
+    Logout,
 }
 
 impl SsoEventKind {
@@ -16,6 +18,7 @@ impl SsoEventKind {
         match self {
             SsoEventKind::SignIn => "sign_in",
             SsoEventKind::Test => "test",
+            SsoEventKind::Logout => "logout",
         }
     }
 
@@ -23,6 +26,7 @@ impl SsoEventKind {
         match key {
             "sign_in" => Some(SsoEventKind::SignIn),
             "test" => Some(SsoEventKind::Test),
+            "logout" => Some(SsoEventKind::Logout),
             _ => None,
         }
     }
@@ -31,6 +35,7 @@ impl SsoEventKind {
         match self {
             SsoEventKind::SignIn => "Sign-in",
             SsoEventKind::Test => "Test",
+            SsoEventKind::Logout => "Logout",
         }
     }
 }

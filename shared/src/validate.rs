@@ -429,6 +429,15 @@ pub fn http_url(field: &str, value: &str) -> Result<(), FieldError> {
 
 /// The IdP SSO URL of a SAML connection: where members are sent to sign in.
 /// An identity-provider address (see [`crate::idp_url`]).
+/// The optional IdP SLO URL: where a LogoutRequest sends the member's
+/// browser, so the same rule as the IdP SSO URL once it is given.
+pub fn idp_slo_url(field: &str, value: &str, policy: IdpUrlPolicy) -> Result<(), FieldError> {
+    if value.trim().is_empty() {
+        return Ok(());
+    }
+    crate::idp_url::check(field, value.trim(), policy)
+}
+
 pub fn idp_sso_url(field: &str, value: &str, policy: IdpUrlPolicy) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(

@@ -36,17 +36,20 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     Ok(())
 }
 
-/// Ends the current session and returns to the sign-in page.
+/// Ends the current session everywhere: host apps are told, and the browser
+/// goes to the identity provider's logout when the session came from SSO
+/// through a connection that has one, else to the sign-in page.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::ssr::{backend, client_ip, fail, session_token, set_session_cookie};
 
     let backend = backend()?;
-    if let Some(token) = session_token() {
-        backend.sign_out(&token, client_ip()).await.map_err(fail)?;
-    }
+    let next = match session_token() {
+        Some(token) => backend.sign_out(&token, client_ip()).await.map_err(fail)?,
+        None => "/login".to_string(),
+    };
     set_session_cookie("", 0, backend.secure_cookies());
-    leptos_axum::redirect("/login");
+    leptos_axum::redirect(&next);
     Ok(())
 }
 

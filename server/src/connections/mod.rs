@@ -40,6 +40,21 @@ impl PublicUrls {
         format!("{}/sso/oidc/{connection}/callback", self.base)
     }
 
+    /// The SAML Single Logout service, for both bindings.
+    pub fn slo_url(&self, connection: Uuid) -> String {
+        format!("{}/sso/saml/{connection}/slo", self.base)
+    }
+
+    /// Where an OpenID Provider sends the member back after logging out.
+    pub fn post_logout_redirect_uri(&self, connection: Uuid) -> String {
+        format!("{}/sso/oidc/{connection}/logout", self.base)
+    }
+
+    /// Where an OpenID Provider POSTs its back-channel logout tokens.
+    pub fn backchannel_logout_uri(&self, connection: Uuid) -> String {
+        format!("{}/sso/oidc/{connection}/backchannel-logout", self.base)
+    }
+
     pub fn login_url(&self, org_slug: &str) -> String {
         format!("{}/login/{org_slug}", self.base)
     }

@@ -313,6 +313,7 @@ impl ConnectionService {
         Ok(MetadataImport {
             entity_id: metadata.entity_id,
             sso_url: metadata.sso_url,
+            slo_url: metadata.slo_url,
             certificates_pem,
             certificates,
             wants_signed_requests: metadata.wants_signed_requests,

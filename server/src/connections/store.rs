@@ -101,6 +101,7 @@ pub async fn create(
         saml_sso_url: Set(String::new()),
         saml_entity_id: Set(String::new()),
         saml_certificates: Set(String::new()),
+        saml_idp_slo_url: Set(String::new()),
         allow_idp_initiated: Set(false),
         saml_sign_requests: Set(false),
         saml_require_encryption: Set(false),
@@ -169,6 +170,7 @@ pub async fn save_saml(
     model.provider = Set(provider.key().to_string());
     model.display_name = Set(display_name_or_default(&form.display_name, provider));
     model.saml_sso_url = Set(form.sso_url.trim().to_string());
+    model.saml_idp_slo_url = Set(form.slo_url.trim().to_string());
     model.saml_entity_id = Set(form.entity_id.trim().to_string());
     model.saml_certificates = Set(certificates);
     // Attribute names are case-sensitive and kept exactly as typed.
@@ -182,7 +184,7 @@ pub async fn save_saml(
     model.updated_at = Set(Utc::now());
     let detail = json!({
         "protocol": "saml",
-        "fields": ["sso_url", "entity_id", "certificates", "mapping", "allow_idp_initiated", "sign_requests", "require_encryption"],
+        "fields": ["sso_url", "slo_url", "entity_id", "certificates", "mapping", "allow_idp_initiated", "sign_requests", "require_encryption"],
         "allow_idp_initiated": form.allow_idp_initiated,
         "sign_requests": form.sign_requests,
         "require_encryption": form.require_encryption,

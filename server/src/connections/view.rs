@@ -38,6 +38,7 @@ fn saml_settings(model: &sso_connection::Model, url_policy: IdpUrlPolicy) -> Sam
     };
     SamlSettings {
         sso_url: model.saml_sso_url.clone(),
+        slo_url: model.saml_idp_slo_url.clone(),
         entity_id: model.saml_entity_id.clone(),
         certificates_pem: model.saml_certificates.clone(),
         certificates,
@@ -114,10 +115,13 @@ pub fn detail(
             acs_url: Some(urls.acs_url(model.id)),
             entity_id: Some(urls.sp_entity_id(model.id)),
             metadata_url: Some(urls.metadata_url(model.id)),
-            redirect_uri: None,
+            slo_url: Some(urls.slo_url(model.id)),
+            ..Default::default()
         },
         Protocol::Oidc => ServiceProviderDetails {
             redirect_uri: Some(urls.redirect_uri(model.id)),
+            post_logout_redirect_uri: Some(urls.post_logout_redirect_uri(model.id)),
+            backchannel_logout_uri: Some(urls.backchannel_logout_uri(model.id)),
             ..Default::default()
         },
     };

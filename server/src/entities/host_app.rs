@@ -12,6 +12,10 @@ pub struct Model {
     pub client_secret_hash: String,
     /// JSON array of the redirect URIs, compared exactly.
     pub redirect_uris: String,
+    /// JSON array of where members may return after logout, compared exactly.
+    pub post_logout_redirect_uris: String,
+    /// Where back-channel logout tokens are POSTed.
+    pub backchannel_logout_uri: Option<String>,
     pub webhook_url: Option<String>,
     /// Sealed with the instance key (`SecretSlot::WebhookSecret`).
     pub webhook_secret: Option<String>,

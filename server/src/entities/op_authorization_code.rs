@@ -21,6 +21,8 @@ pub struct Model {
     pub amr: String,
     /// The SSO connection the member signed in through.
     pub idp: Option<Uuid>,
+    /// The member's session, for the ID token's `sid`.
+    pub sid: Option<String>,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
 }

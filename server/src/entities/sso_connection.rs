@@ -15,6 +15,8 @@ pub struct Model {
     pub saml_sso_url: String,
     pub saml_entity_id: String,
     pub saml_certificates: String,
+    /// The IdP's Single Logout URL (HTTP-Redirect); empty when it has none.
+    pub saml_idp_slo_url: String,
     pub allow_idp_initiated: bool,
     /// Sign AuthnRequests with the connection's signing key.
     pub saml_sign_requests: bool,

@@ -6,6 +6,7 @@ mod csrf;
 mod directory_api;
 mod headers;
 mod health;
+mod logout;
 mod management_api;
 mod plain_page;
 mod provider;
@@ -57,6 +58,8 @@ pub struct AppState {
     /// Encrypts stored secrets; never logged, never sent to a browser.
     pub secrets: SecretKey,
     pub sso: SsoService,
+    /// Ending sessions everywhere: host apps and identity providers.
+    pub logout: crate::sso::logout::LogoutService,
     /// The SCIM endpoints' shared parts (token cache, request bookkeeping).
     pub scim: crate::scim::Scim,
     /// Latchkey as the OpenID Provider of host apps.
@@ -103,8 +106,13 @@ impl AppState {
             &config.public_url,
             config.allow_private_urls,
         );
+        let logout = crate::sso::logout::LogoutService {
+            sso: sso.clone(),
+            provider: provider.clone(),
+        };
         let backend = ServerBackend {
             sso: sso.clone(),
+            logout: logout.clone(),
             db: db.clone(),
             config: config.clone(),
             throttle: Arc::new(SignInThrottle::new(db.clone(), ThrottlePolicy::default())),
@@ -139,6 +147,7 @@ impl AppState {
             backend: BackendHandle(Arc::new(backend)),
             secrets,
             sso,
+            logout,
             scim,
             provider,
             site: Arc::new(site),
@@ -200,6 +209,7 @@ pub fn router(state: AppState) -> Router {
     // the CSRF guard looks at /api only.
     Router::new()
         .merge(saml::router())
+        .merge(logout::router())
         .merge(provider::router())
         .merge(directory_api::router())
         .merge(management_api::router())

@@ -87,6 +87,48 @@ pub fn setup_link_unusable(reason: &str) -> Response {
     page(StatusCode::GONE, "Setup link", &body)
 }
 
+/// After a logout with nowhere to go back to.
+pub fn signed_out() -> Response {
+    page(
+        StatusCode::OK,
+        "Signed out",
+        "<h1>You are signed out</h1><p>Your session has ended. Close this window, or sign in again.</p><p><a href=\"/login\">Sign in</a></p>",
+    )
+}
+
+/// A host app asks to end the member's session without proof that it is the
+/// member's own request (no matching `id_token_hint`): the member decides.
+/// The form repeats the request, so confirming completes it.
+pub fn confirm_sign_out(app_name: Option<&str>, fields: &[(&str, &str)]) -> Response {
+    let hidden: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    let asker = app_name
+        .map(|name| format!("<strong>{}</strong> asks", escape(name)))
+        .unwrap_or_else(|| "You are asked".to_string());
+    let body = format!(
+        "<h1>Sign out of Latchkey?</h1><p>{asker} to end your Latchkey session. You will be signed out of every app you signed in to with it.</p><form method=\"post\" action=\"/oauth2/logout\">{hidden}<input type=\"hidden\" name=\"confirm\" value=\"yes\"><button type=\"submit\">Sign out</button></form><p><a href=\"/\">Stay signed in</a></p>"
+    );
+    page(StatusCode::OK, "Sign out", &body)
+}
+
+/// A logout message from an identity provider that was not acted on.
+pub fn logout_refused(message: &str, reference: &str) -> Response {
+    let body = format!(
+        "<h1>Logout message refused</h1><p>{}</p><p>Your administrator can look it up with this reference:</p><p><code data-testid=\"reference\">{}</code></p><p><a href=\"/login\">Go to sign in</a></p>",
+        escape(message),
+        escape(reference)
+    );
+    page(StatusCode::BAD_REQUEST, "Logout refused", &body)
+}
+
 pub fn forbidden(message: &str) -> Response {
     let body = format!("<h1>Not allowed</h1><p>{}</p>", escape(message));
     page(StatusCode::FORBIDDEN, "Not allowed", &body)

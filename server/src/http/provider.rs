@@ -47,6 +47,10 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "token_endpoint": provider.endpoint("/oauth2/token"),
         "userinfo_endpoint": provider.endpoint("/oauth2/userinfo"),
         "jwks_uri": provider.endpoint("/oauth2/jwks"),
+        "end_session_endpoint": provider.endpoint("/oauth2/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": false,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials"],
@@ -58,7 +62,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "email",
             "email_verified", "name", "given_name", "family_name", "org_id", "org_slug",
-            "groups", "role", "idp"
+            "groups", "role", "idp", "sid"
         ],
         "prompt_values_supported": ["none", "login"],
         "authorization_response_iss_parameter_supported": true,
@@ -229,6 +233,7 @@ async fn signed_in_for(
             method: if is_sso { "sso" } else { "pwd" }.to_string(),
             idp: session.sso_connection_id,
         },
+        sid: session.sid.clone(),
     }))
 }
 
@@ -529,6 +534,7 @@ async fn redeem_code<'a>(
         auth: &auth,
         access_token: &access_token,
         code,
+        sid: grant.sid.as_deref(),
         now: Utc::now(),
     };
     let id_token = claims::id_token(&member, request, &key).map_err(|error| {

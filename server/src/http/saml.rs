@@ -49,6 +49,7 @@ async fn metadata(State(state): State<AppState>, Path(connection_id): Path<Strin
     let xml = crate::saml::metadata::sp_metadata_xml(
         &urls.sp_entity_id(connection.id),
         &urls.acs_url(connection.id),
+        &urls.slo_url(connection.id),
         &sp_keys::metadata_keys(&keys, connection.saml_sign_requests),
     );
     (

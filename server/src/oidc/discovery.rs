@@ -42,6 +42,7 @@ struct ProviderMetadata {
     token_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
     jwks_uri: Option<String>,
+    end_session_endpoint: Option<String>,
 }
 
 pub async fn discover(
@@ -80,6 +81,7 @@ pub fn parse(
         jwks_uri: metadata
             .jwks_uri
             .ok_or(DiscoveryError::MissingEndpoint("jwks_uri"))?,
+        end_session_endpoint: metadata.end_session_endpoint,
     };
     check_endpoints(&endpoints, url_policy).map_err(DiscoveryError::UnsafeEndpoint)?;
     Ok(endpoints)

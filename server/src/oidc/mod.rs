@@ -8,6 +8,7 @@ pub mod claims;
 pub mod discovery;
 pub mod http_client;
 pub mod jwks;
+pub mod logout;
 pub mod request;
 pub mod token;
 

@@ -78,6 +78,7 @@ mod tests {
                 token_endpoint: "https://idp.example.com/token".into(),
                 userinfo_endpoint: None,
                 jwks_uri: "https://idp.example.com/jwks".into(),
+                end_session_endpoint: None,
             },
         };
         let request = authorization_request(&settings).unwrap();

@@ -39,6 +39,8 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
 pub struct VerifiedLogin {
     pub subject: String,
     pub claims: Map<String, Value>,
+    /// The ID token as received: the `id_token_hint` of a later logout.
+    pub id_token: String,
 }
 
 /// What the callback brought back, with what we kept when the sign-in started.
@@ -75,7 +77,11 @@ pub async fn complete(
             merge_userinfo(&mut claims, extra, &subject)?;
         }
     }
-    Ok(VerifiedLogin { subject, claims })
+    Ok(VerifiedLogin {
+        subject,
+        claims,
+        id_token: compact_form(id_token),
+    })
 }
 
 type TokenResponse_ = openidconnect::core::CoreTokenResponse;

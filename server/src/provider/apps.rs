@@ -24,6 +24,10 @@ pub enum AppError {
     InvalidRedirectUri(String, &'static str),
     #[error("webhook URL \"{0}\" is refused: {1}")]
     InvalidWebhookUrl(String, &'static str),
+    #[error("post-logout redirect URI \"{0}\" is refused: {1}")]
+    InvalidPostLogoutRedirectUri(String, &'static str),
+    #[error("back-channel logout URI \"{0}\" is refused: {1}")]
+    InvalidBackchannelLogoutUri(String, &'static str),
     #[error("no app has the client ID \"{0}\"")]
     NotFound(String),
     #[error("database error: {0}")]
@@ -37,6 +41,8 @@ impl AppError {
             AppError::NoRedirectUri => "no_redirect_uri",
             AppError::InvalidRedirectUri(..) => "invalid_redirect_uri",
             AppError::InvalidWebhookUrl(..) => "invalid_webhook_url",
+            AppError::InvalidPostLogoutRedirectUri(..) => "invalid_post_logout_redirect_uri",
+            AppError::InvalidBackchannelLogoutUri(..) => "invalid_backchannel_logout_uri",
             AppError::NotFound(_) => "app_not_found",
             AppError::Database(_) => "database",
         }
@@ -49,10 +55,15 @@ impl From<DbErr> for AppError {
     }
 }
 
+#[derive(Debug, Default)]
 pub struct NewApp {
     pub name: String,
     pub redirect_uris: Vec<String>,
     pub webhook_url: Option<String>,
+    /// Where members may return after logging out (OIDC RP-Initiated Logout).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are POSTed (OIDC Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// What `create-app` prints: the secrets, shown this once.
@@ -69,6 +80,8 @@ pub struct AppSummary {
     pub client_id: String,
     pub name: String,
     pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
     pub webhook_url: Option<String>,
     pub created_at: String,
 }
@@ -106,6 +119,23 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// A post-logout redirect URI follows the redirect URI's rules: the member's
+/// browser is sent there.
+fn check_post_logout_redirect_uri(uri: &str, allow_private: bool) -> Result<(), AppError> {
+    check_redirect_uri(uri, allow_private).map_err(|error| match error {
+        AppError::InvalidRedirectUri(uri, why) => AppError::InvalidPostLogoutRedirectUri(uri, why),
+        other => other,
+    })
+}
+
+/// The server posts to a back-channel logout URI as it posts webhooks.
+fn check_backchannel_logout_uri(uri: &str, allow_private: bool) -> Result<(), AppError> {
+    check_webhook_url(uri, allow_private).map_err(|error| match error {
+        AppError::InvalidWebhookUrl(uri, why) => AppError::InvalidBackchannelLogoutUri(uri, why),
+        other => other,
+    })
+}
+
 fn check_webhook_url(uri: &str, allow_private: bool) -> Result<(), AppError> {
     let refuse = |why| Err(AppError::InvalidWebhookUrl(uri.to_string(), why));
     if uri.len() > MAX_URL_LEN {
@@ -138,6 +168,12 @@ pub async fn create(
     if let Some(url) = &new.webhook_url {
         check_webhook_url(url, allow_private)?;
     }
+    for uri in &new.post_logout_redirect_uris {
+        check_post_logout_redirect_uri(uri, allow_private)?;
+    }
+    if let Some(uri) = &new.backchannel_logout_uri {
+        check_backchannel_logout_uri(uri, allow_private)?;
+    }
     let id = Uuid::new_v4();
     let credentials = Credentials {
         client_id: format!("app_{}", id.simple()),
@@ -151,6 +187,10 @@ pub async fn create(
         client_id: Set(credentials.client_id.clone()),
         client_secret_hash: Set(digest(&credentials.client_secret)),
         redirect_uris: Set(serde_json::to_string(&new.redirect_uris).unwrap_or_default()),
+        post_logout_redirect_uris: Set(
+            serde_json::to_string(&new.post_logout_redirect_uris).unwrap_or_default()
+        ),
+        backchannel_logout_uri: Set(new.backchannel_logout_uri),
         webhook_url: Set(new.webhook_url),
         webhook_secret: Set(Some(
             secrets.encrypt(SecretSlot::WebhookSecret(id), &credentials.webhook_secret),
@@ -174,6 +214,8 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<AppSummary>, AppError> 
         .into_iter()
         .map(|app| AppSummary {
             redirect_uris: redirect_uris(&app),
+            post_logout_redirect_uris: post_logout_redirect_uris(&app),
+            backchannel_logout_uri: app.backchannel_logout_uri,
             client_id: app.client_id,
             name: app.name,
             webhook_url: app.webhook_url,
@@ -232,6 +274,10 @@ pub async fn authenticate(
 
 pub fn redirect_uris(app: &Model) -> Vec<String> {
     serde_json::from_str(&app.redirect_uris).unwrap_or_default()
+}
+
+pub fn post_logout_redirect_uris(app: &Model) -> Vec<String> {
+    serde_json::from_str(&app.post_logout_redirect_uris).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -31,6 +31,10 @@ pub struct OrganizationClaims {
     /// The SSO connection the member signed in through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
+    /// The member's Latchkey session (OIDC Back-Channel Logout §2.1): a
+    /// logout token names it. In ID tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl AdditionalClaims for OrganizationClaims {}
@@ -115,6 +119,7 @@ fn organization_claims(member: &Member, auth: &Authentication) -> OrganizationCl
         groups: member.groups.clone(),
         role: member.account.role.as_str().to_string(),
         idp: auth.idp.map(|id| id.to_string()),
+        sid: None,
     }
 }
 
@@ -158,6 +163,7 @@ pub struct IdTokenRequest<'a> {
     pub auth: &'a Authentication,
     pub access_token: &'a str,
     pub code: &'a str,
+    pub sid: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -173,7 +179,10 @@ pub fn id_token(
         request.now + super::keys::ID_TOKEN_LIFETIME,
         request.now,
         standard_claims(member, Scopes::parse(request.scope)),
-        organization_claims(member, request.auth),
+        OrganizationClaims {
+            sid: request.sid.map(str::to_string),
+            ..organization_claims(member, request.auth)
+        },
     )
     .set_auth_time(Some(request.auth.time))
     .set_nonce(request.nonce.map(|n| Nonce::new(n.to_string())))

@@ -28,6 +28,8 @@ pub struct Grant {
     pub nonce: Option<String>,
     pub code_challenge: String,
     pub auth: Authentication,
+    /// The member's session, when it has a public ID (`sid`).
+    pub sid: Option<String>,
 }
 
 /// How the member signed in to Latchkey, as the `amr`, `auth_time` and `idp` claims say.
@@ -41,6 +43,9 @@ pub struct Authentication {
 
 pub async fn issue(db: &DatabaseConnection, grant: Grant) -> Result<String, DbErr> {
     let code = opaque_token();
+    if let Some(sid) = &grant.sid {
+        super::logout::remember_app(db, sid, grant.app_id, grant.user_id).await?;
+    }
     ActiveModel {
         code_hash: Set(digest(&code)),
         app_id: Set(grant.app_id),
@@ -53,6 +58,7 @@ pub async fn issue(db: &DatabaseConnection, grant: Grant) -> Result<String, DbEr
         auth_time: Set(grant.auth.time),
         amr: Set(grant.auth.method),
         idp: Set(grant.auth.idp),
+        sid: Set(grant.sid),
         expires_at: Set(Utc::now() + CODE_LIFETIME),
         used_at: Set(None),
     }

@@ -5,11 +5,13 @@
 
 pub mod apps;
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod codes;
 pub mod directory;
 pub mod errors;
 pub mod keys;
+pub mod logout;
 pub mod setup_links;
 pub mod tokens;
 pub mod webhooks;

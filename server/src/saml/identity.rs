@@ -122,6 +122,7 @@ mod tests {
             assertion_id: "_a".into(),
             name_id: name_id.into(),
             name_id_format: None,
+            session_index: None,
             attributes: attributes
                 .iter()
                 .map(|(n, v)| SamlAttribute {

@@ -44,6 +44,9 @@ pub struct IdpMetadata {
     pub name_id_formats: Vec<String>,
     /// `WantAuthnRequestsSigned="true"`: the IdP refuses unsigned requests.
     pub wants_signed_requests: bool,
+    /// The HTTP-Redirect `SingleLogoutService`, the binding our logout
+    /// messages use; empty when the IdP has none.
+    pub slo_url: String,
 }
 
 /// Why uploaded metadata was refused. [`MetadataError::code`] is stable; the
@@ -304,9 +307,19 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
     let wants_signed_requests = descriptor
         .attribute("WantAuthnRequestsSigned")
         .is_some_and(|v| matches!(v.trim(), "true" | "1"));
+    let slo_url = md_children(descriptor, "SingleLogoutService")
+        .filter(|s| s.attribute("Binding").map(str::trim) == Some(BINDING_HTTP_REDIRECT))
+        .find_map(|s| {
+            s.attribute("Location")
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+        })
+        .unwrap_or_default()
+        .to_string();
     Ok(IdpMetadata {
         entity_id,
         sso_url,
+        slo_url,
         sso_binding,
         certificates_pem,
         name_id_formats,
@@ -391,7 +404,13 @@ pub struct SpMetadataKeys {
 /// Elements follow the order of the OASIS metadata schema. Attribute values
 /// are escaped; characters XML 1.0 cannot carry at all (control characters
 /// other than tab, line feed and carriage return) become U+FFFD.
-pub fn sp_metadata_xml(entity_id: &str, acs_url: &str, keys: &SpMetadataKeys) -> String {
+/// `slo_url` is our Single Logout service, offered for both bindings.
+pub fn sp_metadata_xml(
+    entity_id: &str,
+    acs_url: &str,
+    slo_url: &str,
+    keys: &SpMetadataKeys,
+) -> String {
     let mut descriptors = String::new();
     for der in &keys.signing {
         descriptors.push_str(&key_descriptor("signing", der, &[]));
@@ -410,6 +429,8 @@ pub fn sp_metadata_xml(entity_id: &str, acs_url: &str, keys: &SpMetadataKeys) ->
             "<md:EntityDescriptor xmlns:md=\"{ns}\" xmlns:ds=\"{dsig}\" entityID=\"{entity_id}\">\n",
             "  <md:SPSSODescriptor protocolSupportEnumeration=\"{protocol}\" AuthnRequestsSigned=\"{signed}\" WantAssertionsSigned=\"true\">\n",
             "{descriptors}",
+            "    <md:SingleLogoutService Binding=\"{redirect}\" Location=\"{slo_url}\"/>\n",
+            "    <md:SingleLogoutService Binding=\"{binding}\" Location=\"{slo_url}\"/>\n",
             "    <md:NameIDFormat>{name_id}</md:NameIDFormat>\n",
             "    <md:AssertionConsumerService Binding=\"{binding}\" Location=\"{acs_url}\" index=\"0\" isDefault=\"true\"/>\n",
             "  </md:SPSSODescriptor>\n",
@@ -423,6 +444,8 @@ pub fn sp_metadata_xml(entity_id: &str, acs_url: &str, keys: &SpMetadataKeys) ->
         descriptors = descriptors,
         name_id = NAMEID_FORMAT_EMAIL,
         binding = BINDING_HTTP_POST,
+        redirect = BINDING_HTTP_REDIRECT,
+        slo_url = escape_attribute(slo_url),
         acs_url = escape_attribute(acs_url),
     )
 }
@@ -476,7 +499,7 @@ mod tests {
     #[test]
     fn escaping_round_trips_through_a_parser() {
         let tricky = "https://sso.example.com/a?x=1&y=<2>\"'\ttab\nline\r\u{e9}";
-        let xml = sp_metadata_xml(tricky, tricky, &SpMetadataKeys::default());
+        let xml = sp_metadata_xml(tricky, tricky, tricky, &SpMetadataKeys::default());
         let doc = Document::parse(&xml).expect("well-formed");
         let root = doc.root_element();
         assert_eq!(root.attribute("entityID"), Some(tricky));

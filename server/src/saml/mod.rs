@@ -6,6 +6,7 @@ pub mod certificate;
 pub mod decrypt;
 pub mod envelope;
 pub mod identity;
+pub mod logout;
 pub mod metadata;
 pub mod request;
 pub mod response;

@@ -1,4 +1,5 @@
-//! SP-initiated sign-in: the AuthnRequest, sent by HTTP-Redirect.
+//! SP-initiated sign-in: the AuthnRequest, sent by HTTP-Redirect; and the
+//! HTTP-Redirect encoding single logout messages share with it.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -55,6 +56,41 @@ pub fn redirect_url(
         ..AuthnRequest::default()
     };
     let xml = request.to_string().map_err(|e| e.to_string())?;
+    redirect_binding_url(
+        idp_sso_url,
+        MessageParam::Request,
+        &xml,
+        relay_state,
+        signing_key,
+    )
+}
+
+/// Which query parameter carries the message (SAML Bindings §3.4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageParam {
+    Request,
+    Response,
+}
+
+impl MessageParam {
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageParam::Request => "SAMLRequest",
+            MessageParam::Response => "SAMLResponse",
+        }
+    }
+}
+
+/// `destination` with the message deflated and base64-encoded in the query
+/// (HTTP-Redirect binding), signed with `signing_key` when given. Query
+/// parameters already in `destination` are kept outside the signed part.
+pub fn redirect_binding_url(
+    destination: &str,
+    param: MessageParam,
+    xml: &str,
+    relay_state: &str,
+    signing_key: Option<&PKey<Private>>,
+) -> Result<Url, String> {
     let mut deflated = Vec::new();
     {
         let mut encoder = DeflateEncoder::new(&mut deflated, Compression::default());
@@ -62,7 +98,7 @@ pub fn redirect_url(
             .write_all(xml.as_bytes())
             .map_err(|e| e.to_string())?;
     }
-    let mut message = format!("SAMLRequest={}", encode(&STANDARD.encode(&deflated)));
+    let mut message = format!("{}={}", param.name(), encode(&STANDARD.encode(&deflated)));
     if !relay_state.is_empty() {
         message.push_str(&format!("&RelayState={}", encode(relay_state)));
     }
@@ -74,7 +110,7 @@ pub fn redirect_url(
             encode(&STANDARD.encode(signature))
         ));
     }
-    let mut url: Url = idp_sso_url
+    let mut url: Url = destination
         .parse()
         .map_err(|e: url::ParseError| e.to_string())?;
     let query = match url.query() {

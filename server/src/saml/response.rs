@@ -48,6 +48,8 @@ pub struct VerifiedAssertion {
     pub assertion_id: String,
     pub name_id: String,
     pub name_id_format: Option<String>,
+    /// The IdP's session, named again in a LogoutRequest (single logout).
+    pub session_index: Option<String>,
     pub attributes: Vec<SamlAttribute>,
     pub in_response_to: Option<String>,
     /// Until when the replay cache must remember the assertion ID.
@@ -111,6 +113,11 @@ impl PreparedSettings {
 
     pub fn settings(&self) -> &SamlSettings {
         &self.settings
+    }
+
+    /// The DER of the IdP certificates valid when this was prepared.
+    pub fn current_certificates(&self) -> &[samael::crypto::CertificateDer] {
+        &self.current
     }
 
     /// Whether the certificates split into current and expired as they did
@@ -336,7 +343,7 @@ fn check_destination(settings: &SamlSettings, envelope: &Envelope) -> Result<(),
     }
 }
 
-const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
+pub(super) const ALLOWED_ALGORITHMS: [AllowedSignatureAlgorithm; 6] = [
     AllowedSignatureAlgorithm::RsaSha256,
     AllowedSignatureAlgorithm::RsaSha384,
     AllowedSignatureAlgorithm::RsaSha512,
@@ -633,6 +640,11 @@ fn verified_assertion(assertion: Assertion, now: DateTime<Utc>) -> VerifiedAsser
             .map(|n| n.value.trim().to_string())
             .unwrap_or_default(),
         name_id_format: name_id.and_then(|n| n.format.clone()),
+        session_index: assertion
+            .authn_statements
+            .iter()
+            .flatten()
+            .find_map(|statement| statement.session_index.clone()),
         attributes,
         in_response_to: confirmation.and_then(|c| c.in_response_to.clone()),
         remember_until: not_on_or_after.unwrap_or(now + MAX_ISSUE_DELAY) + CLOCK_SKEW,

@@ -51,19 +51,39 @@ fn refused(expected: &str, received: impl Into<String>, detail: &str) -> Diagnos
 
 /// Checks every `ds:Signature` in the document.
 pub fn check(root: Node) -> Result<(), Diagnosis> {
+    check_signed_by(
+        root,
+        &[(PROTOCOL_NS, "Response"), (ASSERTION_NS, "Assertion")],
+    )
+}
+
+/// The same rules for a single logout message: signed as a whole, and only there.
+pub fn check_logout(root: Node) -> Result<(), Diagnosis> {
+    check_signed_by(
+        root,
+        &[
+            (PROTOCOL_NS, "LogoutRequest"),
+            (PROTOCOL_NS, "LogoutResponse"),
+        ],
+    )
+}
+
+/// Checks every `ds:Signature`, which may only sit in one of `parents`.
+fn check_signed_by(root: Node, parents: &[(&str, &str)]) -> Result<(), Diagnosis> {
     for signature in root.descendants().filter(|n| is(*n, DSIG_NS, "Signature")) {
-        check_signature(signature)?;
+        check_signature(signature, parents)?;
     }
     Ok(())
 }
 
-fn check_signature(signature: Node) -> Result<(), Diagnosis> {
+fn check_signature(signature: Node, parents: &[(&str, &str)]) -> Result<(), Diagnosis> {
     let signed = signature
         .parent_element()
-        .filter(|p| is(*p, PROTOCOL_NS, "Response") || is(*p, ASSERTION_NS, "Assertion"))
+        .filter(|p| parents.iter().any(|(ns, name)| is(*p, ns, name)))
         .ok_or_else(|| {
+            let names: Vec<&str> = parents.iter().map(|(_, name)| *name).collect();
             refused(
-                "Signatures on the Response or the Assertion only",
+                &format!("Signatures on the {} only", names.join(" or the ")),
                 format!(
                     "A signature inside <{}>",
                     signature

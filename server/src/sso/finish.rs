@@ -11,7 +11,7 @@ use super::SsoService;
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::entities::organization;
 use crate::entities::sso_connection::{self, Model as Connection};
-use crate::sessions::{self, SignInMethod, SESSION_LIFETIME};
+use crate::sessions::{self, IdpSession, SignInMethod, SESSION_LIFETIME};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, IntoActiveModel, Set};
 use serde_json::json;
@@ -51,6 +51,8 @@ pub struct Vouched {
     pub attributes: Vec<ReceivedAttribute>,
     /// The person, read through the connection's mapping; or why that failed.
     pub person: Result<SsoPerson, Diagnosis>,
+    /// What ending the IdP's session later takes (single logout).
+    pub idp_session: IdpSession,
 }
 
 /// A failure on its way out, with what the identity provider vouched for so far.
@@ -161,6 +163,7 @@ impl SsoService {
             Err(JitError::Database(error)) => return Err(error),
             Err(JitError::Account(error)) => return Err(DbErr::Custom(error.to_string())),
         };
+        let vouched_session = vouched.idp_session.clone();
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
         event.user_id = Some(account.user.id);
         events::record(&self.db, event).await?;
@@ -171,7 +174,7 @@ impl SsoService {
             &txn,
             account.user.id,
             org.id,
-            (via.method, connection.id),
+            (via.method, connection.id, vouched_session),
             via.client_ip,
         )
         .await?;

@@ -7,6 +7,7 @@ pub mod binding;
 pub mod events;
 pub mod finish;
 pub mod identities;
+pub mod logout;
 pub mod oidc_flow;
 pub mod replay;
 pub mod requests;

@@ -14,8 +14,8 @@ use crate::oidc::claims::{map_person, received_claims};
 use crate::oidc::http_client::OidcHttp;
 use crate::oidc::token::{self, CodeExchange, VerifiedLogin};
 use crate::oidc::OidcSettings;
-use crate::secrets::SecretSlot;
-use crate::sessions::SignInMethod;
+use crate::secrets::{SecretKey, SecretSlot};
+use crate::sessions::{IdpSession, SignInMethod};
 use chrono::Utc;
 use sea_orm::DbErr;
 use shared::doctor::DiscoveredEndpoints;
@@ -60,7 +60,7 @@ impl SsoService {
             Err(diagnosis) => Err(diagnosis),
         };
         let result = result
-            .map(|login| vouched(&connection, &login))
+            .map(|login| vouched(&connection, &login, &self.secrets))
             .map_err(Failure::from);
         let ending = Ending::of(pending.as_ref());
         let return_to = pending
@@ -182,7 +182,7 @@ impl SsoService {
     }
 
     /// The connection's saved settings, with the client secret decrypted.
-    pub(super) fn oidc_settings(&self, connection: &Connection) -> Result<OidcSettings, Diagnosis> {
+    pub(crate) fn oidc_settings(&self, connection: &Connection) -> Result<OidcSettings, Diagnosis> {
         let missing = |what: &str| {
             Diagnosis::new(DiagnosisCode::ConnectionNotConfigured)
                 .with_expected(what.to_string())
@@ -247,10 +247,21 @@ fn provider_error(
 }
 
 /// The protocol-neutral view of verified claims.
-fn vouched(connection: &Connection, login: &VerifiedLogin) -> Vouched {
+fn vouched(connection: &Connection, login: &VerifiedLogin, secrets: &SecretKey) -> Vouched {
     Vouched {
         subject: login.subject.clone(),
         attributes: received_claims(&login.claims),
         person: map_person(&login.claims, &mapping(connection)),
+        idp_session: IdpSession {
+            sealed_id_token: Some(
+                secrets.encrypt(SecretSlot::IdpIdToken(connection.id), &login.id_token),
+            ),
+            sid: login
+                .claims
+                .get("sid")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+            ..IdpSession::default()
+        },
     }
 }

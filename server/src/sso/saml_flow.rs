@@ -15,7 +15,7 @@ use crate::saml::envelope::{self, Envelope};
 use crate::saml::identity::{map_identity, received_attributes};
 use crate::saml::response::{verify, VerifiedAssertion};
 use crate::saml::verifier::{self, VerifierError};
-use crate::sessions::SignInMethod;
+use crate::sessions::{IdpSession, SignInMethod};
 use chrono::Utc;
 use sea_orm::DbErr;
 use shared::{Diagnosis, DiagnosisCode, Protocol};
@@ -243,6 +243,12 @@ fn vouched(connection: &Connection, assertion: &VerifiedAssertion) -> Vouched {
         subject: assertion.name_id.clone(),
         attributes: received_attributes(assertion),
         person,
+        idp_session: IdpSession {
+            name_id: Some(assertion.name_id.clone()),
+            name_id_format: assertion.name_id_format.clone(),
+            session_index: assertion.session_index.clone(),
+            ..IdpSession::default()
+        },
     }
 }
 
@@ -268,6 +274,7 @@ mod tests {
             assertion_id: "_a".into(),
             name_id: "_f81c2e".into(),
             name_id_format: format.map(str::to_string),
+            session_index: None,
             attributes: Vec::new(),
             in_response_to: None,
             remember_until: Utc::now(),

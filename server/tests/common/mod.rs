@@ -233,6 +233,7 @@ impl TestApp {
             name: "Acme CRM".into(),
             redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
             webhook_url,
+            ..Default::default()
         };
         let allow_private = self.state.config.allow_private_urls;
         server::provider::apps::create(&self.db, &self.state.secrets, new, allow_private)

@@ -18,6 +18,17 @@ pub struct Provider {
     pub issuer: String,
     _child: tokio::process::Child,
     control: reqwest::Client,
+    /// The browser of the last sign-in: its cookies hold the provider's
+    /// session, which a logout at the provider ends. Each sign-in starts a new one.
+    browser: std::sync::Mutex<reqwest::Client>,
+}
+
+fn new_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 impl Provider {
@@ -52,6 +63,7 @@ impl Provider {
                     issuer,
                     _child: child,
                     control,
+                    browser: std::sync::Mutex::new(new_browser()),
                 };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -93,18 +105,35 @@ impl Provider {
         .await;
     }
 
+    /// Registers where the provider may send members back after logout and
+    /// where it POSTs its logout tokens (our connection's URLs).
+    pub async fn allow_logout(&self, post_logout_redirect_uri: &str, backchannel_logout_uri: &str) {
+        self.control(
+            reqwest::Method::PUT,
+            &format!("clients/{CLIENT_ID}"),
+            json!({
+                "redirect_uris": [],
+                "post_logout_redirect_uris": [post_logout_redirect_uri],
+                "backchannel_logout_uri": backchannel_logout_uri,
+            }),
+        )
+        .await;
+    }
+
     /// Signs `login` in at the provider, starting from `authorize_url`, and
     /// returns where the provider sends the browser back (our callback).
     pub async fn sign_in(&self, authorize_url: &str, login: &str) -> String {
-        let browser = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        self.sign_in_back_to(authorize_url, login, PUBLIC_URL).await
+    }
+
+    /// As [`Provider::sign_in`], for a Latchkey served at `our_url`.
+    pub async fn sign_in_back_to(&self, authorize_url: &str, login: &str, our_url: &str) -> String {
+        let browser = new_browser();
+        *self.browser.lock().unwrap() = browser.clone();
         let mut next = authorize_url.to_string();
         let mut form: Option<Vec<(String, String)>> = None;
         for _ in 0..20 {
-            if next.starts_with(PUBLIC_URL) {
+            if next.starts_with(our_url) {
                 return next;
             }
             let request = match form.take() {
@@ -124,6 +153,47 @@ impl Provider {
             form = Some(fields);
         }
         panic!("the provider never sent the browser back");
+    }
+}
+
+impl Provider {
+    /// The member confirms logging out at the provider's end_session page,
+    /// reached from `end_session_url`; returns where the provider sends the
+    /// browser next (our post-logout redirect URI).
+    pub async fn confirm_logout(&self, end_session_url: &str) -> String {
+        let browser = self.browser.lock().unwrap().clone();
+        let page = browser
+            .get(end_session_url)
+            .send()
+            .await
+            .expect("provider answers");
+        let here = page.url().clone();
+        let html = page.text().await.unwrap();
+        let start = html
+            .find("<form")
+            .unwrap_or_else(|| panic!("no logout form: {html}"));
+        let form = &html[start..];
+        let action = attribute(form, "action").expect("the form's action");
+        let mut fields = vec![("logout".to_string(), "yes".to_string())];
+        for input in form.split("<input").skip(1) {
+            let tag = &input[..input.find('>').unwrap_or(input.len())];
+            if let (Some(name), Some(value)) = (attribute(tag, "name"), attribute(tag, "value")) {
+                fields.push((name, value));
+            }
+        }
+        let confirmed = browser
+            .post(here.join(&action).unwrap())
+            .form(&fields)
+            .send()
+            .await
+            .expect("provider answers");
+        confirmed
+            .headers()
+            .get(header::LOCATION)
+            .unwrap_or_else(|| panic!("no redirect after logout: {}", confirmed.status()))
+            .to_str()
+            .unwrap()
+            .to_string()
     }
 }
 

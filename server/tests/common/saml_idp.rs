@@ -226,3 +226,40 @@ impl SamlStart {
         name.strip_prefix("lk_saml_").unwrap()
     }
 }
+
+/// The IdP's Single Logout URL in the tests.
+pub const IDP_SLO_URL: &str = "https://idp.test/slo";
+
+/// Runs `tests/saml/slo.py` (pysaml2 as the IdP's single logout) with our
+/// metadata as the IdP imported it; returns the one JSON object it prints.
+pub fn slo_peer(sp_metadata: &str, args: &[&str]) -> serde_json::Value {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "latchkey-slo-{}-{}.xml",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&file, sp_metadata).unwrap();
+    let keys = fixtures().join("keys");
+    let output = std::process::Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/saml/slo.py"))
+        .args(args)
+        .args(["--sp-metadata", &file.display().to_string()])
+        .args([
+            "--idp-entity-id",
+            IDP_ENTITY_ID,
+            "--idp-slo-url",
+            IDP_SLO_URL,
+        ])
+        .args(["--idp-key", &keys.join("idp.key").display().to_string()])
+        .args(["--idp-cert", &keys.join("idp.crt").display().to_string()])
+        .output()
+        .expect("run slo.py (pysaml2); scripts/test installs it");
+    let _ = std::fs::remove_file(&file);
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "slo.py printed no JSON: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}

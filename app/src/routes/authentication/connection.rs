@@ -118,6 +118,15 @@ fn Connection(data: ConnectionPageData) -> impl IntoView {
                         {sp.redirect_uri.clone().map(|v| view! {
                             <CopyValue id="redirect-uri" label="Redirect URI" value=v/>
                         })}
+                        {sp.slo_url.clone().map(|v| view! {
+                            <CopyValue id="slo-url" label="SLO URL" value=v/>
+                        })}
+                        {sp.post_logout_redirect_uri.clone().map(|v| view! {
+                            <CopyValue id="post-logout-redirect-uri" label="Post-logout redirect URI" value=v/>
+                        })}
+                        {sp.backchannel_logout_uri.clone().map(|v| view! {
+                            <CopyValue id="backchannel-logout-uri" label="Back-channel logout URI" value=v/>
+                        })}
                         {sp.metadata_url.clone().map(|v| view! {
                             <p class="text-sm text-slate-600">
                                 "Your identity provider can also import "

@@ -67,6 +67,7 @@ pub fn SamlForm(
     let provider = RwSignal::new(provider);
     let display_name = RwSignal::new(display_name);
     let sso_url = RwSignal::new(saml.sso_url.clone());
+    let slo_url = RwSignal::new(saml.slo_url.clone());
     let entity_id = RwSignal::new(saml.entity_id.clone());
     let (first_pem, second_pem) = split_certificates(&saml.certificates_pem);
     let certificates = RwSignal::new(first_pem);
@@ -103,6 +104,7 @@ pub fn SamlForm(
     Effect::new(move |_| {
         if let Some(Ok(found)) = import.value().get() {
             sso_url.set(found.sso_url);
+            slo_url.set(found.slo_url);
             entity_id.set(found.entity_id);
             let (first, second) = split_certificates(&found.certificates_pem);
             certificates.set(first);
@@ -133,6 +135,7 @@ pub fn SamlForm(
             provider: Some(provider.get_untracked()),
             display_name: display_name.get_untracked(),
             sso_url: sso_url.get_untracked(),
+            slo_url: slo_url.get_untracked(),
             entity_id: entity_id.get_untracked(),
             certificates_pem: join_certificates(
                 &certificates.get_untracked(),
@@ -230,6 +233,15 @@ pub fn SamlForm(
                     value=sso_url
                     error
                     placeholder="https://idp.example.com/sso/saml".to_string()
+                />
+                <TextInput
+                    id="idp-slo-url"
+                    label="IdP SLO URL"
+                    field=field::SLO_URL
+                    value=slo_url
+                    error
+                    placeholder="https://idp.example.com/slo/saml".to_string()
+                    hint="Optional. With it, signing out here also signs members out of your identity provider, and its logouts end their sessions here (give it the SLO URL above)."
                 />
                 <TextInput
                     id="idp-entity-id"
