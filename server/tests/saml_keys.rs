@@ -7,7 +7,7 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use common::saml_idp::*;
 use common::*;
 use serde_json::{json, Value};
@@ -20,12 +20,7 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Self {
-        let app = TestApp::spawn_with(&[("LATCHKEY_PUBLIC_URL", PUBLIC_URL)])
-            .await
-            .with_acme()
-            .await;
-        let admin = app.session_for(ADMIN_EMAIL).await;
-        let connection = create_saml_connection(&app, &admin, "okta", &idp_certificates()).await;
+        let (app, admin, connection) = app_with_saml_connection().await;
         Self {
             app,
             admin,
@@ -35,24 +30,11 @@ impl Setup {
 
     /// Saves the connection with its two signing and encryption switches.
     async fn save_switches(&self, sign_requests: bool, require_encryption: bool) -> Value {
-        let page = self.page().await;
-        let saved = self
-            .app
-            .call_json(
-                "save_saml_connection",
-                json!({ "id": self.connection.id, "form": {
-                    "provider": "okta", "display_name": "",
-                    "sso_url": "https://idp.test/sso", "entity_id": IDP_ENTITY_ID,
-                    "certificates_pem": idp_certificates(),
-                    "mapping": page["detail"]["saml"]["mapping"],
-                    "sign_requests": sign_requests,
-                    "require_encryption": require_encryption,
-                }}),
-                Some(&self.admin),
-            )
-            .await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
-        saved.json()
+        let switches = json!({
+            "sign_requests": sign_requests,
+            "require_encryption": require_encryption,
+        });
+        save_saml_form(&self.app, &self.admin, &self.connection, switches).await
     }
 
     async fn page(&self) -> Value {
@@ -99,19 +81,8 @@ impl Setup {
             idp_copy_of_metadata,
             Some(start.request_id()),
         );
-        let body = url_encode(&[
-            ("SAMLResponse", forged[case].as_str()),
-            ("RelayState", start.request_id()),
-        ]);
-        self.app
-            .send(
-                Request::post(format!("/sso/saml/{}/acs", self.connection.id))
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header("sec-fetch-site", "cross-site")
-                    .header(header::COOKIE, start.cookie())
-                    .body(Body::from(body))
-                    .unwrap(),
-            )
+        start
+            .answer(&self.app, &self.connection.id, &forged[case])
             .await
     }
 

@@ -22,25 +22,13 @@ struct Setup {
 impl Setup {
     /// A SAML connection whose IdP has a Single Logout URL.
     async fn new() -> Self {
-        let app = TestApp::spawn_with(&[("LATCHKEY_PUBLIC_URL", PUBLIC_URL)])
-            .await
-            .with_acme()
-            .await;
-        let admin = app.session_for(ADMIN_EMAIL).await;
-        let connection = create_saml_connection(&app, &admin, "okta", &idp_certificates()).await;
-        let saved = app
-            .call_json(
-                "save_saml_connection",
-                json!({ "id": connection.id, "form": {
-                    "provider": "okta", "display_name": "",
-                    "sso_url": "https://idp.test/sso", "slo_url": IDP_SLO_URL,
-                    "entity_id": IDP_ENTITY_ID, "certificates_pem": idp_certificates(),
-                    "mapping": connection_mapping(&app, &admin, &connection.id).await,
-                }}),
-                Some(&admin),
-            )
-            .await;
-        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        Self::with_idp_slo_url(IDP_SLO_URL).await
+    }
+
+    /// A SAML connection whose IdP SLO URL is `slo_url` (empty: none).
+    async fn with_idp_slo_url(slo_url: &str) -> Self {
+        let (app, admin, connection) = app_with_saml_connection().await;
+        save_saml_form(&app, &admin, &connection, json!({ "slo_url": slo_url })).await;
         let metadata = app
             .send(
                 Request::get(format!("/sso/saml/{}/metadata", connection.id))
@@ -66,21 +54,7 @@ impl Setup {
         let start = SamlStart::at(&self.app).await;
         let case = "ok_okta_signed_assertion";
         let forged = forge_answer(&self.connection.id, case, start.request_id());
-        let body = url_encode(&[
-            ("SAMLResponse", forged.as_str()),
-            ("RelayState", start.request_id()),
-        ]);
-        let response = self
-            .app
-            .send(
-                Request::post(format!("/sso/saml/{}/acs", self.connection.id))
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header("sec-fetch-site", "cross-site")
-                    .header(header::COOKIE, start.cookie())
-                    .body(Body::from(body))
-                    .unwrap(),
-            )
-            .await;
+        let response = start.answer(&self.app, &self.connection.id, &forged).await;
         let cookie = response.session_cookie().expect("signed in");
         let event = self.app.last_sso_event().await;
         (cookie, event.subject)
@@ -151,14 +125,6 @@ impl Setup {
             }
         }
     }
-}
-
-async fn connection_mapping(app: &TestApp, admin: &str, id: &str) -> Value {
-    let page = app
-        .call_json("get_connection_page", json!({ "id": id }), Some(admin))
-        .await
-        .json();
-    page["detail"]["saml"]["mapping"].clone()
 }
 
 /// `/sso/…?query` of one of our absolute URLs.
@@ -379,17 +345,7 @@ async fn a_logout_answer_nobody_asked_for_is_refused() {
 
 #[tokio::test]
 async fn without_an_idp_slo_url_signing_out_ends_the_session_here_only() {
-    let app = TestApp::spawn_with(&[("LATCHKEY_PUBLIC_URL", PUBLIC_URL)])
-        .await
-        .with_acme()
-        .await;
-    let admin = app.session_for(ADMIN_EMAIL).await;
-    let connection = create_saml_connection(&app, &admin, "okta", &idp_certificates()).await;
-    let setup = Setup {
-        metadata: String::new(),
-        connection,
-        app,
-    };
+    let setup = Setup::with_idp_slo_url("").await;
     let (cookie, _) = setup.member_signs_in().await;
     let signed_out = setup.app.call("logout", "", Some(&cookie)).await;
     assert_eq!(location(&signed_out), "/login");

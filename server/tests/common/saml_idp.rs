@@ -1,7 +1,7 @@
 //! A SAML IdP for tests: pysaml2 (with xmlsec1) renders and signs responses
 //! from the case files in `fixtures/saml/cases/` (see `tests/saml/forge.py`).
 
-use super::{TestApp, TestResponse, PUBLIC_URL};
+use super::{TestApp, TestResponse, ADMIN_EMAIL, PUBLIC_URL};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::json;
@@ -161,6 +161,18 @@ pub async fn create_saml_connection(
     connection
 }
 
+/// The app with Acme, its admin's session, and an Okta SAML connection that
+/// trusts this IdP's certificates.
+pub async fn app_with_saml_connection() -> (TestApp, String, SamlConnection) {
+    let app = TestApp::spawn_with(&[("LATCHKEY_PUBLIC_URL", PUBLIC_URL)])
+        .await
+        .with_acme()
+        .await;
+    let admin = app.session_for(ADMIN_EMAIL).await;
+    let connection = create_saml_connection(&app, &admin, "okta", &idp_certificates()).await;
+    (app, admin, connection)
+}
+
 /// Saves the connection again, now trusting `certificates_pem`.
 pub async fn save_saml_certificates(
     app: &TestApp,
@@ -168,18 +180,34 @@ pub async fn save_saml_certificates(
     connection: &SamlConnection,
     certificates_pem: &str,
 ) {
+    let changes = json!({ "certificates_pem": certificates_pem });
+    save_saml_form(app, admin, connection, changes).await;
+}
+
+/// Saves the connection's form: this IdP's details, with `changes` on top.
+pub async fn save_saml_form(
+    app: &TestApp,
+    admin: &str,
+    connection: &SamlConnection,
+    changes: serde_json::Value,
+) -> serde_json::Value {
+    let mut form = json!({
+        "provider": connection.provider, "display_name": "",
+        "sso_url": "https://idp.test/sso", "entity_id": IDP_ENTITY_ID,
+        "certificates_pem": idp_certificates(), "mapping": connection.mapping
+    });
+    for (name, value) in changes.as_object().expect("changes are an object") {
+        form[name] = value.clone();
+    }
     let saved = app
         .call_json(
             "save_saml_connection",
-            json!({ "id": connection.id, "form": {
-                "provider": connection.provider, "display_name": "",
-                "sso_url": "https://idp.test/sso", "entity_id": IDP_ENTITY_ID,
-                "certificates_pem": certificates_pem, "mapping": connection.mapping
-            }}),
+            json!({ "id": connection.id, "form": form }),
             Some(admin),
         )
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    saved.json()
 }
 
 /// A SAML sign-in started at `/login/acme` by a plain HTTP client (no HTML in
@@ -218,6 +246,28 @@ impl SamlStart {
     /// `lk_saml_<request>=<secret>`, as the browser sends it back.
     pub fn cookie(&self) -> &str {
         self.set_cookie.split(';').next().unwrap()
+    }
+
+    /// The IdP's answer posted to the ACS by this browser, with its cookie.
+    pub async fn answer(
+        &self,
+        app: &TestApp,
+        connection_id: &str,
+        saml_response: &str,
+    ) -> TestResponse {
+        let body = super::url_encode(&[
+            ("SAMLResponse", saml_response),
+            ("RelayState", self.request_id()),
+        ]);
+        app.send(
+            Request::post(format!("/sso/saml/{connection_id}/acs"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "cross-site")
+                .header(header::COOKIE, self.cookie())
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
     }
 
     /// The pending request's id (the cookie's name says it).
