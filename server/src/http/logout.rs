@@ -10,7 +10,7 @@ use crate::saml::logout::Binding;
 use crate::sso::logout::LogoutOutcome;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -214,9 +214,7 @@ fn see_other(location: &str) -> Response {
 
 fn with_cleared_cookie(state: &AppState, mut response: Response) -> Response {
     let cookie = app::ssr::session_cookie("", 0, state.config.secure_cookies());
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
+    super::sso::append_cookie(&mut response, &cookie);
     response
 }
 

@@ -73,7 +73,7 @@ pub(super) fn clear_binding(
     }
 }
 
-fn append_cookie(response: &mut Response, cookie: &str) {
+pub(super) fn append_cookie(response: &mut Response, cookie: &str) {
     if let Ok(value) = HeaderValue::from_str(cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

@@ -48,15 +48,13 @@ from urllib.parse import parse_qs, urlsplit
 warnings.filterwarnings("ignore")  # pysaml2 imports deprecated cryptography names
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp  # noqa: E402
-from saml2.config import IdPConfig  # noqa: E402
 from saml2.response import LogoutResponse, StatusError  # noqa: E402
 from saml2.saml import NAMEID_FORMAT_ENTITY, Issuer, NameID  # noqa: E402
-from saml2.server import Server  # noqa: E402
 from saml2.sigver import verify_redirect_signature  # noqa: E402
 from saml2 import time_util  # noqa: E402
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256  # noqa: E402
+import idp_config  # noqa: E402  (beside this script)
 
-XMLSEC = "/usr/bin/xmlsec1"
 BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}
 
 
@@ -65,36 +63,24 @@ class Refused(Exception):
 
 
 def idp_server(args):
-    with open(args.sp_metadata, encoding="utf-8") as f:
-        sp_metadata = f.read()
-    conf = IdPConfig()
-    conf.load(
+    return idp_config.idp_server(
+        args,
         {
-            "entityid": args.idp_entity_id,
-            "key_file": args.idp_key,
-            "cert_file": args.idp_cert,
-            "xmlsec_binary": XMLSEC,
-            "metadata": {"inline": [sp_metadata]},
-            "service": {
-                "idp": {
-                    # pysaml2 reads this flag for every request it parses, LogoutRequest
-                    # included: with it, an unsigned or badly signed one is refused.
-                    "want_authn_requests_signed": True,
-                    "logout_requests_signed": True,
-                    "logout_responses_signed": True,
-                    "signing_algorithm": SIG_RSA_SHA256,
-                    "digest_algorithm": DIGEST_SHA256,
-                    "endpoints": {
-                        "single_logout_service": [
-                            (args.idp_slo_url, BINDING_HTTP_REDIRECT),
-                            (args.idp_slo_url, BINDING_HTTP_POST),
-                        ]
-                    },
-                }
+            # pysaml2 reads this flag for every request it parses, LogoutRequest
+            # included: with it, an unsigned or badly signed one is refused.
+            "want_authn_requests_signed": True,
+            "logout_requests_signed": True,
+            "logout_responses_signed": True,
+            "signing_algorithm": SIG_RSA_SHA256,
+            "digest_algorithm": DIGEST_SHA256,
+            "endpoints": {
+                "single_logout_service": [
+                    (args.idp_slo_url, BINDING_HTTP_REDIRECT),
+                    (args.idp_slo_url, BINDING_HTTP_POST),
+                ]
             },
-        }
+        },
     )
-    return Server(config=conf)
 
 
 def single_query(query_string):

@@ -22,10 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 warnings.filterwarnings("ignore")  # pysaml2 imports deprecated cryptography names
 
 from saml2 import BINDING_HTTP_REDIRECT  # noqa: E402
-from saml2.config import IdPConfig  # noqa: E402
-from saml2.server import Server  # noqa: E402
+import idp_config  # noqa: E402  (beside this script)
 
-XMLSEC = "/usr/bin/xmlsec1"
 
 
 def main(argv=None):
@@ -36,30 +34,18 @@ def main(argv=None):
     parser.add_argument("--idp-cert", required=True)
     parser.add_argument("--url", required=True)
     args = parser.parse_args(argv)
-    with open(args.sp_metadata, encoding="utf-8") as f:
-        sp_metadata = f.read()
     url = urlsplit(args.url)
-    conf = IdPConfig()
-    conf.load(
+    server = idp_config.idp_server(
+        args,
         {
-            "entityid": args.idp_entity_id,
-            "key_file": args.idp_key,
-            "cert_file": args.idp_cert,
-            "xmlsec_binary": XMLSEC,
-            "metadata": {"inline": [sp_metadata]},
-            "service": {
-                "idp": {
-                    "want_authn_requests_signed": True,
-                    "endpoints": {
-                        "single_sign_on_service": [
-                            (f"{url.scheme}://{url.netloc}{url.path}", BINDING_HTTP_REDIRECT)
-                        ]
-                    },
-                }
+            "want_authn_requests_signed": True,
+            "endpoints": {
+                "single_sign_on_service": [
+                    (f"{url.scheme}://{url.netloc}{url.path}", BINDING_HTTP_REDIRECT)
+                ]
             },
-        }
+        },
     )
-    server = Server(config=conf)
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     try:
         request = server.parse_authn_request(
