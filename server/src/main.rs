@@ -313,6 +313,14 @@ async fn purge_sessions_periodically(db: sea_orm::DatabaseConnection) {
         if let Err(error) = server::sso::logout::purge_expired(&db).await {
             tracing::warn!(%error, "could not purge unanswered logouts");
         }
+        // Per sign-in these were a write each; nothing reads an expired row.
+        let sign_ins = (
+            server::sso::requests::purge_expired(&db).await,
+            server::sso::replay::purge_expired(&db).await,
+        );
+        if let (Err(error), _) | (_, Err(error)) = sign_ins {
+            tracing::warn!(%error, "could not purge expired sign-in requests and assertions");
+        }
         let provider = (
             server::provider::codes::purge_expired(&db).await,
             server::provider::tokens::purge_expired(&db).await,

@@ -831,3 +831,70 @@ async fn starting_a_saml_sign_in_binds_it_to_the_browser() {
         assert_eq!(hash.len(), 64);
     }
 }
+
+/// Expired requests and assertions are no longer purged on every sign-in
+/// (a write less each); the hourly sweeper forgets them and keeps live ones.
+#[tokio::test]
+async fn the_sweeper_forgets_expired_requests_and_assertions_only() {
+    use server::entities::{saml_replay, sso_request};
+    let setup = Setup::new().await;
+    let connection = setup.connection("okta", false).await;
+    let connection_id = Uuid::parse_str(&connection).unwrap();
+    setup
+        .pending(&connection, "_live", Purpose::SignIn, "/")
+        .await;
+    setup
+        .pending(&connection, "_stale", Purpose::SignIn, "/")
+        .await;
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let stale = sso_request::Entity::find_by_id("_stale".to_string())
+        .one(&setup.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stale = stale.into_active_model();
+    stale.expires_at = Set(past);
+    stale.update(&setup.app.db).await.unwrap();
+    for (assertion_id, expires_at) in [("_used", past + chrono::Duration::hours(1)), ("_old", past)]
+    {
+        saml_replay::ActiveModel {
+            connection_id: Set(connection_id),
+            assertion_id: Set(assertion_id.into()),
+            expires_at: Set(expires_at),
+        }
+        .insert(&setup.app.db)
+        .await
+        .unwrap();
+    }
+    // A stale request is nobody's even before the sweeper runs.
+    let take = |id: &'static str| requests::take(&setup.app.db, connection_id, id);
+    assert!(take("_stale").await.unwrap().is_none());
+
+    assert_eq!(requests::purge_expired(&setup.app.db).await.unwrap(), 1);
+    assert_eq!(
+        server::sso::replay::purge_expired(&setup.app.db)
+            .await
+            .unwrap(),
+        1
+    );
+
+    let requests_left: Vec<String> = sso_request::Entity::find()
+        .all(&setup.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(requests_left, vec!["_live".to_string()]);
+    let assertions_left: Vec<String> = saml_replay::Entity::find()
+        .all(&setup.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.assertion_id)
+        .collect();
+    assert_eq!(assertions_left, vec!["_used".to_string()]);
+    // The live one answers once.
+    assert!(take("_live").await.unwrap().is_some());
+    assert!(take("_live").await.unwrap().is_none());
+}

@@ -53,6 +53,7 @@ def load_runs(text):
 
 scim = load_runs(sections.get("SCIM", ""))
 provider = load_runs(sections.get("OpenID Provider", ""))
+acs_http = load_runs(sections.get("SAML ACS over HTTP", ""))
 acs = re.search(r"= (\d+) per second per core", sections.get("ACS validation per core", ""))
 weight = re.search(r"heaviest page: ([\d.]+) KB", sections.get("Page weight", ""))
 
@@ -87,6 +88,7 @@ def load_row(label, runs, key, minimum, p99_max=None):
 if acs:
     per_core = number(acs.group(1))
     rows.append(("SAML ACS validation, per core", f"{per_core:,.0f}/s", "(no database)", "≥ 5,000/s", verdict(per_core >= 5000)))
+load_row("SAML ACS over HTTP, SP-initiated, c=8", acs_http, "POST /sso/saml/{id}/acs (c=8)", 2000)
 load_row("SCIM create (POST /Users)", scim, "POST /Users", 5000, 20)
 load_row("SCIM userName lookup, 100,000 users", scim, "GET /Users?filter=userName eq", 20000, 20)
 load_row("SCIM PATCH deactivate", scim, "PATCH /Users/{id} active=false", 5000)

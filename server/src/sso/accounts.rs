@@ -62,7 +62,12 @@ pub async fn find_or_create(
                 .await?
                 .ok_or_else(|| DbErr::RecordNotFound("user".into()))?;
             let user = refresh(db, user, person).await?;
-            identities::touch(db, identity).await?;
+            {
+                // In turn with the other writers: a write that finds SQLite
+                // locked would poll with growing sleeps.
+                let _turn = crate::db::write_turn(db).await?;
+                identities::touch(db, identity).await?;
+            }
             return account(db, user).await;
         }
         let bound = match find_user(db, org, &person.email).await? {
@@ -224,6 +229,7 @@ async fn refresh(
     model.first_name = Set(first);
     model.last_name = Set(last);
     model.updated_at = Set(Utc::now());
+    let _turn = crate::db::write_turn(db).await?;
     Ok(model.update(db).await?)
 }
 

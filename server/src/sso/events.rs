@@ -61,12 +61,17 @@ fn new_reference() -> String {
         .collect()
 }
 
-/// Stores the event; returns its ID and reference.
+/// Stores the event in its turn to write; returns its ID and reference.
 pub async fn record(db: &DatabaseConnection, event: NewEvent) -> Result<(Uuid, String), DbErr> {
+    let _turn = crate::db::write_turn(db).await?;
+    insert(db, event).await
+}
+
+/// Stores the event in a transaction that already holds its turn to write.
+pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<(Uuid, String), DbErr> {
     let id = Uuid::new_v4();
     let reference = new_reference();
     let diagnosis = event.outcome.as_ref().err();
-    let _turn = crate::db::write_turn(db).await?;
     ActiveModel {
         id: Set(id),
         connection_id: Set(event.connection_id),

@@ -166,10 +166,11 @@ impl SsoService {
         let vouched_session = vouched.idp_session.clone();
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
         event.user_id = Some(account.user.id);
-        events::record(&self.db, event).await?;
         crate::metrics::record_sign_in(&connection.protocol, None);
-        // The session and its audit row in one write, in turn with the others.
+        // The event, the session and its audit row in one write (one commit), in
+        // turn with the others.
         let (txn, _turn) = crate::db::begin_write(&self.db).await?;
+        events::insert(&txn, event).await?;
         let token = sessions::open_via_sso(
             &txn,
             account.user.id,

@@ -17,10 +17,6 @@ pub async fn first_use(
     remember_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let _turn = crate::db::write_turn(db).await?;
-    Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(Utc::now()))
-        .exec(db)
-        .await?;
     let inserted = ActiveModel {
         connection_id: Set(connection_id),
         assertion_id: Set(assertion_id.to_string()),
@@ -33,4 +29,16 @@ pub async fn first_use(
         Err(error) if is_unique_violation(&error) => Ok(false),
         Err(error) => Err(error),
     }
+}
+
+/// Forgets assertions past their `remember_until`; run by the hourly sweeper,
+/// not per response (one write less on every sign-in). A forgotten assertion
+/// has expired, so it is refused as expired before the cache is asked.
+pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let _turn = crate::db::write_turn(db).await?;
+    let deleted = Entity::delete_many()
+        .filter(Column::ExpiresAt.lt(Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
 }

@@ -5,8 +5,7 @@
 use crate::entities::sso_request::{ActiveModel, Column, Entity, Model};
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -88,7 +87,6 @@ impl From<Model> for PendingRequest {
 pub async fn store(db: &DatabaseConnection, new: NewRequest) -> Result<(), DbErr> {
     let now = Utc::now();
     let _turn = crate::db::write_turn(db).await?;
-    purge_expired(db).await?;
     ActiveModel {
         id: Set(new.id),
         connection_id: Set(new.connection_id),
@@ -110,10 +108,10 @@ pub async fn store(db: &DatabaseConnection, new: NewRequest) -> Result<(), DbErr
 /// Uses up the live request with this ID on this connection and returns it;
 /// `None` when it is unknown, expired, someone else's, or already used.
 ///
-/// A request answers once. Two responses racing for it (a double submit, or an
-/// attacker racing the member) may both find it, but only one DELETE removes the
-/// row: the one whose `rows_affected` is 1 gets the request, the other gets
-/// `None` and is refused like any unknown or used request.
+/// A request answers once. Of two responses racing for it (a double submit, or
+/// an attacker racing the member) only one DELETE removes the row and gets it
+/// back (RETURNING, one statement); the other gets `None` and is refused like
+/// any unknown or used request.
 pub async fn take(
     db: &DatabaseConnection,
     connection_id: Uuid,
@@ -124,23 +122,14 @@ pub async fn take(
     if !is_request_id(id) {
         return Ok(None);
     }
-    let now = Utc::now();
-    let Some(found) = Entity::find_by_id(id.to_string())
-        .filter(Column::ConnectionId.eq(connection_id))
-        .filter(Column::ExpiresAt.gt(now))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
     let _turn = crate::db::write_turn(db).await?;
-    let deleted = Entity::delete_many()
+    let mut deleted = Entity::delete_many()
         .filter(Column::Id.eq(id))
         .filter(Column::ConnectionId.eq(connection_id))
-        .filter(Column::ExpiresAt.gt(now))
-        .exec(db)
+        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .exec_with_returning(db)
         .await?;
-    Ok((deleted.rows_affected == 1).then(|| PendingRequest::from(found)))
+    Ok(deleted.pop().map(PendingRequest::from))
 }
 
 fn is_request_id(id: &str) -> bool {
@@ -150,7 +139,9 @@ fn is_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-async fn purge_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+/// Forgets requests nobody answered in time; run by the hourly sweeper.
+pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let _turn = crate::db::write_turn(db).await?;
     let deleted = Entity::delete_many()
         .filter(Column::ExpiresAt.lt(Utc::now()))
         .exec(db)
