@@ -6,8 +6,9 @@ use migrations::{Migrator, MigratorTrait};
 use sea_orm::sea_query::LikeExpr;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -129,6 +130,20 @@ pub async fn begin_write(
         ..Default::default()
     };
     Ok((db.begin_with_options(immediate).await?, turn))
+}
+
+/// Deletes the rows of `E` whose `expires_at` column is in the past, in turn
+/// with the other writers; how many went. For the hourly sweeper.
+pub async fn purge_expired<E: EntityTrait>(
+    db: &DatabaseConnection,
+    expires_at: E::Column,
+) -> Result<u64, DbErr> {
+    let _turn = write_turn(db).await?;
+    let deleted = E::delete_many()
+        .filter(expires_at.lt(chrono::Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

@@ -4,9 +4,7 @@
 use crate::db::is_unique_violation;
 use crate::entities::saml_replay::{ActiveModel, Column, Entity};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set};
 use uuid::Uuid;
 
 /// Records the assertion ID; `Ok(false)` when it was already used.
@@ -35,10 +33,5 @@ pub async fn first_use(
 /// not per response (one write less on every sign-in). A forgotten assertion
 /// has expired, so it is refused as expired before the cache is asked.
 pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    let _turn = crate::db::write_turn(db).await?;
-    let deleted = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(Utc::now()))
-        .exec(db)
-        .await?;
-    Ok(deleted.rows_affected)
+    crate::db::purge_expired::<Entity>(db, Column::ExpiresAt).await
 }

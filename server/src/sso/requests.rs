@@ -141,12 +141,7 @@ fn is_request_id(id: &str) -> bool {
 
 /// Forgets requests nobody answered in time; run by the hourly sweeper.
 pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    let _turn = crate::db::write_turn(db).await?;
-    let deleted = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(Utc::now()))
-        .exec(db)
-        .await?;
-    Ok(deleted.rows_affected)
+    crate::db::purge_expired::<Entity>(db, Column::ExpiresAt).await
 }
 
 #[cfg(test)]
