@@ -247,23 +247,36 @@ async fn complete_account(
     db: &DatabaseConnection,
     user: user::Model,
 ) -> Result<Option<Account>, DbErr> {
-    let org = organization::Entity::find_by_id(user.org_id)
+    let Some(org) = organization::Entity::find_by_id(user.org_id)
         .one(db)
-        .await?;
+        .await?
+    else {
+        return Ok(None);
+    };
+    account_in(db, user, &org).await
+}
+
+/// The account of `user` in `org`, both already read by the caller: only the
+/// membership is looked up. `None` when the user is not a member of `org`.
+pub async fn account_in(
+    db: &DatabaseConnection,
+    user: user::Model,
+    org: &organization::Model,
+) -> Result<Option<Account>, DbErr> {
+    if user.org_id != org.id {
+        return Ok(None);
+    }
     let membership = membership::Entity::find()
         .filter(membership::Column::UserId.eq(user.id))
         .one(db)
         .await?;
-    Ok(match (org, membership) {
-        (Some(org), Some(membership)) => {
-            membership
-                .role
-                .parse()
-                .ok()
-                .map(|role| Account { user, org, role })
-        }
-        _ => None,
-    })
+    Ok(membership
+        .and_then(|membership| membership.role.parse().ok())
+        .map(|role| Account {
+            user,
+            org: org.clone(),
+            role,
+        }))
 }
 
 /// Locks the organization's row until the transaction ends. Take it before

@@ -303,6 +303,47 @@ async fn first_sign_in_creates_the_member_and_returns_to_the_page() {
     );
 }
 
+/// A returning member signs in to the account the first sign-in made, and the
+/// identity records when it was last used (written with the session).
+#[tokio::test]
+async fn a_returning_member_reaches_the_same_account_and_the_identity_records_its_use() {
+    use server::entities::sso_identity;
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let cases = ["ok_okta_signed_both", "ok_okta_signed_assertion"];
+    let responses = forge(&okta, &cases);
+    let users_before = user::Entity::find().all(&setup.app.db).await.unwrap().len();
+    let mut accounts = Vec::new();
+    for case in cases {
+        let request = format!("_req-{case}");
+        setup.pending(&okta, &request, Purpose::SignIn, "/").await;
+        if let Some(identity) = sso_identity::Entity::find()
+            .one(&setup.app.db)
+            .await
+            .unwrap()
+        {
+            let mut identity = identity.into_active_model();
+            identity.last_used_at = Set(chrono::Utc::now() - chrono::Duration::days(3));
+            identity.update(&setup.app.db).await.unwrap();
+        }
+        let response = setup.post_acs(&okta, &responses[case], &request).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+        let cookie = response.session_cookie().expect("a session");
+        let me = setup.app.call("whoami", "", Some(&cookie)).await.json();
+        accounts.push(me["email"].as_str().unwrap().to_string());
+    }
+    assert_eq!(accounts, vec!["ada@initech.test", "ada@initech.test"]);
+    let identities = sso_identity::Entity::find()
+        .all(&setup.app.db)
+        .await
+        .unwrap();
+    assert_eq!(identities.len(), 1);
+    let since_use = chrono::Utc::now() - identities[0].last_used_at;
+    assert!(since_use < chrono::Duration::minutes(1), "{since_use}");
+    let users_after = user::Entity::find().all(&setup.app.db).await.unwrap().len();
+    assert_eq!(users_after, users_before + 1);
+}
+
 /// A response accepted once is refused the second time: by the replay cache
 /// for IdP-initiated responses, and because the request was used up otherwise.
 #[tokio::test]

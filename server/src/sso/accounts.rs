@@ -11,7 +11,7 @@ use crate::accounts::{self, Account, AccountError, NewUser};
 use crate::audit::Actor;
 use crate::db::is_unique_violation;
 use crate::entities::sso_connection::Model as Connection;
-use crate::entities::{organization, user};
+use crate::entities::{organization, sso_identity, user};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
@@ -45,13 +45,21 @@ pub struct Subject<'a> {
     pub subject: &'a str,
 }
 
+/// The account a sign-in reaches and, for a subject seen before, the identity
+/// it came through: the caller records its use with the session, in the same
+/// commit.
+pub struct Reached {
+    pub account: Account,
+    pub known_identity: Option<sso_identity::Model>,
+}
+
 /// The account `subject` signs in to, created just in time for new people.
 pub async fn find_or_create(
     db: &DatabaseConnection,
     org: &organization::Model,
     from: Subject<'_>,
     person: &SsoPerson,
-) -> Result<Account, JitError> {
+) -> Result<Reached, JitError> {
     // Two first sign-ins can race; the unique indexes let one bind or create,
     // and the other finds what it made on the next pass.
     for _ in 0..3 {
@@ -62,21 +70,21 @@ pub async fn find_or_create(
                 .await?
                 .ok_or_else(|| DbErr::RecordNotFound("user".into()))?;
             let user = refresh(db, user, person).await?;
-            {
-                // In turn with the other writers: a write that finds SQLite
-                // locked would poll with growing sleeps.
-                let _turn = crate::db::write_turn(db).await?;
-                identities::touch(db, identity).await?;
-            }
-            return account(db, user).await;
+            return Ok(Reached {
+                account: account(db, org, user).await?,
+                known_identity: Some(identity),
+            });
         }
         let bound = match find_user(db, org, &person.email).await? {
-            Some(user) => bind_existing(db, from, user).await?,
+            Some(user) => bind_existing(db, org, from, user).await?,
             None => create(db, org, from, person).await?,
         };
         if let Some(user) = bound {
             let user = refresh(db, user, person).await?;
-            return account(db, user).await;
+            return Ok(Reached {
+                account: account(db, org, user).await?,
+                known_identity: None,
+            });
         }
     }
     Err(JitError::Database(DbErr::Custom(
@@ -88,6 +96,7 @@ pub async fn find_or_create(
 /// `None`: someone else bound it meanwhile; look again.
 async fn bind_existing(
     db: &DatabaseConnection,
+    org: &organization::Model,
     from: Subject<'_>,
     user: user::Model,
 ) -> Result<Option<user::Model>, JitError> {
@@ -102,7 +111,7 @@ async fn bind_existing(
         ));
     }
     check_active(&user)?;
-    let full = account(db, user.clone()).await?;
+    let full = account(db, org, user.clone()).await?;
     if full.role == Role::IntegrationsAdmin && user.password_hash.is_some() {
         return Err(JitError::Refused(
             Diagnosis::new(DiagnosisCode::AdminLinkRequired)
@@ -229,12 +238,18 @@ async fn refresh(
     model.first_name = Set(first);
     model.last_name = Set(last);
     model.updated_at = Set(Utc::now());
-    let _turn = crate::db::write_turn(db).await?;
-    Ok(model.update(db).await?)
+    let turn = crate::db::write_turn(db).await?;
+    Ok(model.update(turn.db()).await?)
 }
 
-async fn account(db: &DatabaseConnection, user: user::Model) -> Result<Account, JitError> {
-    accounts::account_by_id(db, user.id)
+/// The account of the user just read or written: its row is not read again,
+/// nor the organization, which the sign-in already holds.
+async fn account(
+    db: &DatabaseConnection,
+    org: &organization::Model,
+    user: user::Model,
+) -> Result<Account, JitError> {
+    accounts::account_in(db, user, org)
         .await?
         .ok_or_else(|| JitError::Database(DbErr::RecordNotFound("membership".into())))
 }

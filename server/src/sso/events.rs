@@ -63,8 +63,8 @@ fn new_reference() -> String {
 
 /// Stores the event in its turn to write; returns its ID and reference.
 pub async fn record(db: &DatabaseConnection, event: NewEvent) -> Result<(Uuid, String), DbErr> {
-    let _turn = crate::db::write_turn(db).await?;
-    insert(db, event).await
+    let turn = crate::db::write_turn(db).await?;
+    insert(turn.db(), event).await
 }
 
 /// Stores the event in a transaction that already holds its turn to write.

@@ -151,8 +151,8 @@ impl SsoService {
             connection,
             subject: &vouched.subject,
         };
-        let account = match jit::find_or_create(&self.db, &org, from, &person).await {
-            Ok(account) => account,
+        let reached = match jit::find_or_create(&self.db, &org, from, &person).await {
+            Ok(reached) => reached,
             Err(JitError::Refused(diagnosis)) => {
                 let failure = Failure {
                     diagnosis,
@@ -163,13 +163,17 @@ impl SsoService {
             Err(JitError::Database(error)) => return Err(error),
             Err(JitError::Account(error)) => return Err(DbErr::Custom(error.to_string())),
         };
+        let account = reached.account;
         let vouched_session = vouched.idp_session.clone();
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
         event.user_id = Some(account.user.id);
         crate::metrics::record_sign_in(&connection.protocol, None);
-        // The event, the session and its audit row in one write (one commit), in
-        // turn with the others.
+        // The identity's last use, the event, the session and its audit row in
+        // one write (one commit), in turn with the others.
         let (txn, _turn) = crate::db::begin_write(&self.db).await?;
+        if let Some(identity) = reached.known_identity {
+            identities::touch(&txn, identity).await?;
+        }
         events::insert(&txn, event).await?;
         let token = sessions::open_via_sso(
             &txn,

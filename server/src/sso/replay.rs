@@ -14,13 +14,13 @@ pub async fn first_use(
     assertion_id: &str,
     remember_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let _turn = crate::db::write_turn(db).await?;
+    let turn = crate::db::write_turn(db).await?;
     let inserted = ActiveModel {
         connection_id: Set(connection_id),
         assertion_id: Set(assertion_id.to_string()),
         expires_at: Set(remember_until),
     }
-    .insert(db)
+    .insert(turn.db())
     .await;
     match inserted {
         Ok(_) => Ok(true),

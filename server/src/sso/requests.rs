@@ -86,7 +86,7 @@ impl From<Model> for PendingRequest {
 
 pub async fn store(db: &DatabaseConnection, new: NewRequest) -> Result<(), DbErr> {
     let now = Utc::now();
-    let _turn = crate::db::write_turn(db).await?;
+    let turn = crate::db::write_turn(db).await?;
     ActiveModel {
         id: Set(new.id),
         connection_id: Set(new.connection_id),
@@ -100,7 +100,7 @@ pub async fn store(db: &DatabaseConnection, new: NewRequest) -> Result<(), DbErr
         created_at: Set(now),
         expires_at: Set(now + REQUEST_LIFETIME),
     }
-    .insert(db)
+    .insert(turn.db())
     .await?;
     Ok(())
 }
@@ -122,12 +122,12 @@ pub async fn take(
     if !is_request_id(id) {
         return Ok(None);
     }
-    let _turn = crate::db::write_turn(db).await?;
+    let turn = crate::db::write_turn(db).await?;
     let mut deleted = Entity::delete_many()
         .filter(Column::Id.eq(id))
         .filter(Column::ConnectionId.eq(connection_id))
         .filter(Column::ExpiresAt.gt(Utc::now()))
-        .exec_with_returning(db)
+        .exec_with_returning(turn.db())
         .await?;
     Ok(deleted.pop().map(PendingRequest::from))
 }
