@@ -12,6 +12,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
+// mimalloc rather than glibc's malloc: a request allocates and frees hundreds
+// of small buffers across threads, and glibc spent 15 % of the server's CPU
+// on it (perf, SCIM lookups: _int_malloc, _int_free, malloc_consolidate).
+// Built without transparent huge pages, which held 14 MB more at idle.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // Logs go to standard error: standard output is for what commands print

@@ -1,6 +1,8 @@
 -- POST /Users with a unique userName per request (thread number + counter).
 -- `thread_tag` is a global set per thread by setup(); a local here would shadow it.
 local counter = 0
+-- Seeded, so a second run against the same database makes new names, not 409s.
+math.randomseed(os.time())
 
 function setup(thread)
   thread:set("thread_tag", "t" .. tostring(math.random(1, 1e9)))
