@@ -147,6 +147,11 @@ pub async fn record(db: &impl ConnectionTrait, entry: AuditEntry) -> Result<(), 
         .map(|_| ())
 }
 
+/// Adds the entry's row to a script.
+pub fn push(script: &mut crate::db::Script, entry: AuditEntry) {
+    script.push(&audit_event::Entity::insert(row(entry)));
+}
+
 /// The row an entry is stored as.
 pub fn row(entry: AuditEntry) -> audit_event::ActiveModel {
     let (actor_user_id, actor) = entry.actor.parts();

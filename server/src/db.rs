@@ -17,6 +17,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod script;
+pub use script::Script;
+
 /// Connects with the settings each backend needs. For SQLite: WAL so readers never
 /// wait for the writer, foreign keys on, and a busy timeout instead of instant
 /// "database is locked" errors.

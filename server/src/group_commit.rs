@@ -134,13 +134,34 @@ impl GroupCommit {
         E: From<DbErr> + Send + 'static,
         F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
     {
+        self.enqueue(key, Guard::Savepoint, change).await
+    }
+
+    /// As `write`, for a change whose writes are all or nothing by themselves
+    /// (one `db::Script`, after any reads): no savepoint of its own around it,
+    /// two round trips fewer on the writer every change waits for.
+    pub async fn write_atomic<T, E, F>(&self, key: WriteKey<'_>, change: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
+    {
+        self.enqueue(key, Guard::None, change).await
+    }
+
+    async fn enqueue<T, E, F>(&self, key: WriteKey<'_>, guard: Guard, change: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
         // The writer is another task: the change runs under its caller's request id.
         let request_id = crate::request_context::current();
         let job: Job = Box::new(move |txn, appended| {
             Box::pin(crate::request_context::scope(
                 request_id,
-                run_in_savepoint(txn, appended, change, answer),
+                run_change(txn, appended, guard, change, answer),
             ))
         });
         if self.writer(key).send(job).is_err() {
@@ -150,15 +171,25 @@ impl GroupCommit {
     }
 }
 
+/// What undoes a change that fails.
+#[derive(Clone, Copy)]
+enum Guard {
+    /// A savepoint around the change.
+    Savepoint,
+    /// Nothing: the change's writes undo themselves.
+    None,
+}
+
 fn stopped() -> DbErr {
     DbErr::Custom("the write was not completed: its batch failed".to_string())
 }
 
-/// Runs one change in a savepoint. A change that keeps nothing is answered at
-/// once; one that keeps its writes is answered after the batch's commit.
-async fn run_in_savepoint<T, E, F>(
+/// Runs one change. A change that keeps nothing is answered at once; one that
+/// keeps its writes is answered after the batch's commit.
+async fn run_change<T, E, F>(
     txn: &DatabaseTransaction,
     appended: &Appended,
+    guard: Guard,
     change: F,
     answer: oneshot::Sender<Result<T, E>>,
 ) -> Reply
@@ -168,25 +199,9 @@ where
     F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>>,
 {
     let mark = appended.mark();
-    // A savepoint inside the batch's IMMEDIATE transaction.
-    #[allow(clippy::disallowed_methods)]
-    let kept = match txn.begin().await {
-        Err(e) => Err(E::from(e)),
-        Ok(savepoint) => {
-            let view = Change {
-                txn: &savepoint,
-                appended,
-            };
-            let outcome = change(&view).await;
-            match outcome {
-                Ok(result) => savepoint.commit().await.map(|()| result).map_err(E::from),
-                Err(e) => {
-                    // Dropping the savepoint rolls it back as well; saying so is clearer.
-                    let _ = savepoint.rollback().await;
-                    Err(e)
-                }
-            }
-        }
+    let kept = match guard {
+        Guard::Savepoint => in_savepoint(txn, appended, change).await,
+        Guard::None => change(&Change { txn, appended }).await,
     };
     if kept.is_err() {
         appended.truncate(mark);
@@ -203,6 +218,32 @@ where
             };
             let _ = answer.send(reply);
         }),
+    }
+}
+
+async fn in_savepoint<T, E, F>(
+    txn: &DatabaseTransaction,
+    appended: &Appended,
+    change: F,
+) -> Outcome<T, E>
+where
+    E: From<DbErr>,
+    F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>>,
+{
+    // A savepoint inside the batch's IMMEDIATE transaction.
+    #[allow(clippy::disallowed_methods)]
+    let savepoint = txn.begin().await.map_err(E::from)?;
+    let view = Change {
+        txn: &savepoint,
+        appended,
+    };
+    match change(&view).await {
+        Ok(result) => savepoint.commit().await.map(|()| result).map_err(E::from),
+        Err(e) => {
+            // Dropping the savepoint rolls it back as well; saying so is clearer.
+            let _ = savepoint.rollback().await;
+            Err(e)
+        }
     }
 }
 
@@ -234,13 +275,25 @@ async fn commit_batch(db: DatabaseConnection, batch: Vec<Job>) {
     };
     let appended = Appended::default();
     let mut replies = Vec::with_capacity(batch.len());
+    let t0 = std::time::Instant::now();
+    let n = batch.len();
     for job in batch {
         replies.push(job(&txn, &appended).await);
     }
-    let committed = match write_appended(&txn, appended.take()).await {
+    let t1 = t0.elapsed();
+    let w = write_appended(&txn, appended.take()).await;
+    let t2 = t0.elapsed();
+    let committed = match w {
         Ok(()) => txn.commit().await,
         Err(e) => Err(e), // dropping the transaction rolls the whole batch back
     };
+    if std::env::var("LK_TRACE").is_ok() {
+        eprintln!(
+            "batch n={n} jobs={t1:?} appended={:?} commit={:?}",
+            t2 - t1,
+            t0.elapsed() - t2
+        );
+    }
     if let Err(e) = &committed {
         tracing::error!(error = %e, "a group-commit batch did not commit");
     }

@@ -1,15 +1,14 @@
 //! Server-side sessions. The browser holds a random token; the database holds
 //! only its SHA-256, so reading the table opens no session.
 
+use crate::db::Script;
 use crate::entities::{session, user};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, Utc};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use uuid::Uuid;
@@ -108,46 +107,97 @@ pub async fn open_via_sso(
     .await
 }
 
+/// As `open_via_sso`, added to a script that the caller runs.
+pub fn push_open_via_sso(
+    script: &mut Script,
+    user_id: Uuid,
+    org_id: Uuid,
+    (method, connection_id, idp): (SignInMethod, Uuid, IdpSession),
+    client_ip: Option<IpAddr>,
+) -> String {
+    push_open(
+        script,
+        user_id,
+        org_id,
+        (method, Some((connection_id, idp))),
+        client_ip,
+    )
+}
+
 async fn insert(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     org_id: Uuid,
-    (method, via_sso): (SignInMethod, Option<(Uuid, IdpSession)>),
+    via: (SignInMethod, Option<(Uuid, IdpSession)>),
     client_ip: Option<IpAddr>,
 ) -> Result<String, DbErr> {
-    let token = new_token();
-    let now = Utc::now();
-    let (sso_connection_id, idp) = match via_sso {
-        Some((id, idp)) => (Some(id), idp),
-        None => (None, IdpSession::default()),
-    };
-    session::ActiveModel {
-        token_hash: Set(token_hash(&token)),
-        user_id: Set(user_id),
-        org_id: Set(org_id),
-        method: Set(method.as_str().to_string()),
-        sso_connection_id: Set(sso_connection_id),
-        client_ip: Set(client_ip.map(|ip| ip.to_string())),
-        // Public, unrelated to the cookie: knowing a sid opens nothing.
-        sid: Set(Some(new_token())),
-        idp_name_id: Set(idp.name_id),
-        idp_name_id_format: Set(idp.name_id_format),
-        idp_session_index: Set(idp.session_index),
-        idp_id_token: Set(idp.sealed_id_token),
-        idp_sid: Set(idp.sid),
-        created_at: Set(now),
-        expires_at: Set(now + SESSION_LIFETIME),
+    let opening = Opening::new(user_id, org_id, via, client_ip);
+    opening.session.exec_without_returning(db).await?;
+    opening.last_sign_in.exec(db).await?;
+    Ok(opening.token)
+}
+
+fn push_open(
+    script: &mut Script,
+    user_id: Uuid,
+    org_id: Uuid,
+    via: (SignInMethod, Option<(Uuid, IdpSession)>),
+    client_ip: Option<IpAddr>,
+) -> String {
+    let opening = Opening::new(user_id, org_id, via, client_ip);
+    script.push(&opening.session);
+    script.push(&opening.last_sign_in);
+    opening.token
+}
+
+/// What opening a session writes: its row and the member's last sign-in.
+struct Opening {
+    token: String,
+    session: sea_orm::Insert<session::ActiveModel>,
+    last_sign_in: sea_orm::UpdateMany<user::Entity>,
+}
+
+impl Opening {
+    fn new(
+        user_id: Uuid,
+        org_id: Uuid,
+        (method, via_sso): (SignInMethod, Option<(Uuid, IdpSession)>),
+        client_ip: Option<IpAddr>,
+    ) -> Self {
+        let token = new_token();
+        let now = Utc::now();
+        let (sso_connection_id, idp) = match via_sso {
+            Some((id, idp)) => (Some(id), idp),
+            None => (None, IdpSession::default()),
+        };
+        let session = session::Entity::insert(session::ActiveModel {
+            token_hash: Set(token_hash(&token)),
+            user_id: Set(user_id),
+            org_id: Set(org_id),
+            method: Set(method.as_str().to_string()),
+            sso_connection_id: Set(sso_connection_id),
+            client_ip: Set(client_ip.map(|ip| ip.to_string())),
+            // Public, unrelated to the cookie: knowing a sid opens nothing.
+            sid: Set(Some(new_token())),
+            idp_name_id: Set(idp.name_id),
+            idp_name_id_format: Set(idp.name_id_format),
+            idp_session_index: Set(idp.session_index),
+            idp_id_token: Set(idp.sealed_id_token),
+            idp_sid: Set(idp.sid),
+            created_at: Set(now),
+            expires_at: Set(now + SESSION_LIFETIME),
+        });
+        // Sessions are purged when they expire; the members list keeps the last sign-in.
+        let last_sign_in = user::Entity::update_many()
+            .col_expr(user::Column::LastSignInAt, Expr::value(now))
+            .col_expr(user::Column::LastSignInMethod, Expr::value(method.as_str()))
+            .filter(user::Column::Id.eq(user_id));
+        Self {
+            token,
+            session,
+            last_sign_in,
+        }
     }
-    .insert(db)
-    .await?;
-    // Sessions are purged when they expire; the members list keeps the last sign-in.
-    user::Entity::update_many()
-        .col_expr(user::Column::LastSignInAt, Expr::value(now))
-        .col_expr(user::Column::LastSignInMethod, Expr::value(method.as_str()))
-        .filter(user::Column::Id.eq(user_id))
-        .exec(db)
-        .await?;
-    Ok(token)
 }
 
 /// The live session for a token, if any. Tokens of the wrong shape are not looked up.

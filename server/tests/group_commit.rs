@@ -8,6 +8,7 @@ use common::TestApp;
 use sea_orm::EntityTrait;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 use server::audit::{Actor, AuditAction, AuditEntry};
+use server::db::Script;
 use server::entities::audit_event;
 use server::group_commit::GroupCommit;
 use std::sync::Arc;
@@ -42,6 +43,20 @@ async fn stored(app: &TestApp) -> Vec<i64> {
     rows.iter()
         .map(|r| r.try_get::<i64>("", "n").unwrap())
         .collect()
+}
+
+/// The probe numbers of the audit rows stored, in order.
+async fn audited_probes(app: &TestApp) -> Vec<i64> {
+    let mut audited: Vec<i64> = audit_event::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|row| serde_json::from_str::<serde_json::Value>(&row.detail).ok())
+        .filter_map(|detail| detail["probe"].as_i64())
+        .collect();
+    audited.sort();
+    audited
 }
 
 #[derive(Debug, PartialEq)]
@@ -114,18 +129,59 @@ async fn each_change_in_a_batch_is_all_or_nothing() {
     expected_rows.sort();
     assert_eq!(stored(&app).await, expected_rows);
     // The audit rows of the changes rolled back went with them.
-    let audited: Vec<i64> = audit_event::Entity::find()
-        .all(&app.db)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|row| serde_json::from_str::<serde_json::Value>(&row.detail).ok())
-        .filter_map(|detail| detail["probe"].as_i64())
-        .collect();
-    let mut audited = audited;
-    audited.sort();
+    let audited = audited_probes(&app).await;
     let kept: Vec<i64> = (0..50).filter(|n| n % 5 != 1 && n % 5 != 3).collect();
     assert_eq!(audited, kept);
+}
+
+/// Changes that write through one script need no savepoint of their own: one
+/// whose script fails leaves nothing, not even its audit row, and the others
+/// in its batch are stored.
+#[tokio::test]
+async fn an_atomic_change_whose_script_fails_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    probe_table(&app).await;
+    let writes = Arc::new(GroupCommit::start(app.db.clone()));
+    let backend = app.db.get_database_backend();
+    let mut tasks = Vec::new();
+    for n in 0..50i64 {
+        let writes = writes.clone();
+        let mut script = Script::new(backend);
+        script.push_raw(insert(&app, n));
+        // Every third change's second row repeats its first: a duplicate key.
+        let second = if n % 3 == 1 { n } else { 1000 + n };
+        script.push_raw(insert(&app, second));
+        tasks.push(tokio::spawn(async move {
+            writes
+                .write_atomic(b"probe", move |change| {
+                    Box::pin(async move {
+                        script.run_in(change.txn).await?;
+                        change.audit(probe_entry(n));
+                        Ok(Ok::<i64, Answer>(n))
+                    })
+                })
+                .await
+        }));
+    }
+    let mut expected_rows = Vec::new();
+    let mut failed = Vec::new();
+    for (n, task) in (0..50i64).zip(tasks) {
+        match task.await.unwrap() {
+            Ok(answer) => {
+                assert_eq!(answer, n);
+                expected_rows.extend([n, 1000 + n]);
+            }
+            Err(Answer::Db(_)) => failed.push(n),
+            Err(other) => panic!("{n}: {other:?}"),
+        }
+    }
+    assert_eq!(failed, (0..50).filter(|n| n % 3 == 1).collect::<Vec<_>>());
+    expected_rows.sort();
+    assert_eq!(stored(&app).await, expected_rows);
+    assert_eq!(
+        audited_probes(&app).await,
+        (0..50).filter(|n| n % 3 != 1).collect::<Vec<_>>()
+    );
 }
 
 fn probe_entry(n: i64) -> AuditEntry {

@@ -9,7 +9,7 @@ use super::resource::{GROUP_SCHEMA, USER_SCHEMA};
 use super::users::{self, UserDraft};
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::db::is_unique_violation;
-use crate::db::LikeAt;
+use crate::db::{LikeAt, Script};
 use crate::entities::{membership, scim_group, scim_group_member, user};
 use crate::events::{self, EventType};
 use crate::group_commit::{Change, GroupCommit, Outcome};
@@ -216,7 +216,7 @@ impl Store<'_> {
         let caller = *caller;
         let key = normalize_email(&draft.user_name);
         self.writes
-            .write(key.as_bytes(), move |change| {
+            .write_atomic(key.as_bytes(), move |change| {
                 Box::pin(async move { insert_user(change, &caller, &draft).await.map(Ok) })
             })
             .await
@@ -516,7 +516,7 @@ async fn insert_user(
 ) -> Result<user::Model, ScimError> {
     let txn = change.txn;
     let now = Utc::now();
-    let created = user::ActiveModel {
+    let row = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         org_id: Set(caller.org_id),
         email_normalized: Set(normalize_email(&draft.user_name)),
@@ -533,26 +533,31 @@ async fn insert_user(
         last_sign_in_method: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(txn)
-    .await
-    .map_err(|e| {
+    };
+    let created = sea_orm::TryIntoModel::try_into_model(row.clone()).map_err(internal)?;
+    // The user, their membership and the end of a retirement go as one script
+    // (on SQLite one hop to the writer): the group commit's writer waits on
+    // each of its changes' statements in turn.
+    let mut script = Script::new(txn.get_database_backend());
+    script.push(&user::Entity::insert(row));
+    script.push(&membership::Entity::insert(membership::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(caller.org_id),
+        user_id: Set(created.id),
+        role: Set(Role::Member.as_str().to_string()),
+        created_at: Set(now),
+    }));
+    script.push(&crate::sso::identities::unretire_query(
+        caller.org_id,
+        &created.email_normalized,
+    ));
+    script.run_in(txn).await.map_err(|e| {
         if is_unique_violation(&e) {
             user_exists(&draft.user_name)
         } else {
             internal(e)
         }
     })?;
-    membership::Entity::insert(membership::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        org_id: Set(caller.org_id),
-        user_id: Set(created.id),
-        role: Set(Role::Member.as_str().to_string()),
-        created_at: Set(now),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    crate::sso::identities::unretire(txn, caller.org_id, &created.email_normalized).await?;
     change.audit(user_entry(caller, AuditAction::ScimUserCreated, &created));
     change.event(
         caller.org_id,

@@ -1,12 +1,13 @@
 //! The per-connection event log: every SSO sign-in and test, with what the
 //! identity provider sent and, on failure, the diagnosis.
 
+use crate::db::Script;
 use crate::entities::sso_event::{ActiveModel, Column, Entity, Model};
 use chrono::Utc;
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use shared::sso_event::{ReceivedAttribute, SsoEvent, SsoEventKind};
 use shared::{Diagnosis, DiagnosisCode};
@@ -69,10 +70,24 @@ pub async fn record(db: &DatabaseConnection, event: NewEvent) -> Result<(Uuid, S
 
 /// Stores the event in a transaction that already holds its turn to write.
 pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<(Uuid, String), DbErr> {
+    let (row, id, reference) = row(event);
+    Entity::insert(row).exec_without_returning(db).await?;
+    Ok((id, reference))
+}
+
+/// Adds the event's row to a script; returns its ID and reference.
+pub fn push(script: &mut Script, event: NewEvent) -> (Uuid, String) {
+    let (row, id, reference) = row(event);
+    script.push(&Entity::insert(row));
+    (id, reference)
+}
+
+/// The event's row, its ID and its reference.
+fn row(event: NewEvent) -> (ActiveModel, Uuid, String) {
     let id = Uuid::new_v4();
     let reference = new_reference();
     let diagnosis = event.outcome.as_ref().err();
-    ActiveModel {
+    let row = ActiveModel {
         id: Set(id),
         connection_id: Set(event.connection_id),
         org_id: Set(event.org_id),
@@ -93,10 +108,8 @@ pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<(Uuid,
         user_id: Set(event.user_id),
         created_at: Set(Utc::now()),
         request_id: crate::request_context::column(),
-    }
-    .insert(db)
-    .await?;
-    Ok((id, reference))
+    };
+    (row, id, reference)
 }
 
 /// The newest events of a connection, newest first.

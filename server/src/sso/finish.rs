@@ -9,6 +9,7 @@ use super::identities::{self, Origin};
 use super::requests::{PendingRequest, Purpose};
 use super::SsoService;
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
+use crate::db::Script;
 use crate::entities::organization;
 use crate::entities::sso_connection::{self, Model as Connection};
 use crate::sessions::{self, IdpSession, SignInMethod, SESSION_LIFETIME};
@@ -169,22 +170,22 @@ impl SsoService {
         event.user_id = Some(account.user.id);
         crate::metrics::record_sign_in(&connection.protocol, None);
         // The identity's last use, the event, the session and its audit row in
-        // one write (one commit), in turn with the others.
-        let (txn, _turn) = crate::db::begin_write(&self.db).await?;
-        if let Some(identity) = reached.known_identity {
-            identities::touch(&txn, identity).await?;
+        // one write (one commit), in turn with the others; sent as one script
+        // (on SQLite one hop to the writer instead of one a statement).
+        let mut script = Script::new(self.db.get_database_backend());
+        if let Some(identity) = &reached.known_identity {
+            identities::push_touch(&mut script, identity);
         }
-        events::insert(&txn, event).await?;
-        let token = sessions::open_via_sso(
-            &txn,
+        events::push(&mut script, event);
+        let token = sessions::push_open_via_sso(
+            &mut script,
             account.user.id,
             org.id,
             (via.method, connection.id, vouched_session),
             via.client_ip,
-        )
-        .await?;
-        audit::record(
-            &txn,
+        );
+        audit::push(
+            &mut script,
             AuditEntry {
                 org_id: Some(org.id),
                 actor: Actor::User {
@@ -196,8 +197,9 @@ impl SsoService {
                 detail: json!({ "method": via.method.as_str(), "connection_id": connection.id }),
                 client_ip: via.client_ip,
             },
-        )
-        .await?;
+        );
+        let (txn, _turn) = crate::db::begin_write(&self.db).await?;
+        script.run_in(&txn).await?;
         txn.commit().await?;
         Ok(SsoOutcome::SignedIn {
             token,

@@ -97,9 +97,21 @@ pub async fn unbind_user(
 }
 
 pub async fn touch(db: &impl ConnectionTrait, identity: sso_identity::Model) -> Result<(), DbErr> {
-    let mut model: sso_identity::ActiveModel = identity.into();
-    model.last_used_at = Set(Utc::now());
-    model.update(db).await.map(|_| ())
+    touch_query(&identity).exec(db).await.map(|_| ())
+}
+
+/// Adds `touch`'s update to a script.
+pub fn push_touch(script: &mut crate::db::Script, identity: &sso_identity::Model) {
+    script.push(&touch_query(identity));
+}
+
+fn touch_query(identity: &sso_identity::Model) -> sea_orm::UpdateMany<sso_identity::Entity> {
+    sso_identity::Entity::update_many()
+        .col_expr(
+            sso_identity::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(sso_identity::Column::Id.eq(identity.id))
 }
 
 /// Remembers that SCIM deleted the account of this email.
@@ -133,12 +145,20 @@ pub async fn unretire(
     org_id: Uuid,
     email_normalized: &str,
 ) -> Result<(), DbErr> {
-    retired_account::Entity::delete_many()
-        .filter(retired_account::Column::OrgId.eq(org_id))
-        .filter(retired_account::Column::EmailNormalized.eq(email_normalized))
+    unretire_query(org_id, email_normalized)
         .exec(db)
         .await
         .map(|_| ())
+}
+
+/// What `unretire` runs, for a caller that sends it with other writes.
+pub fn unretire_query(
+    org_id: Uuid,
+    email_normalized: &str,
+) -> sea_orm::DeleteMany<retired_account::Entity> {
+    retired_account::Entity::delete_many()
+        .filter(retired_account::Column::OrgId.eq(org_id))
+        .filter(retired_account::Column::EmailNormalized.eq(email_normalized))
 }
 
 pub async fn is_retired(
