@@ -14,7 +14,7 @@
 use crate::audit::{self, AuditEntry};
 use crate::entities::{audit_event, directory_event};
 use crate::events::{self, EventType};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -90,6 +90,7 @@ impl Change<'_> {
 
 pub struct GroupCommit {
     writers: Vec<mpsc::UnboundedSender<Job>>,
+    backend: DatabaseBackend,
 }
 
 /// What a change writes, so changes to one resource always go to one writer.
@@ -105,8 +106,9 @@ impl GroupCommit {
     /// four on PostgreSQL, whose commits wait on the disk and whose statements
     /// each cost a round trip, so one writer would leave it mostly idle.
     pub fn start(db: DatabaseConnection) -> Self {
-        let count = match db.get_database_backend() {
-            sea_orm::DatabaseBackend::Sqlite => 1,
+        let backend = db.get_database_backend();
+        let count = match backend {
+            DatabaseBackend::Sqlite => 1,
             _ => 4,
         };
         let writers = (0..count)
@@ -116,7 +118,7 @@ impl GroupCommit {
                 queue
             })
             .collect();
-        Self { writers }
+        Self { writers, backend }
     }
 
     fn writer(&self, key: WriteKey<'_>) -> &mpsc::UnboundedSender<Job> {
@@ -147,6 +149,27 @@ impl GroupCommit {
         F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
     {
         self.enqueue(key, Guard::None, change).await
+    }
+
+    /// As `write_atomic`, for a change that reads before its script. A read
+    /// that fails leaves a SQLite transaction as it was, so there it needs no
+    /// savepoint either; on PostgreSQL any failed statement aborts the whole
+    /// transaction (every change in the batch), so there it keeps one.
+    pub async fn write_read_then_atomic<T, E, F>(
+        &self,
+        key: WriteKey<'_>,
+        change: F,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
+    {
+        let guard = match self.backend {
+            DatabaseBackend::Sqlite => Guard::None,
+            _ => Guard::Savepoint,
+        };
+        self.enqueue(key, guard, change).await
     }
 
     async fn enqueue<T, E, F>(&self, key: WriteKey<'_>, guard: Guard, change: F) -> Result<T, E>

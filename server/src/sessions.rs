@@ -313,11 +313,13 @@ async fn close_found(
 
 /// Ends every session of a user at once (deactivation).
 pub async fn close_all_for_user(db: &impl ConnectionTrait, user_id: Uuid) -> Result<u64, DbErr> {
-    let result = session::Entity::delete_many()
-        .filter(session::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?;
+    let result = close_all_query(user_id).exec(db).await?;
     Ok(result.rows_affected)
+}
+
+/// What `close_all_for_user` runs, for a caller that sends it with other writes.
+pub fn close_all_query(user_id: Uuid) -> sea_orm::DeleteMany<session::Entity> {
+    session::Entity::delete_many().filter(session::Column::UserId.eq(user_id))
 }
 
 /// Ends, in the organization, every session not opened through SSO whose user

@@ -237,7 +237,7 @@ impl Store<'_> {
         let uuid = parse_id("User", id)?;
         let (caller, id) = (*caller, id.to_string());
         self.writes
-            .write(uuid.as_bytes(), move |change| {
+            .write_read_then_atomic(uuid.as_bytes(), move |change| {
                 Box::pin(async move {
                     let current = user_for_update(change.txn, &caller, uuid, &id).await?;
                     let draft = build(&current)?;
@@ -601,15 +601,26 @@ async fn write_user(
     // From its first SCIM write on, the IdP manages the account.
     model.source = Set(MemberSource::Scim.as_str().to_string());
     model.updated_at = Set(Utc::now());
-    let updated = model.update(txn).await.map_err(|e| {
+    let updated = sea_orm::TryIntoModel::try_into_model(model.clone()).map_err(internal)?;
+    let deactivated = was_active && !updated.active;
+    // The row and the end of its sessions as one script: see `insert_user`.
+    let mut script = Script::new(txn.get_database_backend());
+    script.push(
+        &user::Entity::update_many()
+            .set(model)
+            .filter(user::Column::Id.eq(updated.id)),
+    );
+    if deactivated {
+        script.push(&sessions::close_all_query(updated.id));
+    }
+    script.run_in(txn).await.map_err(|e| {
         if is_unique_violation(&e) {
             user_exists(&draft.user_name)
         } else {
             internal(e)
         }
     })?;
-    let event = if was_active && !updated.active {
-        sessions::close_all_for_user(txn, updated.id).await?;
+    let event = if deactivated {
         change.audit(user_entry(
             caller,
             AuditAction::ScimUserDeactivated,
