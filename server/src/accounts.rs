@@ -270,13 +270,25 @@ pub async fn account_in(
         .filter(membership::Column::UserId.eq(user.id))
         .one(db)
         .await?;
-    Ok(membership
-        .and_then(|membership| membership.role.parse().ok())
-        .map(|role| Account {
-            user,
-            org: org.clone(),
-            role,
-        }))
+    Ok(account_of(user, org, membership))
+}
+
+/// The account of `user` in `org` from rows already read: `None` when the
+/// user is not a member of `org` or its role is unknown.
+pub fn account_of(
+    user: user::Model,
+    org: &organization::Model,
+    membership: Option<membership::Model>,
+) -> Option<Account> {
+    if user.org_id != org.id {
+        return None;
+    }
+    let role = membership?.role.parse().ok()?;
+    Some(Account {
+        user,
+        org: org.clone(),
+        role,
+    })
 }
 
 /// Locks the organization's row until the transaction ends. Take it before

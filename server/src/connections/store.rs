@@ -79,6 +79,24 @@ pub async fn find_any(db: &DatabaseConnection, id: &str) -> Result<Option<Model>
     }
 }
 
+/// A connection of `protocol` by id alone and the organization it belongs to,
+/// in one query: what the ACS and the OIDC callback start from.
+pub async fn find_with_org(
+    db: &DatabaseConnection,
+    id: &str,
+    protocol: Protocol,
+) -> Result<Option<(Model, organization::Model)>, DbErr> {
+    let Ok(id) = Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    let found = Entity::find_by_id(id)
+        .filter(Column::Protocol.eq(protocol.key()))
+        .find_also_related(organization::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(connection, org)| Some((connection, org?))))
+}
+
 pub async fn create(
     db: &DatabaseConnection,
     org_id: Uuid,

@@ -7,8 +7,8 @@
 //! there the statements go one after another in the same savepoint.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, QueryTrait, Statement, Value,
-    Values,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, QueryTrait,
+    Statement, Value, Values,
 };
 
 /// The savepoint a script runs in. SQLite and PostgreSQL both find the most
@@ -56,25 +56,59 @@ impl Script {
         }
     }
 
-    async fn run_as_one(self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
-        let mut sql = format!("SAVEPOINT {SAVEPOINT};\n");
-        let mut values: Vec<Value> = Vec::new();
-        for statement in self.statements {
-            sql.push_str(&statement.sql);
-            sql.push_str(";\n");
-            values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
+    /// Runs the statements as a transaction of their own, in this process's
+    /// turn to write. On SQLite BEGIN, the statements and COMMIT go as one
+    /// query: one hop to the writer's thread instead of three.
+    pub async fn commit(self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        if self.statements.is_empty() {
+            return Ok(());
         }
-        sql.push_str(&format!("RELEASE SAVEPOINT {SAVEPOINT}"));
-        let ran = txn
-            .execute_raw(Statement::from_sql_and_values(self.backend, sql, values))
-            .await;
-        match ran {
+        if self.backend != DatabaseBackend::Sqlite {
+            // A failed statement drops the transaction, which rolls it back.
+            let (txn, _turn) = super::begin_write(db).await?;
+            for statement in self.statements {
+                txn.execute_raw(statement).await?;
+            }
+            return txn.commit().await;
+        }
+        let turn = super::write_turn(db).await?;
+        // IMMEDIATE, as `begin_write`: the write lock is taken before anything is read.
+        let joined = self.joined("BEGIN IMMEDIATE", "COMMIT");
+        match turn.db().execute_raw(joined).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                roll_back(turn.db()).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn run_as_one(self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let joined = self.joined(
+            &format!("SAVEPOINT {SAVEPOINT}"),
+            &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
+        );
+        match txn.execute_raw(joined).await {
             Ok(_) => Ok(()),
             Err(error) => {
                 undo(txn).await?;
                 Err(error)
             }
         }
+    }
+
+    /// The statements as one multi-statement query between `head` and `tail`;
+    /// SQLite binds the anonymous parameters in order across them.
+    fn joined(self, head: &str, tail: &str) -> Statement {
+        let mut sql = format!("{head};\n");
+        let mut values: Vec<Value> = Vec::new();
+        for statement in self.statements {
+            sql.push_str(&statement.sql);
+            sql.push_str(";\n");
+            values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
+        }
+        sql.push_str(tail);
+        Statement::from_sql_and_values(self.backend, sql, values)
     }
 
     async fn run_one_by_one(self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
@@ -89,6 +123,17 @@ impl Script {
         txn.execute_unprepared(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))
             .await
             .map(|_| ())
+    }
+}
+
+/// Ends the transaction a failed `commit` left open. A statement that fails
+/// leaves it open; BEGIN failing (the lock not taken in time) leaves none, and
+/// SQLite then refuses the ROLLBACK, which is as it should be.
+async fn roll_back(db: &DatabaseConnection) {
+    if let Err(error) = db.execute_unprepared("ROLLBACK").await {
+        if !error.to_string().contains("no transaction is active") {
+            tracing::error!(%error, "could not roll back a failed script");
+        }
     }
 }
 
@@ -179,6 +224,32 @@ mod tests {
             retired(&db).await,
             ["a@acme.test", "c@acme.test", "kept@acme.test"]
         );
+    }
+
+    /// A script committed on its own is one transaction: a failing statement
+    /// leaves none of its rows, and the writer is not left inside it (the
+    /// next script and the next transaction begin and commit).
+    #[tokio::test]
+    async fn a_committed_script_is_all_or_nothing() {
+        let (_dir, db, org) = database().await;
+        let backend = db.get_database_backend();
+        let mut failing = Script::new(backend);
+        retire(&mut failing, org, "a@acme.test");
+        retire(&mut failing, org, "b@acme.test");
+        retire(&mut failing, org, "a@acme.test");
+        let error = failing.commit(&db).await.unwrap_err();
+        assert!(crate::db::is_unique_violation(&error), "{error:?}");
+        assert_eq!(retired(&db).await, Vec::<String>::new());
+
+        let mut next = Script::new(backend);
+        retire(&mut next, org, "a@acme.test");
+        next.commit(&db).await.unwrap();
+        let (txn, _turn) = crate::db::begin_write(&db).await.unwrap();
+        let mut inside = Script::new(backend);
+        retire(&mut inside, org, "c@acme.test");
+        inside.run_in(&txn).await.unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(retired(&db).await, ["a@acme.test", "c@acme.test"]);
     }
 
     /// Each statement gets its own values, in order, however many each takes.

@@ -63,16 +63,18 @@ pub async fn find_or_create(
     // Two first sign-ins can race; the unique indexes let one bind or create,
     // and the other finds what it made on the next pass.
     for _ in 0..3 {
-        if let Some(identity) = identities::by_subject(db, from.connection.id, from.subject).await?
-        {
-            let user = user::Entity::find_by_id(identity.user_id)
-                .one(db)
-                .await?
+        let bound =
+            identities::by_subject_with_account(db, from.connection.id, from.subject).await?;
+        if let Some(bound) = bound {
+            let user = bound
+                .user
                 .ok_or_else(|| DbErr::RecordNotFound("user".into()))?;
             let user = refresh(db, user, person).await?;
+            let account = accounts::account_of(user, org, bound.membership)
+                .ok_or_else(|| DbErr::RecordNotFound("membership".into()))?;
             return Ok(Reached {
-                account: account(db, org, user).await?,
-                known_identity: Some(identity),
+                account,
+                known_identity: Some(bound.identity),
             });
         }
         let bound = match find_user(db, org, &person.email).await? {

@@ -110,6 +110,7 @@ impl SsoService {
     pub(super) async fn finish(
         &self,
         connection: &Connection,
+        org: &organization::Model,
         ending: Ending,
         result: Result<Vouched, Failure>,
         return_to: String,
@@ -121,7 +122,7 @@ impl SsoService {
                 self.link(connection, admin_user_id, vouched, via).await
             }
             (Ending::SignIn, Ok(vouched)) => {
-                self.sign_in(connection, vouched, return_to, via).await
+                self.sign_in(connection, org, vouched, return_to, via).await
             }
             (_, Err(failure)) => self.refuse(connection, failure, via).await,
         }
@@ -130,6 +131,7 @@ impl SsoService {
     async fn sign_in(
         &self,
         connection: &Connection,
+        org: &organization::Model,
         vouched: Vouched,
         return_to: String,
         via: Via,
@@ -144,15 +146,11 @@ impl SsoService {
                 return self.refuse(connection, failure, via).await;
             }
         };
-        let org = organization::Entity::find_by_id(connection.org_id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound("organization".into()))?;
         let from = Subject {
             connection,
             subject: &vouched.subject,
         };
-        let reached = match jit::find_or_create(&self.db, &org, from, &person).await {
+        let reached = match jit::find_or_create(&self.db, org, from, &person).await {
             Ok(reached) => reached,
             Err(JitError::Refused(diagnosis)) => {
                 let failure = Failure {
@@ -170,8 +168,8 @@ impl SsoService {
         event.user_id = Some(account.user.id);
         crate::metrics::record_sign_in(&connection.protocol, None);
         // The identity's last use, the event, the session and its audit row in
-        // one write (one commit), in turn with the others; sent as one script
-        // (on SQLite one hop to the writer instead of one a statement).
+        // one transaction, in turn with the others; on SQLite BEGIN, the rows
+        // and COMMIT go to the writer as one query.
         let mut script = Script::new(self.db.get_database_backend());
         if let Some(identity) = &reached.known_identity {
             identities::push_touch(&mut script, identity);
@@ -198,9 +196,7 @@ impl SsoService {
                 client_ip: via.client_ip,
             },
         );
-        let (txn, _turn) = crate::db::begin_write(&self.db).await?;
-        script.run_in(&txn).await?;
-        txn.commit().await?;
+        script.commit(&self.db).await?;
         Ok(SsoOutcome::SignedIn {
             token,
             max_age_secs: SESSION_LIFETIME.num_seconds(),

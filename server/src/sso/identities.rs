@@ -6,7 +6,7 @@
 //! on the subject, not the email, picks the account. The database allows one
 //! account per subject and one subject per account on each connection.
 
-use crate::entities::{retired_account, sso_identity};
+use crate::entities::{membership, retired_account, sso_identity, user};
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -42,6 +42,36 @@ pub async fn by_subject(
         .filter(sso_identity::Column::Subject.eq(subject))
         .one(db)
         .await
+}
+
+/// The identity bound to `subject` on this connection, with its user and the
+/// user's membership, in one query: a returning member's sign-in reads no
+/// more than this.
+pub async fn by_subject_with_account(
+    db: &impl ConnectionTrait,
+    connection_id: Uuid,
+    subject: &str,
+) -> Result<Option<BoundAccount>, DbErr> {
+    let found = sso_identity::Entity::find()
+        .filter(sso_identity::Column::ConnectionId.eq(connection_id))
+        .filter(sso_identity::Column::Subject.eq(subject))
+        .find_also_related(user::Entity)
+        .find_also(user::Entity, membership::Entity)
+        .one(db)
+        .await?;
+    Ok(found.map(|(identity, user, membership)| BoundAccount {
+        identity,
+        user,
+        membership,
+    }))
+}
+
+/// An identity and the rows of the account it is bound to; a row is `None`
+/// only if the account was deleted meanwhile.
+pub struct BoundAccount {
+    pub identity: sso_identity::Model,
+    pub user: Option<user::Model>,
+    pub membership: Option<membership::Model>,
 }
 
 /// The subject bound to `user_id` on this connection, if any.

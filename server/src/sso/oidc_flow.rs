@@ -43,9 +43,8 @@ impl SsoService {
         cookies: &BrowserCookies,
         client_ip: Option<IpAddr>,
     ) -> Result<SsoOutcome, DbErr> {
-        let Some(connection) = store::find_any(&self.db, connection_id)
-            .await?
-            .filter(|c| c.protocol == Protocol::Oidc.key())
+        let Some((connection, org)) =
+            store::find_with_org(&self.db, connection_id, Protocol::Oidc).await?
         else {
             return Ok(SsoOutcome::UnknownConnection);
         };
@@ -70,7 +69,7 @@ impl SsoService {
             method: SignInMethod::Oidc,
             client_ip,
         };
-        self.finish(&connection, ending, result, return_to, via)
+        self.finish(&connection, &org, ending, result, return_to, via)
             .await
     }
 

@@ -38,9 +38,8 @@ impl SsoService {
         cookies: &BrowserCookies,
         client_ip: Option<IpAddr>,
     ) -> Result<SsoOutcome, DbErr> {
-        let Some(connection) = store::find_any(&self.db, connection_id)
-            .await?
-            .filter(|c| c.protocol == Protocol::Saml.key())
+        let Some((connection, org)) =
+            store::find_with_org(&self.db, connection_id, Protocol::Saml).await?
         else {
             return Ok(SsoOutcome::UnknownConnection);
         };
@@ -78,7 +77,7 @@ impl SsoService {
             method: SignInMethod::Saml,
             client_ip,
         };
-        self.finish(&connection, ending, result, return_to, via)
+        self.finish(&connection, &org, ending, result, return_to, via)
             .await
     }
 
