@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DbErr, Statement};
 use server::audit::{Actor, AuditAction, AuditEntry};
 use server::db::Script;
 use server::entities::audit_event;
-use server::group_commit::GroupCommit;
+use server::group_commit::{BoxFuture, Change, GroupCommit, Outcome};
 use std::sync::Arc;
 
 async fn probe_table(app: &TestApp) {
@@ -139,6 +139,31 @@ async fn each_change_in_a_batch_is_all_or_nothing() {
 /// in its batch are stored.
 #[tokio::test]
 async fn an_atomic_change_whose_script_fails_leaves_nothing() {
+    a_change_whose_script_fails_leaves_nothing(Mode::Atomic).await;
+}
+
+/// The same for a change that may read before its script (a savepoint on
+/// PostgreSQL, none on SQLite).
+#[tokio::test]
+async fn a_read_then_atomic_change_whose_script_fails_leaves_nothing() {
+    a_change_whose_script_fails_leaves_nothing(Mode::ReadThenAtomic).await;
+}
+
+/// The same for a change in its own savepoint, where the script runs
+/// without one of its own.
+#[tokio::test]
+async fn a_guarded_change_whose_script_fails_leaves_nothing() {
+    a_change_whose_script_fails_leaves_nothing(Mode::Savepoint).await;
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Savepoint,
+    Atomic,
+    ReadThenAtomic,
+}
+
+async fn a_change_whose_script_fails_leaves_nothing(mode: Mode) {
     let app = TestApp::spawn().await;
     probe_table(&app).await;
     let writes = Arc::new(GroupCommit::start(app.db.clone()));
@@ -151,16 +176,13 @@ async fn an_atomic_change_whose_script_fails_leaves_nothing() {
         // Every third change's second row repeats its first: a duplicate key.
         let second = if n % 3 == 1 { n } else { 1000 + n };
         script.push_raw(insert(&app, second));
+        let change = probe_change(script, n);
         tasks.push(tokio::spawn(async move {
-            writes
-                .write_atomic(b"probe", move |change| {
-                    Box::pin(async move {
-                        script.run_in(change.txn).await?;
-                        change.audit(probe_entry(n));
-                        Ok(Ok::<i64, Answer>(n))
-                    })
-                })
-                .await
+            match mode {
+                Mode::Savepoint => writes.write(b"probe", change).await,
+                Mode::Atomic => writes.write_atomic(b"probe", change).await,
+                Mode::ReadThenAtomic => writes.write_read_then_atomic(b"probe", change).await,
+            }
         }));
     }
     let mut expected_rows = Vec::new();
@@ -182,6 +204,20 @@ async fn an_atomic_change_whose_script_fails_leaves_nothing() {
         audited_probes(&app).await,
         (0..50).filter(|n| n % 3 != 1).collect::<Vec<_>>()
     );
+}
+
+/// Runs `script`, then audits probe `n`.
+fn probe_change(
+    script: Script,
+    n: i64,
+) -> impl for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<i64, Answer>> + Send + 'static {
+    move |change| {
+        Box::pin(async move {
+            change.run(script).await?;
+            change.audit(probe_entry(n));
+            Ok(Ok(n))
+        })
+    }
 }
 
 fn probe_entry(n: i64) -> AuditEntry {

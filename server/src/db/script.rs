@@ -56,6 +56,23 @@ impl Script {
         }
     }
 
+    /// Runs the statements in order in `txn` with no savepoint of their own:
+    /// for a caller inside a savepoint that undoes them, with all else it
+    /// wrote, if one fails.
+    pub async fn run_unguarded(self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+        match self.backend {
+            DatabaseBackend::Sqlite if !self.statements.is_empty() => {
+                txn.execute_raw(self.joined(None)).await.map(|_| ())
+            }
+            _ => {
+                for statement in self.statements {
+                    txn.execute_raw(statement).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Runs the statements as a transaction of their own, in this process's
     /// turn to write. On SQLite BEGIN, the statements and COMMIT go as one
     /// query: one hop to the writer's thread instead of three.
@@ -66,14 +83,12 @@ impl Script {
         if self.backend != DatabaseBackend::Sqlite {
             // A failed statement drops the transaction, which rolls it back.
             let (txn, _turn) = super::begin_write(db).await?;
-            for statement in self.statements {
-                txn.execute_raw(statement).await?;
-            }
+            self.run_unguarded(&txn).await?;
             return txn.commit().await;
         }
         let turn = super::write_turn(db).await?;
         // IMMEDIATE, as `begin_write`: the write lock is taken before anything is read.
-        let joined = self.joined("BEGIN IMMEDIATE", "COMMIT");
+        let joined = self.joined(Some(("BEGIN IMMEDIATE", "COMMIT")));
         match turn.db().execute_raw(joined).await {
             Ok(_) => Ok(()),
             Err(error) => {
@@ -84,10 +99,10 @@ impl Script {
     }
 
     async fn run_as_one(self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
-        let joined = self.joined(
+        let joined = self.joined(Some((
             &format!("SAVEPOINT {SAVEPOINT}"),
             &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
-        );
+        )));
         match txn.execute_raw(joined).await {
             Ok(_) => Ok(()),
             Err(error) => {
@@ -97,32 +112,31 @@ impl Script {
         }
     }
 
-    /// The statements as one multi-statement query between `head` and `tail`;
-    /// SQLite binds the anonymous parameters in order across them.
-    fn joined(self, head: &str, tail: &str) -> Statement {
-        let mut sql = format!("{head};\n");
-        let mut values: Vec<Value> = Vec::new();
-        for statement in self.statements {
-            sql.push_str(&statement.sql);
-            sql.push_str(";\n");
-            values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
-        }
-        sql.push_str(tail);
-        Statement::from_sql_and_values(self.backend, sql, values)
-    }
-
     async fn run_one_by_one(self, txn: &impl ConnectionTrait) -> Result<(), DbErr> {
         txn.execute_unprepared(&format!("SAVEPOINT {SAVEPOINT}"))
             .await?;
-        for statement in self.statements {
-            if let Err(error) = txn.execute_raw(statement).await {
-                undo(txn).await?;
-                return Err(error);
-            }
+        if let Err(error) = self.run_unguarded(txn).await {
+            undo(txn).await?;
+            return Err(error);
         }
         txn.execute_unprepared(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))
             .await
             .map(|_| ())
+    }
+
+    /// The statements as one multi-statement query, between the two of
+    /// `around` if given; SQLite binds the anonymous parameters in order
+    /// across them.
+    fn joined(self, around: Option<(&str, &str)>) -> Statement {
+        let (head, tail) = around.unzip();
+        let mut parts: Vec<String> = head.map(str::to_string).into_iter().collect();
+        let mut values: Vec<Value> = Vec::new();
+        for statement in self.statements {
+            parts.push(statement.sql);
+            values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
+        }
+        parts.extend(tail.map(str::to_string));
+        Statement::from_sql_and_values(self.backend, parts.join(";\n"), values)
     }
 }
 

@@ -551,7 +551,7 @@ async fn insert_user(
         caller.org_id,
         &created.email_normalized,
     ));
-    script.run_in(txn).await.map_err(|e| {
+    change.run(script).await.map_err(|e| {
         if is_unique_violation(&e) {
             user_exists(&draft.user_name)
         } else {
@@ -613,7 +613,7 @@ async fn write_user(
     if deactivated {
         script.push(&sessions::close_all_query(updated.id));
     }
-    script.run_in(txn).await.map_err(|e| {
+    change.run(script).await.map_err(|e| {
         if is_unique_violation(&e) {
             user_exists(&draft.user_name)
         } else {
