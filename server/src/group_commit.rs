@@ -150,28 +150,14 @@ impl GroupCommit {
         E: From<DbErr> + Send + 'static,
         F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
     {
-        self.enqueue(key, Guard::Savepoint, change).await
+        self.write_with(key, Undo::Savepoint, change).await
     }
 
-    /// As `write`, for a change whose writes are all or nothing by themselves
-    /// (one `db::Script`, after any reads): no savepoint of its own around it,
-    /// two round trips fewer on the writer every change waits for.
-    pub async fn write_atomic<T, E, F>(&self, key: WriteKey<'_>, change: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<DbErr> + Send + 'static,
-        F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
-    {
-        self.enqueue(key, Guard::None, change).await
-    }
-
-    /// As `write_atomic`, for a change that reads before its script. A read
-    /// that fails leaves a SQLite transaction as it was, so there it needs no
-    /// savepoint either; on PostgreSQL any failed statement aborts the whole
-    /// transaction (every change in the batch), so there it keeps one.
-    pub async fn write_read_then_atomic<T, E, F>(
+    /// As `write`, with `undo` saying what takes back a change that fails.
+    pub async fn write_with<T, E, F>(
         &self,
         key: WriteKey<'_>,
+        undo: Undo,
         change: F,
     ) -> Result<T, E>
     where
@@ -179,19 +165,12 @@ impl GroupCommit {
         E: From<DbErr> + Send + 'static,
         F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
     {
-        let guard = match self.backend {
-            DatabaseBackend::Sqlite => Guard::None,
-            _ => Guard::Savepoint,
+        let guard = match undo {
+            Undo::Savepoint => Guard::Savepoint,
+            Undo::Script => Guard::None,
+            Undo::ReadThenScript if self.backend == DatabaseBackend::Sqlite => Guard::None,
+            Undo::ReadThenScript => Guard::Savepoint,
         };
-        self.enqueue(key, guard, change).await
-    }
-
-    async fn enqueue<T, E, F>(&self, key: WriteKey<'_>, guard: Guard, change: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<DbErr> + Send + 'static,
-        F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
-    {
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
         // The writer is another task: the change runs under its caller's request id.
         let request_id = crate::request_context::current();
@@ -206,6 +185,22 @@ impl GroupCommit {
         }
         answered.await.unwrap_or_else(|_| Err(E::from(stopped())))
     }
+}
+
+/// What takes back a change that fails, as its writer says.
+#[derive(Debug, Clone, Copy)]
+pub enum Undo {
+    /// A savepoint around the change: any change.
+    Savepoint,
+    /// Nothing more: the change's writes are one `db::Script`, after any reads,
+    /// and undo themselves (two round trips fewer on the writer every change
+    /// waits for).
+    Script,
+    /// As `Script`, for a change that reads before its script. A read that
+    /// fails leaves a SQLite transaction as it was, so there it needs no
+    /// savepoint either; on PostgreSQL any failed statement aborts the whole
+    /// transaction (every change in the batch), so there it keeps one.
+    ReadThenScript,
 }
 
 /// What undoes a change that fails.

@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DbErr, Statement};
 use server::audit::{Actor, AuditAction, AuditEntry};
 use server::db::Script;
 use server::entities::audit_event;
-use server::group_commit::{BoxFuture, Change, GroupCommit, Outcome};
+use server::group_commit::{BoxFuture, Change, GroupCommit, Outcome, Undo};
 use std::sync::Arc;
 
 async fn probe_table(app: &TestApp) {
@@ -180,8 +180,12 @@ async fn a_change_whose_script_fails_leaves_nothing(mode: Mode) {
         tasks.push(tokio::spawn(async move {
             match mode {
                 Mode::Savepoint => writes.write(b"probe", change).await,
-                Mode::Atomic => writes.write_atomic(b"probe", change).await,
-                Mode::ReadThenAtomic => writes.write_read_then_atomic(b"probe", change).await,
+                Mode::Atomic => writes.write_with(b"probe", Undo::Script, change).await,
+                Mode::ReadThenAtomic => {
+                    writes
+                        .write_with(b"probe", Undo::ReadThenScript, change)
+                        .await
+                }
             }
         }));
     }

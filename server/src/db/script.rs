@@ -199,6 +199,15 @@ mod tests {
         ));
     }
 
+    /// Retires a@ and b@, then a@ again: the third statement fails.
+    fn duplicate_third(backend: sea_orm::DatabaseBackend, org_id: Uuid) -> Script {
+        let mut script = Script::new(backend);
+        for email in ["a@acme.test", "b@acme.test", "a@acme.test"] {
+            retire(&mut script, org_id, email);
+        }
+        script
+    }
+
     async fn retired(db: &DatabaseConnection) -> Vec<String> {
         let mut emails: Vec<String> = retired_account::Entity::find()
             .all(db)
@@ -222,10 +231,7 @@ mod tests {
         retire(&mut before, org, "kept@acme.test");
         before.run_in(&txn).await.unwrap();
 
-        let mut failing = Script::new(backend);
-        retire(&mut failing, org, "a@acme.test");
-        retire(&mut failing, org, "b@acme.test");
-        retire(&mut failing, org, "a@acme.test");
+        let failing = duplicate_third(backend, org);
         let error = failing.run_in(&txn).await.unwrap_err();
         assert!(crate::db::is_unique_violation(&error), "{error:?}");
 
@@ -247,10 +253,7 @@ mod tests {
     async fn a_committed_script_is_all_or_nothing() {
         let (_dir, db, org) = database().await;
         let backend = db.get_database_backend();
-        let mut failing = Script::new(backend);
-        retire(&mut failing, org, "a@acme.test");
-        retire(&mut failing, org, "b@acme.test");
-        retire(&mut failing, org, "a@acme.test");
+        let failing = duplicate_third(backend, org);
         let error = failing.commit(&db).await.unwrap_err();
         assert!(crate::db::is_unique_violation(&error), "{error:?}");
         assert_eq!(retired(&db).await, Vec::<String>::new());

@@ -28,3 +28,14 @@ pub mod sso_identity;
 pub mod sso_request;
 pub mod user;
 pub mod webhook_delivery;
+
+use sea_orm::{EntityTrait, RelationDef};
+
+/// The relation of a column of `From`'s table that refers to a column of
+/// `To`'s (a foreign key in the migrations), for reading both in one query.
+fn reference<From: EntityTrait, To: EntityTrait>(
+    from: From::Column,
+    to: To::Column,
+) -> RelationDef {
+    From::belongs_to(To::default()).from(from).to(to).into()
+}

@@ -37,19 +37,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::organization::Entity",
-        from = "Column::OrgId",
-        to = "super::organization::Column::Id"
-    )]
-    Organization,
-}
+pub enum Relation {}
 
 /// The ACS reads a connection with its organization in one query.
 impl Related<super::organization::Entity> for Entity {
     fn to() -> RelationDef {
-        Relation::Organization.def()
+        super::reference::<Entity, super::organization::Entity>(
+            Column::OrgId,
+            super::organization::Column::Id,
+        )
     }
 }
 

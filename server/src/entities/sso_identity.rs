@@ -18,19 +18,12 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::user::Entity",
-        from = "Column::UserId",
-        to = "super::user::Column::Id"
-    )]
-    User,
-}
+pub enum Relation {}
 
 /// A sign-in reads the identity, its user and the membership in one query.
 impl Related<super::user::Entity> for Entity {
     fn to() -> RelationDef {
-        Relation::User.def()
+        super::reference::<Entity, super::user::Entity>(Column::UserId, super::user::Column::Id)
     }
 }
 

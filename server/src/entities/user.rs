@@ -27,14 +27,13 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_one = "super::membership::Entity")]
-    Membership,
-}
+pub enum Relation {}
 
+/// A user's one membership (`ux_memberships_user`), read with the user.
 impl Related<super::membership::Entity> for Entity {
     fn to() -> RelationDef {
-        Relation::Membership.def()
+        use super::membership;
+        super::reference::<membership::Entity, Entity>(membership::Column::UserId, Column::Id).rev()
     }
 }
 

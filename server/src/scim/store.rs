@@ -12,7 +12,7 @@ use crate::db::is_unique_violation;
 use crate::db::{LikeAt, Script};
 use crate::entities::{membership, scim_group, scim_group_member, user};
 use crate::events::{self, EventType};
-use crate::group_commit::{Change, GroupCommit, Outcome};
+use crate::group_commit::{Change, GroupCommit, Outcome, Undo};
 use crate::sessions;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockType};
@@ -216,7 +216,7 @@ impl Store<'_> {
         let caller = *caller;
         let key = normalize_email(&draft.user_name);
         self.writes
-            .write_atomic(key.as_bytes(), move |change| {
+            .write_with(key.as_bytes(), Undo::Script, move |change| {
                 Box::pin(async move { insert_user(change, &caller, &draft).await.map(Ok) })
             })
             .await
@@ -237,7 +237,7 @@ impl Store<'_> {
         let uuid = parse_id("User", id)?;
         let (caller, id) = (*caller, id.to_string());
         self.writes
-            .write_read_then_atomic(uuid.as_bytes(), move |change| {
+            .write_with(uuid.as_bytes(), Undo::ReadThenScript, move |change| {
                 Box::pin(async move {
                     let current = user_for_update(change.txn, &caller, uuid, &id).await?;
                     let draft = build(&current)?;
