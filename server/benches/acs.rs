@@ -16,6 +16,11 @@ use shared::AttributeMapping;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+// The allocator the server runs with (src/main.rs), so that this measures
+// what a server does per response.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SP: &str = "https://sso.example.com/sso/saml/bench/metadata";
 const ACS: &str = "https://sso.example.com/sso/saml/bench/acs";
 const IDP: &str = "http://idp.test/okta";

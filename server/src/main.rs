@@ -16,6 +16,10 @@ use tracing_subscriber::EnvFilter;
 // of small buffers across threads, and glibc spent 15 % of the server's CPU
 // on it (perf, SCIM lookups: _int_malloc, _int_free, malloc_consolidate).
 // Built without transparent huge pages, which held 14 MB more at idle.
+// It also replaces malloc for the C libraries (the "override" feature):
+// SQLite, libxml2, xmlsec and OpenSSL allocate per statement and per
+// signature, and a SCIM lookup took 134 → 107 µs of CPU, an ACS validation
+// 217 → 192 µs (same machine, same hour).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

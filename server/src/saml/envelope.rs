@@ -39,8 +39,9 @@ pub struct Envelope {
     pub encrypted: bool,
     /// The signature algorithms named by the document's signatures.
     pub signature_methods: Vec<String>,
-    /// DER of every certificate embedded in a signature's KeyInfo.
-    pub embedded_certificates: Vec<Vec<u8>>,
+    /// The base64 text of every certificate embedded in a signature's KeyInfo:
+    /// only a failed verification reads them (`embedded_certificates`).
+    pub embedded_certificate_texts: Vec<String>,
     pub audiences: Vec<String>,
     pub recipients: Vec<String>,
     pub issue_instant: Option<DateTime<Utc>>,
@@ -52,6 +53,17 @@ impl Envelope {
     pub fn is_success(&self) -> bool {
         self.status.as_deref().is_none_or(|s| s == STATUS_SUCCESS)
     }
+
+    /// DER of every certificate embedded in a signature's KeyInfo that decodes.
+    pub fn embedded_certificates(&self) -> Vec<Vec<u8>> {
+        self.embedded_certificate_texts
+            .iter()
+            .filter_map(|text| {
+                let body: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                STANDARD.decode(body).ok()
+            })
+            .collect()
+    }
 }
 
 fn malformed(detail: impl Into<String>) -> Diagnosis {
@@ -61,31 +73,45 @@ fn malformed(detail: impl Into<String>) -> Diagnosis {
 /// Decodes the `SAMLResponse` form value (base64, line breaks allowed).
 pub fn decode(saml_response: &str) -> Result<String, Diagnosis> {
     let raw = saml_response.as_bytes();
-    // IdPs that wrap the base64 in lines are rare: copy only for them.
-    let compact: std::borrow::Cow<[u8]> = if raw.iter().any(u8::is_ascii_whitespace) {
-        raw.iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect::<Vec<u8>>()
-            .into()
-    } else {
-        raw.into()
-    };
-    if compact.is_empty() {
-        return Err(malformed(
-            "The request carried no SAMLResponse. The identity provider must POST it to the ACS URL.",
-        ));
+    if raw.is_empty() {
+        return Err(no_response());
     }
-    if compact.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4 {
+    // Most IdPs send one line of base64: decode it as it is. Only when that
+    // fails, and there is whitespace to remove, copy it without.
+    let bytes = match decode_within_limit(raw) {
+        Ok(bytes) => bytes,
+        Err(_) if raw.iter().any(u8::is_ascii_whitespace) => {
+            let compact: Vec<u8> = raw
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            if compact.is_empty() {
+                return Err(no_response());
+            }
+            decode_within_limit(&compact)?
+        }
+        Err(error) => return Err(error),
+    };
+    String::from_utf8(bytes).map_err(|_| malformed("The SAMLResponse is not UTF-8 XML."))
+}
+
+fn no_response() -> Diagnosis {
+    malformed(
+        "The request carried no SAMLResponse. The identity provider must POST it to the ACS URL.",
+    )
+}
+
+fn decode_within_limit(base64: &[u8]) -> Result<Vec<u8>, Diagnosis> {
+    if base64.len() > MAX_RESPONSE_BYTES * 4 / 3 + 4 {
         return Err(malformed(format!(
             "The SAMLResponse is larger than {} KB.",
             MAX_RESPONSE_BYTES / 1024
         )));
     }
-    let bytes = STANDARD
-        .decode(&compact)
-        .map_err(|_| malformed("The SAMLResponse is not valid base64."))?;
-    String::from_utf8(bytes).map_err(|_| malformed("The SAMLResponse is not UTF-8 XML."))
+    STANDARD
+        .decode(base64)
+        .map_err(|_| malformed("The SAMLResponse is not valid base64."))
 }
 
 /// Parses and checks the document's shape, and reads the envelope facts.
@@ -220,15 +246,9 @@ fn read_signatures(root: Node, envelope: &mut Envelope) {
                     .signature_methods
                     .extend(node.attribute("Algorithm").map(str::to_string));
             } else if is(node, DSIG_NS, "X509Certificate") {
-                let body: String = node
-                    .text()
-                    .unwrap_or_default()
-                    .chars()
-                    .filter(|c| !c.is_ascii_whitespace())
-                    .collect();
-                if let Ok(der) = STANDARD.decode(body) {
-                    envelope.embedded_certificates.push(der);
-                }
+                envelope
+                    .embedded_certificate_texts
+                    .push(node.text().unwrap_or_default().to_string());
             }
         }
     }

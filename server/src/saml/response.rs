@@ -459,7 +459,7 @@ fn signature_failure(
             .with_detail("The identity provider signed with a certificate that has expired. Rotate the signing certificate in your identity provider, then paste the new one here.");
     }
     let embedded: Vec<String> = envelope
-        .embedded_certificates
+        .embedded_certificates()
         .iter()
         .map(|der| sha256_fingerprint(der))
         .collect();
@@ -487,12 +487,11 @@ fn expired_signer<'a>(
     envelope: &Envelope,
     expired: &[&'a ParsedCertificate],
 ) -> Option<&'a ParsedCertificate> {
-    if let Some(cert) = expired.iter().find(|c| {
-        envelope
-            .embedded_certificates
-            .iter()
-            .any(|der| der == &c.der)
-    }) {
+    let embedded = envelope.embedded_certificates();
+    if let Some(cert) = expired
+        .iter()
+        .find(|c| embedded.iter().any(|der| der == &c.der))
+    {
         return Some(cert);
     }
     // No certificate in the document: try each expired one for a clear message.

@@ -533,9 +533,10 @@ impl ServiceProvider {
 
             #[cfg(not(feature = "xmlsec"))]
             Err(Error::EncryptedAssertionsNotYetSupported)
-        } else if let Some(assertion) = &response.assertion {
-            self.validate_assertion(assertion, possible_request_ids)?;
-            Ok(assertion.clone())
+        } else if let Some(assertion) = response.assertion {
+            // Latchkey: moved out of the response it came with, not cloned.
+            self.validate_assertion(&assertion, possible_request_ids)?;
+            Ok(assertion)
         } else {
             Err(Error::UnexpectedError)
         }

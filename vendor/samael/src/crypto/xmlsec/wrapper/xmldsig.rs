@@ -213,6 +213,20 @@ impl XmlSecSignatureContext {
         let node_ptr = sig_node.node_ptr();
         self.verify_node_raw(node_ptr as *mut bindings::xmlNode)
     }
+
+    /// Latchkey: [`verify_node`](Self::verify_node) for a read-only node, which
+    /// costs no entry in the document's node table.
+    pub fn verify_ro_node(&self, sig_node: libxml::readonly::RoNode) -> XmlSecResult<bool> {
+        self.key_is_set()?;
+        let is_signature = sig_node.get_name() == "Signature"
+            && sig_node
+                .get_namespace()
+                .is_some_and(|ns| ns.get_href() == "http://www.w3.org/2000/09/xmldsig#");
+        if !is_signature {
+            return Err(XmlSecError::NotASignatureNode);
+        }
+        self.verify_node_raw(sig_node.node_ptr() as *mut bindings::xmlNode)
+    }
 }
 
 fn predigest_xml_from_raw_buffer(
