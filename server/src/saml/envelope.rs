@@ -385,4 +385,30 @@ mod tests {
             .unwrap()
             .contains("larger"));
     }
+
+    #[test]
+    fn decode_takes_base64_wrapped_in_lines() {
+        let encoded = STANDARD.encode(RESPONSE);
+        let wrapped: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(76)
+            .map(|line| std::str::from_utf8(line).unwrap())
+            .collect();
+        assert_eq!(decode(&wrapped.join("\r\n")).unwrap(), RESPONSE);
+        assert_eq!(decode(&format!(" {encoded}\n")).unwrap(), RESPONSE);
+        assert_eq!(decode(" \r\n\t").unwrap_err(), no_response());
+    }
+
+    #[test]
+    fn embedded_certificates_are_decoded_when_asked() {
+        let der = vec![0x30, 0x82, 0x01, 0x0a];
+        let envelope = Envelope {
+            embedded_certificate_texts: vec![
+                format!("\n  {}\n", STANDARD.encode(&der)),
+                "not base64".into(),
+            ],
+            ..Envelope::default()
+        };
+        assert_eq!(envelope.embedded_certificates(), vec![der]);
+    }
 }
