@@ -15,10 +15,10 @@ use crate::events::{self, EventType};
 use crate::group_commit::{Change, GroupCommit, Outcome, Undo};
 use crate::sessions;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LockType, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{json, Map, Value};
 use shared::members::MemberSource;
@@ -170,17 +170,6 @@ fn refusal_entry(caller: &Caller, refusal: Refusal, user: &user::Model) -> Audit
     }
 }
 
-async fn is_integrations_admin(db: &impl ConnectionTrait, user_id: Uuid) -> Result<bool, DbErr> {
-    let role: Option<String> = membership::Entity::find()
-        .select_only()
-        .column(membership::Column::Role)
-        .filter(membership::Column::UserId.eq(user_id))
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(role.as_deref() == Some(Role::IntegrationsAdmin.as_str()))
-}
-
 /// Whether `admin` (an Integrations Admin) is the organization's only active
 /// one, so deactivating or deleting them would leave nobody with break-glass
 /// access. Call inside the write transaction (see `accounts::lock_organization`).
@@ -240,7 +229,7 @@ impl Store<'_> {
             .write_with(uuid.as_bytes(), Undo::ReadThenScript, move |change| {
                 Box::pin(async move {
                     let current = user_for_update(change.txn, &caller, uuid, &id).await?;
-                    let draft = build(&current)?;
+                    let draft = build(&current.user)?;
                     write_user(change, &caller, current, draft).await
                 })
             })
@@ -492,18 +481,50 @@ impl Store<'_> {
 // ------------------------------------------------- user changes (group commit)
 
 /// The user to change, read inside the change (locked on PostgreSQL).
+/// A user read for a change, with their role in the organization.
+#[derive(Debug, FromQueryResult)]
+struct LockedUser {
+    #[sea_orm(nested)]
+    user: user::Model,
+    role: Option<String>,
+}
+
+impl LockedUser {
+    fn is_integrations_admin(&self) -> bool {
+        self.role.as_deref() == Some(Role::IntegrationsAdmin.as_str())
+    }
+}
+
 async fn user_for_update(
     txn: &impl ConnectionTrait,
     caller: &Caller,
     uuid: Uuid,
     id: &str,
-) -> Result<user::Model, ScimError> {
+) -> Result<LockedUser, ScimError> {
+    // The role comes as a scalar subquery in the same statement: the checks
+    // that keep the last Integrations Admin need it, and a second query was
+    // one more round trip a PATCH. A subquery, not a join: PostgreSQL cannot
+    // lock the nullable side of an outer join.
+    let role = Query::select()
+        .column((membership::Entity, membership::Column::Role))
+        .from(membership::Entity)
+        .and_where(
+            Expr::col((membership::Entity, membership::Column::UserId))
+                .equals((user::Entity, user::Column::Id)),
+        )
+        .limit(1)
+        .to_owned();
     // NO KEY UPDATE: the row's key does not change, and unlike FOR UPDATE it
     // does not wait for the KEY SHARE lock a group change's membership insert
     // takes on the user it adds.
     user::Entity::find_by_id(uuid)
         .filter(user::Column::OrgId.eq(caller.org_id))
+        .expr_as(
+            Expr::SubQuery(None, Box::new(role.into_sub_query_statement())),
+            "role",
+        )
         .lock(LockType::NoKeyUpdate)
+        .into_model::<LockedUser>()
         .one(txn)
         .await?
         .ok_or_else(|| not_found("User", id))
@@ -574,15 +595,14 @@ async fn insert_user(
 async fn write_user(
     change: &Change<'_>,
     caller: &Caller,
-    current: user::Model,
+    current: LockedUser,
     draft: UserDraft,
 ) -> Outcome<user::Model, ScimError> {
     let txn = change.txn;
+    let admin = current.is_integrations_admin();
+    let current = current.user;
     let was_active = current.active;
     let deactivating = was_active && !draft.active;
-    // Only requests that could touch what protects an admin pay for the lookup.
-    let admin =
-        (deactivating || draft.password_sent) && is_integrations_admin(txn, current.id).await?;
     if admin && deactivating && is_last_active_admin(txn, caller.org_id, &current).await? {
         change.audit(refusal_entry(caller, Refusal::Deactivate, &current));
         return Ok(Err(last_admin_error(Refusal::Deactivate, &current)));
@@ -644,13 +664,12 @@ async fn write_user(
 async fn remove_user(
     change: &Change<'_>,
     caller: &Caller,
-    found: user::Model,
+    found: LockedUser,
 ) -> Outcome<(), ScimError> {
     let txn = change.txn;
-    if found.active
-        && is_integrations_admin(txn, found.id).await?
-        && is_last_active_admin(txn, caller.org_id, &found).await?
-    {
+    let admin = found.is_integrations_admin();
+    let found = found.user;
+    if found.active && admin && is_last_active_admin(txn, caller.org_id, &found).await? {
         change.audit(refusal_entry(caller, Refusal::Delete, &found));
         return Ok(Err(last_admin_error(Refusal::Delete, &found)));
     }
