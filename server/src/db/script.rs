@@ -4,7 +4,9 @@
 //! (two context switches, the largest cost of a write in `perf`), so a script
 //! goes as one multi-statement query inside a savepoint: one hop however many
 //! rows it writes. PostgreSQL's prepared statements hold one command each, so
-//! there the statements go one after another in the same savepoint.
+//! there the statements go one after another in the same savepoint, unless
+//! the script says they are independent: then they go as the parts of one
+//! statement (`WITH a AS (…), b AS (…) …`), one round trip.
 
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, QueryTrait,
@@ -19,6 +21,7 @@ const SAVEPOINT: &str = "lk_script";
 pub struct Script {
     backend: DatabaseBackend,
     statements: Vec<Statement>,
+    independent: bool,
 }
 
 impl Script {
@@ -26,6 +29,18 @@ impl Script {
         Self {
             backend,
             statements: Vec::new(),
+            independent: false,
+        }
+    }
+
+    /// A script whose statements neither read nor change a row another of
+    /// them writes. PostgreSQL runs the parts of one statement on one snapshot
+    /// (none sees what another wrote, and foreign keys are checked once all
+    /// are done), so these may go as one: one round trip instead of one each.
+    pub fn independent(backend: DatabaseBackend) -> Self {
+        Self {
+            independent: true,
+            ..Self::new(backend)
         }
     }
 
@@ -64,6 +79,10 @@ impl Script {
             DatabaseBackend::Sqlite if !self.statements.is_empty() => {
                 txn.execute_raw(self.joined(None)).await.map(|_| ())
             }
+            DatabaseBackend::Postgres if self.independent && self.statements.len() > 1 => txn
+                .execute_raw(self.into_one_postgres_statement())
+                .await
+                .map(|_| ()),
             _ => {
                 for statement in self.statements {
                     txn.execute_raw(statement).await?;
@@ -138,6 +157,56 @@ impl Script {
         parts.extend(tail.map(str::to_string));
         Statement::from_sql_and_values(self.backend, parts.join(";\n"), values)
     }
+
+    /// PostgreSQL: the statements as the parts of one, each but the last a
+    /// `WITH` query of its own, their `$n` parameters numbered on across them.
+    fn into_one_postgres_statement(self) -> Statement {
+        let mut values: Vec<Value> = Vec::new();
+        let mut parts: Vec<String> = Vec::new();
+        for statement in self.statements {
+            parts.push(renumber_parameters(&statement.sql, values.len()));
+            values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
+        }
+        let last = parts.pop().unwrap_or_default();
+        let with: Vec<String> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(index, part)| format!("lk_part_{index} AS ({part})"))
+            .collect();
+        let sql = if with.is_empty() {
+            last
+        } else {
+            format!("WITH {} {last}", with.join(", "))
+        };
+        Statement::from_sql_and_values(self.backend, sql, values)
+    }
+}
+
+/// `sql` with every `$n` parameter outside quotes turned into `$(n + offset)`.
+fn renumber_parameters(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut number = String::new();
+                while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                    number.push(digit);
+                }
+                let n: usize = number.parse().expect("digits");
+                out.push('$');
+                out.push_str(&(n + offset).to_string());
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Ends the transaction a failed `commit` left open. A statement that fails
@@ -218,6 +287,38 @@ mod tests {
             .collect();
         emails.sort();
         emails
+    }
+
+    #[test]
+    fn independent_statements_become_one_postgres_statement() {
+        use sea_orm::{DatabaseBackend, Statement, Value, Values};
+        let backend = DatabaseBackend::Postgres;
+        let mut script = Script::independent(backend);
+        script.push_raw(Statement::from_sql_and_values(
+            backend,
+            r#"INSERT INTO "a" ("x", "y") VALUES ($1, $2)"#,
+            [Value::from(1), Value::from(2)],
+        ));
+        script.push_raw(Statement::from_sql_and_values(
+            backend,
+            r#"UPDATE "b" SET "n" = $1 WHERE "w" = '$1' AND "q$1" = $2"#,
+            [Value::from(3), Value::from(4)],
+        ));
+        script.push_raw(Statement::from_sql_and_values(
+            backend,
+            r#"DELETE FROM "c" WHERE "z" = $1"#,
+            [Value::from(5)],
+        ));
+        let one = script.into_one_postgres_statement();
+        assert_eq!(
+            one.sql,
+            concat!(
+                r#"WITH lk_part_0 AS (INSERT INTO "a" ("x", "y") VALUES ($1, $2)), "#,
+                r#"lk_part_1 AS (UPDATE "b" SET "n" = $3 WHERE "w" = '$1' AND "q$1" = $4) "#,
+                r#"DELETE FROM "c" WHERE "z" = $5"#
+            )
+        );
+        assert_eq!(one.values, Some(Values((1..=5).map(Value::from).collect())));
     }
 
     /// A statement that fails undoes the ones before it in the same script,

@@ -557,9 +557,10 @@ async fn insert_user(
     };
     let created = sea_orm::TryIntoModel::try_into_model(row.clone()).map_err(internal)?;
     // The user, their membership and the end of a retirement go as one script
-    // (on SQLite one hop to the writer): the group commit's writer waits on
-    // each of its changes' statements in turn.
-    let mut script = Script::new(txn.get_database_backend());
+    // (on SQLite one hop to the writer; none reads or changes a row another
+    // writes, so on PostgreSQL one statement): the group commit's writer waits
+    // on each of its changes' statements in turn.
+    let mut script = Script::independent(txn.get_database_backend());
     script.push(&user::Entity::insert(row));
     script.push(&membership::Entity::insert(membership::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -623,8 +624,9 @@ async fn write_user(
     model.updated_at = Set(Utc::now());
     let updated = sea_orm::TryIntoModel::try_into_model(model.clone()).map_err(internal)?;
     let deactivated = was_active && !updated.active;
-    // The row and the end of its sessions as one script: see `insert_user`.
-    let mut script = Script::new(txn.get_database_backend());
+    // The row and the end of its sessions as one script, independent statements
+    // as in `insert_user`.
+    let mut script = Script::independent(txn.get_database_backend());
     script.push(
         &user::Entity::update_many()
             .set(model)
