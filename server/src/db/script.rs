@@ -197,9 +197,12 @@ fn renumber_parameters(sql: &str, offset: usize) -> String {
                 while let Some(digit) = chars.next_if(char::is_ascii_digit) {
                     number.push(digit);
                 }
-                let n: usize = number.parse().expect("digits");
                 out.push('$');
-                out.push_str(&(n + offset).to_string());
+                match number.parse::<usize>() {
+                    Ok(n) => out.push_str(&(n + offset).to_string()),
+                    // No statement has that many parameters: not one of ours.
+                    Err(_) => out.push_str(&number),
+                }
                 continue;
             }
             None => {}
@@ -319,6 +322,15 @@ mod tests {
             )
         );
         assert_eq!(one.values, Some(Values((1..=5).map(Value::from).collect())));
+    }
+
+    #[test]
+    fn a_parameter_number_too_large_to_be_ours_is_left_as_it_is() {
+        let sql = r#"SELECT $99999999999999999999999, $2"#;
+        assert_eq!(
+            super::renumber_parameters(sql, 3),
+            r#"SELECT $99999999999999999999999, $5"#
+        );
     }
 
     /// A statement that fails undoes the ones before it in the same script,

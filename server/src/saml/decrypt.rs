@@ -16,8 +16,6 @@
 
 use super::certificate::{sha256_fingerprint, ParsedCertificate};
 use super::envelope::{child, is, ASSERTION_NS, DSIG_NS, PROTOCOL_NS};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use openssl::md::{Md, MdRef};
 use openssl::pkey::{PKey, Private};
 use openssl::pkey_ctx::PkeyCtx;
@@ -407,31 +405,20 @@ fn algorithm<'a>(node: Node<'a, '_>) -> Result<&'a str, DecryptError> {
 }
 
 fn cipher_value(node: Node) -> Result<Vec<u8>, DecryptError> {
-    let text: String = child(node, XENC_NS, "CipherData")
+    let text = child(node, XENC_NS, "CipherData")
         .and_then(|d| child(d, XENC_NS, "CipherValue"))
         .and_then(|v| v.text())
-        .ok_or(DecryptError::Malformed("no CipherValue"))?
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    STANDARD
-        .decode(text)
-        .map_err(|_| DecryptError::Malformed("a CipherValue is not base64"))
+        .ok_or(DecryptError::Malformed("no CipherValue"))?;
+    super::decode_wrapped_base64(text).ok_or(DecryptError::Malformed("a CipherValue is not base64"))
 }
 
 /// The certificate an `EncryptedKey` says it was made for, as a fingerprint.
 fn named_certificate(encrypted_key: Node) -> Option<String> {
-    let text: String = encrypted_key
+    let text = encrypted_key
         .descendants()
         .find(|n| is(*n, DSIG_NS, "X509Certificate"))?
-        .text()?
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    STANDARD
-        .decode(text)
-        .ok()
-        .map(|der| sha256_fingerprint(&der))
+        .text()?;
+    super::decode_wrapped_base64(text).map(|der| sha256_fingerprint(&der))
 }
 
 #[cfg(test)]

@@ -58,10 +58,7 @@ impl Envelope {
     pub fn embedded_certificates(&self) -> Vec<Vec<u8>> {
         self.embedded_certificate_texts
             .iter()
-            .filter_map(|text| {
-                let body: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-                STANDARD.decode(body).ok()
-            })
+            .filter_map(|text| super::decode_wrapped_base64(text))
             .collect()
     }
 }

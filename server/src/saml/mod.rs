@@ -14,3 +14,12 @@ pub mod signature_shape;
 pub mod sp_keys;
 pub mod verifier;
 pub mod xmlsec_limits;
+
+/// The bytes of base64 text as XML carries it: wrapped in lines, indented.
+pub(crate) fn decode_wrapped_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+}

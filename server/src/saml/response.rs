@@ -449,7 +449,9 @@ fn signature_failure(
             .with_received("RSA-SHA1")
             .with_detail("The response is signed with SHA-1, which is no longer accepted. Set the signature algorithm to SHA-256 in your identity provider.");
     }
-    if let Some(cert) = expired_signer(xml, envelope, expired) {
+    // Decoded only here: a verification that failed is the one reader.
+    let embedded = envelope.embedded_certificates();
+    if let Some(cert) = expired_signer(xml, &embedded, expired) {
         let until = DateTime::from_timestamp(cert.facts.not_after, 0)
             .map(|t| t.to_rfc3339())
             .unwrap_or_default();
@@ -458,11 +460,7 @@ fn signature_failure(
             .with_received(format!("{} (expired {until})", cert.facts.sha256_fingerprint))
             .with_detail("The identity provider signed with a certificate that has expired. Rotate the signing certificate in your identity provider, then paste the new one here.");
     }
-    let embedded: Vec<String> = envelope
-        .embedded_certificates()
-        .iter()
-        .map(|der| sha256_fingerprint(der))
-        .collect();
+    let embedded: Vec<String> = embedded.iter().map(|der| sha256_fingerprint(der)).collect();
     let known = |fingerprint: &String| {
         settings
             .certificates
@@ -484,10 +482,9 @@ fn signature_failure(
 /// The expired configured certificate that signed the response, if any.
 fn expired_signer<'a>(
     xml: &str,
-    envelope: &Envelope,
+    embedded: &[Vec<u8>],
     expired: &[&'a ParsedCertificate],
 ) -> Option<&'a ParsedCertificate> {
-    let embedded = envelope.embedded_certificates();
     if let Some(cert) = expired
         .iter()
         .find(|c| embedded.iter().any(|der| der == &c.der))

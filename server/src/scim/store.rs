@@ -480,7 +480,6 @@ impl Store<'_> {
 
 // ------------------------------------------------- user changes (group commit)
 
-/// The user to change, read inside the change (locked on PostgreSQL).
 /// A user read for a change, with their role in the organization.
 #[derive(Debug, FromQueryResult)]
 struct LockedUser {
@@ -495,6 +494,7 @@ impl LockedUser {
     }
 }
 
+/// The user to change, read inside the change (locked on PostgreSQL).
 async fn user_for_update(
     txn: &impl ConnectionTrait,
     caller: &Caller,
