@@ -317,25 +317,13 @@ async fn commit_batch(db: DatabaseConnection, batch: Vec<Job>) {
     };
     let appended = Appended::default();
     let mut replies = Vec::with_capacity(batch.len());
-    let t0 = std::time::Instant::now();
-    let n = batch.len();
     for job in batch {
         replies.push(job(&txn, &appended).await);
     }
-    let t1 = t0.elapsed();
-    let w = write_appended(&txn, appended.take()).await;
-    let t2 = t0.elapsed();
-    let committed = match w {
+    let committed = match write_appended(&txn, appended.take()).await {
         Ok(()) => txn.commit().await,
         Err(e) => Err(e), // dropping the transaction rolls the whole batch back
     };
-    if std::env::var("LK_TRACE").is_ok() {
-        eprintln!(
-            "batch n={n} jobs={t1:?} appended={:?} commit={:?}",
-            t2 - t1,
-            t0.elapsed() - t2
-        );
-    }
     if let Err(e) = &committed {
         tracing::error!(error = %e, "a group-commit batch did not commit");
     }

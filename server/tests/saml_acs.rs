@@ -87,7 +87,9 @@ impl Setup {
         self.browser.lock().unwrap().push(cookie);
     }
 
-    /// A sign-in request started in another browser; returns that browser's cookie.
+    /// A sign-in request started in another browser; returns that browser's
+    /// cookie. It replaces a request of that ID still waiting: the forged
+    /// responses answer fixed IDs, and a refused response leaves its request.
     async fn pending_elsewhere(
         &self,
         connection: &str,
@@ -95,6 +97,10 @@ impl Setup {
         purpose: Purpose,
         return_to: &str,
     ) -> String {
+        server::entities::sso_request::Entity::delete_by_id(id.to_string())
+            .exec(&self.app.db)
+            .await
+            .unwrap();
         let connection = Uuid::parse_str(connection).unwrap();
         let issued = binding::issue();
         let model = sso_connection::Entity::find_by_id(connection)
@@ -812,6 +818,158 @@ async fn acs_accepts_a_response_only_in_the_browser_that_started_the_sign_in() {
         .filter_map(|v| v.to_str().ok())
         .any(|c| c.starts_with(&format!("{name}=;")) && c.contains("Max-Age=0"));
     assert!(cleared, "{:?}", accepted.headers);
+}
+
+/// A response refused before it is verified (here: posted from another
+/// browser, as by an attacker who learned the request ID) does not use up the
+/// member's request: their own response still signs them in, once.
+#[tokio::test]
+async fn a_refused_response_leaves_the_members_request_to_them() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let case = "ok_okta_signed_both";
+    let response = &forge(&okta, &[case])[case];
+    let id = format!("_req-{case}");
+    setup.pending(&okta, &id, Purpose::SignIn, "/").await;
+    let attacker = setup.post_acs_with(&okta, response, &id, "").await;
+    assert_eq!(
+        attacker.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        attacker.body
+    );
+    assert_eq!(
+        setup.app.last_sso_event().await.code.as_deref(),
+        Some("browser_mismatch")
+    );
+
+    let member = setup.post_acs(&okta, response, &id).await;
+    assert_eq!(member.status, StatusCode::SEE_OTHER, "{}", member.body);
+    assert!(member.session_cookie().is_some());
+    let again = setup.post_acs(&okta, response, &id).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(again.session_cookie().is_none());
+    assert_eq!(
+        setup.app.last_sso_event().await.code.as_deref(),
+        Some("in_response_to_unknown")
+    );
+}
+
+/// One IdP-initiated response posted twice at once (a double submit, or an
+/// attacker racing the member): the replay cache lets exactly one sign in,
+/// the other is refused as replayed, and one account and one session exist.
+#[tokio::test]
+async fn one_idp_initiated_response_racing_itself_signs_in_once() {
+    use server::entities::session;
+    let setup = Setup::new().await;
+    let connection = setup.connection("okta", true).await;
+    let case = "ok_idp_initiated";
+    let response = &forge(&connection, &[case])[case];
+    let users_before = user::Entity::find().all(&setup.app.db).await.unwrap().len();
+    let sessions_before = session::Entity::find()
+        .all(&setup.app.db)
+        .await
+        .unwrap()
+        .len();
+    let (a, b) = tokio::join!(
+        setup.post_acs(&connection, response, ""),
+        setup.post_acs(&connection, response, "")
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::BAD_REQUEST]);
+    let cookies = [a.session_cookie(), b.session_cookie()];
+    assert_eq!(cookies.iter().filter(|c| c.is_some()).count(), 1);
+    let users_after = user::Entity::find().all(&setup.app.db).await.unwrap().len();
+    assert_eq!(users_after, users_before + 1);
+    assert_eq!(
+        session::Entity::find()
+            .all(&setup.app.db)
+            .await
+            .unwrap()
+            .len(),
+        sessions_before + 1
+    );
+    let mut codes: Vec<Option<String>> = setup
+        .app
+        .call_json(
+            "get_sso_events",
+            json!({ "connection_id": connection }),
+            Some(&setup.admin),
+        )
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["diagnosis"]["code"].as_str().map(str::to_string))
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [None, Some("response_replayed".to_string())]);
+}
+
+/// A returning member's second response, answering a request of its own,
+/// signs in with the identity's use recorded; replaying it then is refused
+/// and changes nothing: no session, and the names it carries are not applied.
+#[tokio::test]
+async fn a_replayed_response_for_a_returning_member_changes_nothing() {
+    use server::entities::session;
+    let setup = Setup::new().await;
+    let connection = setup.connection("okta", true).await;
+    let case = "ok_idp_initiated";
+    let first = forge(&connection, &[case]).remove(case).unwrap();
+    let second = forge(&connection, &[case]).remove(case).unwrap();
+    assert_eq!(
+        setup.post_acs(&connection, &first, "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        setup.post_acs(&connection, &second, "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let sessions = session::Entity::find()
+        .all(&setup.app.db)
+        .await
+        .unwrap()
+        .len();
+    let member = user::Entity::find()
+        .all(&setup.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .max_by_key(|u| u.created_at)
+        .unwrap();
+    // Names changed since, by provisioning: a replay must not put the old ones back.
+    let mut renamed = member.clone().into_active_model();
+    renamed.first_name = Set("Renamed".into());
+    renamed.update(&setup.app.db).await.unwrap();
+
+    let replayed = setup.post_acs(&connection, &second, "").await;
+    assert_eq!(
+        replayed.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        replayed.body
+    );
+    assert!(replayed.session_cookie().is_none());
+    assert_eq!(
+        setup.app.last_sso_event().await.code.as_deref(),
+        Some("response_replayed")
+    );
+    assert_eq!(
+        session::Entity::find()
+            .all(&setup.app.db)
+            .await
+            .unwrap()
+            .len(),
+        sessions
+    );
+    let after = user::Entity::find_by_id(member.id)
+        .one(&setup.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.first_name, "Renamed");
 }
 
 /// Starting a SAML sign-in at `/login/{org}` answers `303 See Other` from the

@@ -13,10 +13,8 @@ use crate::db::is_unique_violation;
 use crate::entities::sso_connection::Model as Connection;
 use crate::entities::{organization, sso_identity, user};
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, Set,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use shared::validate::normalize_email;
 use shared::{Diagnosis, DiagnosisCode, Role};
 
@@ -47,10 +45,38 @@ pub struct Subject<'a> {
 
 /// The account a sign-in reaches and, for a subject seen before, the identity
 /// it came through: the caller records its use with the session, in the same
-/// commit.
+/// commit, and with it `rename` when the IdP's names for the person changed.
 pub struct Reached {
     pub account: Account,
     pub known_identity: Option<sso_identity::Model>,
+    pub rename: Option<sea_orm::UpdateMany<user::Entity>>,
+}
+
+/// The account of a subject bound before, found without writing anything:
+/// a returning member's sign-in then writes once, all in the caller's commit.
+/// `None` when the subject is new to this connection.
+pub async fn find_bound(
+    db: &DatabaseConnection,
+    org: &organization::Model,
+    from: Subject<'_>,
+    person: &SsoPerson,
+) -> Result<Option<Reached>, JitError> {
+    let Some(bound) =
+        identities::by_subject_with_account(db, from.connection.id, from.subject).await?
+    else {
+        return Ok(None);
+    };
+    let user = bound
+        .user
+        .ok_or_else(|| DbErr::RecordNotFound("user".into()))?;
+    let (user, rename) = with_current_names(user, person)?;
+    let account = accounts::account_of(user, org, bound.membership)
+        .ok_or_else(|| DbErr::RecordNotFound("membership".into()))?;
+    Ok(Some(Reached {
+        account,
+        known_identity: Some(bound.identity),
+        rename,
+    }))
 }
 
 /// The account `subject` signs in to, created just in time for new people.
@@ -63,29 +89,19 @@ pub async fn find_or_create(
     // Two first sign-ins can race; the unique indexes let one bind or create,
     // and the other finds what it made on the next pass.
     for _ in 0..3 {
-        let bound =
-            identities::by_subject_with_account(db, from.connection.id, from.subject).await?;
-        if let Some(bound) = bound {
-            let user = bound
-                .user
-                .ok_or_else(|| DbErr::RecordNotFound("user".into()))?;
-            let user = refresh(db, user, person).await?;
-            let account = accounts::account_of(user, org, bound.membership)
-                .ok_or_else(|| DbErr::RecordNotFound("membership".into()))?;
-            return Ok(Reached {
-                account,
-                known_identity: Some(bound.identity),
-            });
+        if let Some(reached) = find_bound(db, org, from, person).await? {
+            return Ok(reached);
         }
         let bound = match find_user(db, org, &person.email).await? {
             Some(user) => bind_existing(db, org, from, user).await?,
             None => create(db, org, from, person).await?,
         };
         if let Some(user) = bound {
-            let user = refresh(db, user, person).await?;
+            let (user, rename) = with_current_names(user, person)?;
             return Ok(Reached {
                 account: account(db, org, user).await?,
                 known_identity: None,
+                rename,
             });
         }
     }
@@ -215,12 +231,12 @@ fn check_active(user: &user::Model) -> Result<(), JitError> {
     ))
 }
 
-/// Deactivated users stay out; active ones get the IdP's current names.
-async fn refresh(
-    db: &DatabaseConnection,
+/// Deactivated users stay out; active ones get the IdP's current names: the
+/// user as it will be, and the update that makes it so when anything changed.
+fn with_current_names(
     user: user::Model,
     person: &SsoPerson,
-) -> Result<user::Model, JitError> {
+) -> Result<(user::Model, Option<sea_orm::UpdateMany<user::Entity>>), JitError> {
     check_active(&user)?;
     let first = if person.first_name.is_empty() {
         &user.first_name
@@ -233,15 +249,26 @@ async fn refresh(
         &person.last_name
     };
     if first == &user.first_name && last == &user.last_name {
-        return Ok(user);
+        return Ok((user, None));
     }
-    let (first, last) = (first.clone(), last.clone());
-    let mut model = user.into_active_model();
-    model.first_name = Set(first);
-    model.last_name = Set(last);
-    model.updated_at = Set(Utc::now());
-    let turn = crate::db::write_turn(db).await?;
-    Ok(model.update(turn.db()).await?)
+    let renamed = user::Model {
+        first_name: first.clone(),
+        last_name: last.clone(),
+        updated_at: Utc::now(),
+        ..user
+    };
+    let update = user::Entity::update_many()
+        .col_expr(
+            user::Column::FirstName,
+            Expr::value(renamed.first_name.clone()),
+        )
+        .col_expr(
+            user::Column::LastName,
+            Expr::value(renamed.last_name.clone()),
+        )
+        .col_expr(user::Column::UpdatedAt, Expr::value(renamed.updated_at))
+        .filter(user::Column::Id.eq(renamed.id));
+    Ok((renamed, Some(update)))
 }
 
 /// The account of the user just read or written: its row is not read again,

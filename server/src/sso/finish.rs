@@ -3,13 +3,14 @@
 //! (event with a reference, audit row, plain error page), or an admin's test
 //! is recorded for the Test Connection panel.
 
-use super::accounts::{self as jit, JitError, SsoPerson, Subject};
+use super::accounts::{self as jit, JitError, Reached, SsoPerson, Subject};
 use super::events::{self, NewEvent};
 use super::identities::{self, Origin};
+use super::replay::Claim;
 use super::requests::{PendingRequest, Purpose};
 use super::SsoService;
 use crate::audit::{self, Actor, AuditAction, AuditEntry};
-use crate::db::Script;
+use crate::db::{is_unique_violation, Script};
 use crate::entities::organization;
 use crate::entities::sso_connection::{self, Model as Connection};
 use crate::sessions::{self, IdpSession, SignInMethod, SESSION_LIFETIME};
@@ -54,6 +55,9 @@ pub struct Vouched {
     pub person: Result<SsoPerson, Diagnosis>,
     /// What ending the IdP's session later takes (single logout).
     pub idp_session: IdpSession,
+    /// What makes the answer single-use, recorded with what it leads to. None
+    /// for OIDC, whose `state` is used up as the callback arrives.
+    pub claim: Option<Claim>,
 }
 
 /// A failure on its way out, with what the identity provider vouched for so far.
@@ -150,27 +154,39 @@ impl SsoService {
             connection,
             subject: &vouched.subject,
         };
-        let reached = match jit::find_or_create(&self.db, org, from, &person).await {
+        let (reached, claim) = match self
+            .reach(org, from, &person, vouched.claim.clone())
+            .await?
+        {
             Ok(reached) => reached,
-            Err(JitError::Refused(diagnosis)) => {
+            Err(diagnosis) => {
                 let failure = Failure {
                     diagnosis,
                     vouched: Some(vouched),
                 };
                 return self.refuse(connection, failure, via).await;
             }
-            Err(JitError::Database(error)) => return Err(error),
-            Err(JitError::Account(error)) => return Err(DbErr::Custom(error.to_string())),
         };
         let account = reached.account;
         let vouched_session = vouched.idp_session.clone();
+        // For the event of a refusal, should the claim turn out to be made already.
+        let kept = claim.as_ref().map(|_| Vouched {
+            claim: None,
+            ..vouched.clone()
+        });
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
         event.user_id = Some(account.user.id);
-        crate::metrics::record_sign_in(&connection.protocol, None);
-        // The identity's last use, the event, the session and its audit row in
-        // one transaction, in turn with the others; on SQLite BEGIN, the rows
-        // and COMMIT go to the writer as one query.
+        // The claim, the identity's last use and new names, the event, the
+        // session and its audit row in one transaction, in turn with the
+        // others; on SQLite BEGIN, the rows and COMMIT go to the writer as one
+        // query.
         let mut script = Script::new(self.db.get_database_backend());
+        if let Some(claim) = &claim {
+            claim.push(&mut script);
+        }
+        if let Some(rename) = &reached.rename {
+            script.push(rename);
+        }
         if let Some(identity) = &reached.known_identity {
             identities::push_touch(&mut script, identity);
         }
@@ -196,12 +212,51 @@ impl SsoService {
                 client_ip: via.client_ip,
             },
         );
-        script.commit(&self.db).await?;
+        match (script.commit(&self.db).await, claim) {
+            (Ok(()), _) => {}
+            (Err(error), Some(used)) if is_unique_violation(&error) => {
+                let failure = Failure {
+                    diagnosis: used.refusal(),
+                    vouched: kept,
+                };
+                return self.refuse(connection, failure, via).await;
+            }
+            (Err(error), _) => return Err(error),
+        }
+        crate::metrics::record_sign_in(&connection.protocol, None);
         Ok(SsoOutcome::SignedIn {
             token,
             max_age_secs: SESSION_LIFETIME.num_seconds(),
             redirect_to: return_to,
         })
+    }
+
+    /// The account a sign-in reaches, and the claim still to be made with its
+    /// session. A returning member's account is read without writing, so the
+    /// claim goes with the session: one write. A first sign-in creates or
+    /// binds an account, so the claim is made before: a replay cannot bring
+    /// back an account that was deleted since.
+    async fn reach(
+        &self,
+        org: &organization::Model,
+        from: Subject<'_>,
+        person: &SsoPerson,
+        claim: Option<Claim>,
+    ) -> Result<Result<(Reached, Option<Claim>), Diagnosis>, DbErr> {
+        let found = match jit::find_bound(&self.db, org, from, person).await {
+            Ok(Some(reached)) => return Ok(Ok((reached, claim))),
+            Ok(None) => match claim {
+                Some(used) if !used.record(&self.db).await? => return Ok(Err(used.refusal())),
+                _ => jit::find_or_create(&self.db, org, from, person).await,
+            },
+            Err(error) => Err(error),
+        };
+        match found {
+            Ok(reached) => Ok(Ok((reached, None))),
+            Err(JitError::Refused(diagnosis)) => Ok(Err(diagnosis)),
+            Err(JitError::Database(error)) => Err(error),
+            Err(JitError::Account(error)) => Err(DbErr::Custom(error.to_string())),
+        }
     }
 
     /// Binds the subject the IdP vouched for to the admin who started the link
@@ -214,6 +269,13 @@ impl SsoService {
         vouched: Vouched,
         via: Via,
     ) -> Result<SsoOutcome, DbErr> {
+        if let Some(used) = self.claim_refused(vouched.claim.as_ref()).await? {
+            let failure = Failure {
+                diagnosis: used,
+                vouched: Some(vouched),
+            };
+            return self.refuse(connection, failure, via).await;
+        }
         if let Some(owner) = identities::by_subject(&self.db, connection.id, &vouched.subject)
             .await?
             .filter(|identity| identity.user_id != admin_user_id)
@@ -269,6 +331,10 @@ impl SsoService {
         failure: Failure,
         via: Via,
     ) -> Result<SsoOutcome, DbErr> {
+        // A verified assertion is used once, even when it signs nobody in.
+        if let Some(claim) = failure.vouched.as_ref().and_then(|v| v.claim.as_ref()) {
+            claim.record(&self.db).await?;
+        }
         let code = failure.diagnosis.code;
         let email = failure
             .vouched
@@ -307,11 +373,34 @@ impl SsoService {
         })
     }
 
+    /// Makes the claim of an answer that signs nobody in; why it is refused
+    /// when it was made already.
+    async fn claim_refused(&self, claim: Option<&Claim>) -> Result<Option<Diagnosis>, DbErr> {
+        match claim {
+            Some(claim) if !claim.record(&self.db).await? => Ok(Some(claim.refusal())),
+            _ => Ok(None),
+        }
+    }
+
     async fn finish_test(
         &self,
         connection: &Connection,
         result: Result<Vouched, Failure>,
     ) -> Result<SsoOutcome, DbErr> {
+        let refused = match &result {
+            Ok(vouched) => self.claim_refused(vouched.claim.as_ref()).await?,
+            Err(_) => None,
+        };
+        let result = match (result, refused) {
+            (Ok(vouched), Some(diagnosis)) => Err(Failure {
+                diagnosis,
+                vouched: Some(Vouched {
+                    claim: None,
+                    ..vouched
+                }),
+            }),
+            (result, _) => result,
+        };
         let event = match result {
             Ok(vouched) => match vouched.person.clone() {
                 Ok(person) => success_event(connection, SsoEventKind::Test, vouched, person),

@@ -262,5 +262,6 @@ fn vouched(connection: &Connection, login: &VerifiedLogin, secrets: &SecretKey) 
                 .map(str::to_string),
             ..IdpSession::default()
         },
+        claim: None,
     }
 }

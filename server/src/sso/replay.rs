@@ -1,10 +1,20 @@
 //! The assertion replay cache. It lives in the database so that a response
 //! used on one instance is refused on every other.
+//!
+//! Besides assertion IDs it holds other things used once on a connection,
+//! each under a prefix with a colon, which an assertion ID (an XML NCName)
+//! cannot contain: `logout:` for back-channel logout tokens and `request:` for
+//! our sign-in requests once answered.
 
-use crate::db::is_unique_violation;
+use crate::db::{is_unique_violation, Script};
 use crate::entities::saml_replay::{ActiveModel, Column, Entity};
+use crate::entities::sso_request;
+use crate::sso::requests::REQUEST_LIFETIME;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+};
+use shared::{Diagnosis, DiagnosisCode};
 use uuid::Uuid;
 
 /// Records the assertion ID; `Ok(false)` when it was already used.
@@ -15,17 +25,92 @@ pub async fn first_use(
     remember_until: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let turn = crate::db::write_turn(db).await?;
-    let inserted = ActiveModel {
-        connection_id: Set(connection_id),
-        assertion_id: Set(assertion_id.to_string()),
-        expires_at: Set(remember_until),
-    }
-    .insert(turn.db())
-    .await;
+    let inserted = row(connection_id, assertion_id.to_string(), remember_until)
+        .insert(turn.db())
+        .await;
     match inserted {
         Ok(_) => Ok(true),
         Err(error) if is_unique_violation(&error) => Ok(false),
         Err(error) => Err(error),
+    }
+}
+
+/// What makes a verified SAML response single-use: its assertion and, when it
+/// answers a sign-in request of ours, that request. Recorded with what the
+/// response leads to, in the same commit, so a sign-in writes once: of two
+/// responses racing for one request or one assertion, the second's rows break
+/// the unique key and nothing it wrote is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub connection_id: Uuid,
+    pub assertion_id: String,
+    /// Until when the assertion could still be accepted.
+    pub remember_until: DateTime<Utc>,
+    /// The ID of the request the response answers; `None` when IdP-initiated.
+    pub request_id: Option<String>,
+}
+
+impl Claim {
+    /// Adds the claim's writes: the replay rows, then the request's deletion.
+    pub fn push(&self, script: &mut Script) {
+        let mut rows = vec![row(
+            self.connection_id,
+            self.assertion_id.clone(),
+            self.remember_until,
+        )];
+        if let Some(request_id) = &self.request_id {
+            // Kept as long as the request could have been answered.
+            let until = Utc::now() + REQUEST_LIFETIME;
+            rows.push(row(self.connection_id, request_key(request_id), until));
+        }
+        script.push(&Entity::insert_many(rows));
+        if let Some(request_id) = &self.request_id {
+            script.push(
+                &sso_request::Entity::delete_many()
+                    .filter(sso_request::Column::Id.eq(request_id.as_str()))
+                    .filter(sso_request::Column::ConnectionId.eq(self.connection_id)),
+            );
+        }
+    }
+
+    /// Records the claim on its own; `Ok(false)` when the assertion or the
+    /// request was already used.
+    pub async fn record(&self, db: &DatabaseConnection) -> Result<bool, DbErr> {
+        let mut script = Script::new(db.get_database_backend());
+        self.push(&mut script);
+        match script.commit(db).await {
+            Ok(()) => Ok(true),
+            Err(error) if is_unique_violation(&error) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Why a response whose claim was already made is refused. A response to
+    /// our request names it in its signed InResponseTo, so a replay of it is
+    /// an answer to a request already answered.
+    pub fn refusal(&self) -> Diagnosis {
+        match &self.request_id {
+            Some(request_id) => Diagnosis::new(DiagnosisCode::InResponseToUnknown)
+                .with_expected(
+                    "The ID of a sign-in request Latchkey sent in the last 10 minutes, not yet answered",
+                )
+                .with_received(format!("{request_id}, already answered")),
+            None => Diagnosis::new(DiagnosisCode::ResponseReplayed)
+                .with_expected("An assertion used for the first time")
+                .with_received(format!("Assertion {} was already used", self.assertion_id)),
+        }
+    }
+}
+
+fn request_key(request_id: &str) -> String {
+    format!("request:{request_id}")
+}
+
+fn row(connection_id: Uuid, key: String, expires_at: DateTime<Utc>) -> ActiveModel {
+    ActiveModel {
+        connection_id: Set(connection_id),
+        assertion_id: Set(key),
+        expires_at: Set(expires_at),
     }
 }
 

@@ -132,6 +132,25 @@ pub async fn take(
     Ok(deleted.pop().map(PendingRequest::from))
 }
 
+/// The live request with this ID on this connection, left in place: a SAML
+/// response uses it up only with what it leads to (`replay::Claim`), in the
+/// same commit, instead of in a write of its own before it is even checked.
+pub async fn find_live(
+    db: &DatabaseConnection,
+    connection_id: Uuid,
+    id: &str,
+) -> Result<Option<PendingRequest>, DbErr> {
+    if !is_request_id(id) {
+        return Ok(None);
+    }
+    let found = Entity::find_by_id(id)
+        .filter(Column::ConnectionId.eq(connection_id))
+        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .one(db)
+        .await?;
+    Ok(found.map(PendingRequest::from))
+}
+
 fn is_request_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id

@@ -5,7 +5,7 @@
 use super::accounts::SsoPerson;
 use super::binding::{self, BrowserCookies, Flow, Mismatch};
 use super::finish::{Ending, Failure, SsoOutcome, Via, Vouched};
-use super::replay;
+use super::replay::Claim;
 use super::requests::{self, PendingRequest, Purpose};
 use super::SsoService;
 use crate::connections::view::mapping;
@@ -50,10 +50,11 @@ impl SsoService {
             Ok((_, envelope)) => envelope.in_response_to.clone().or(form.relay_state.clone()),
             Err(_) => form.relay_state.clone(),
         };
-        // Used up before validation, whatever its outcome: of two responses
-        // racing for one request only one gets it; the other reads as unknown.
+        // Read, not used up: a verified response uses it up with what it leads
+        // to, in one commit (`replay::Claim`), and of two responses racing for
+        // it only that commit's first keeps anything.
         let pending = match &request_id {
-            Some(id) => requests::take(&self.db, connection.id, id).await?,
+            Some(id) => requests::find_live(&self.db, connection.id, id).await?,
             None => None,
         };
         let ending = Ending::of(pending.as_ref());
@@ -72,7 +73,8 @@ impl SsoService {
             // IdP-initiated: the RelayState may name a page of ours, nothing else.
             None => shared::redirect::local_path(form.relay_state.as_deref()),
         };
-        let result = result.map(|assertion| vouched(&connection, &assertion));
+        let answered = pending.as_ref().map(|p| p.id.clone());
+        let result = result.map(|assertion| vouched(&connection, &assertion, answered));
         let via = Via {
             method: SignInMethod::Saml,
             client_ip,
@@ -125,29 +127,7 @@ impl SsoService {
             })
             .await
             .unwrap_or_else(|refused| Err(busy(refused)));
-        let assertion = match verified {
-            Ok(assertion) => assertion,
-            Err(diagnosis) => return Ok(Err(diagnosis.into())),
-        };
-        if !replay::first_use(
-            &self.db,
-            connection.id,
-            &assertion.assertion_id,
-            assertion.remember_until,
-        )
-        .await?
-        {
-            return Ok(Err(Failure {
-                diagnosis: Diagnosis::new(DiagnosisCode::ResponseReplayed)
-                    .with_expected("An assertion used for the first time")
-                    .with_received(format!(
-                        "Assertion {} was already used",
-                        assertion.assertion_id
-                    )),
-                vouched: Some(vouched(connection, &assertion)),
-            }));
-        }
-        Ok(Ok(assertion))
+        Ok(verified.map_err(Failure::from))
     }
 
     /// The request the response answers must be ours, and answered in the
@@ -229,8 +209,13 @@ fn busy(refused: VerifierError) -> Diagnosis {
         .with_received(refused.to_string())
 }
 
-/// The protocol-neutral view of a verified assertion.
-fn vouched(connection: &Connection, assertion: &VerifiedAssertion) -> Vouched {
+/// The protocol-neutral view of a verified assertion, which answers the
+/// request `answered` (none when IdP-initiated).
+fn vouched(
+    connection: &Connection,
+    assertion: &VerifiedAssertion,
+    answered: Option<String>,
+) -> Vouched {
     let person = stable_subject(assertion).and_then(|()| {
         map_identity(assertion, &mapping(connection)).map(|identity| SsoPerson {
             email: identity.email,
@@ -248,6 +233,12 @@ fn vouched(connection: &Connection, assertion: &VerifiedAssertion) -> Vouched {
             session_index: assertion.session_index.clone(),
             ..IdpSession::default()
         },
+        claim: Some(Claim {
+            connection_id: connection.id,
+            assertion_id: assertion.assertion_id.clone(),
+            remember_until: assertion.remember_until,
+            request_id: answered,
+        }),
     }
 }
 
