@@ -5,7 +5,8 @@
 use crate::entities::sso_request::{ActiveModel, Column, Entity, Model};
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    Set,
 };
 use uuid::Uuid;
 
@@ -124,9 +125,7 @@ pub async fn take(
     }
     let turn = crate::db::write_turn(db).await?;
     let mut deleted = Entity::delete_many()
-        .filter(Column::Id.eq(id))
-        .filter(Column::ConnectionId.eq(connection_id))
-        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .filter(live(connection_id, id))
         .exec_with_returning(turn.db())
         .await?;
     Ok(deleted.pop().map(PendingRequest::from))
@@ -143,12 +142,19 @@ pub async fn find_live(
     if !is_request_id(id) {
         return Ok(None);
     }
-    let found = Entity::find_by_id(id)
-        .filter(Column::ConnectionId.eq(connection_id))
-        .filter(Column::ExpiresAt.gt(Utc::now()))
+    let found = Entity::find()
+        .filter(live(connection_id, id))
         .one(db)
         .await?;
     Ok(found.map(PendingRequest::from))
+}
+
+/// The request `id` of this connection, unless it has expired.
+fn live(connection_id: Uuid, id: &str) -> Condition {
+    Condition::all()
+        .add(Column::Id.eq(id))
+        .add(Column::ConnectionId.eq(connection_id))
+        .add(Column::ExpiresAt.gt(Utc::now()))
 }
 
 fn is_request_id(id: &str) -> bool {
