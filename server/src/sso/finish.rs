@@ -159,10 +159,14 @@ impl SsoService {
             .await?
         {
             Ok(reached) => reached,
-            Err(diagnosis) => {
+            // The refusal makes the claim only if it is still to be made.
+            Err((diagnosis, unmade)) => {
                 let failure = Failure {
                     diagnosis,
-                    vouched: Some(vouched),
+                    vouched: Some(Vouched {
+                        claim: unmade,
+                        ..vouched
+                    }),
                 };
                 return self.refuse(connection, failure, via).await;
             }
@@ -231,8 +235,9 @@ impl SsoService {
         })
     }
 
-    /// The account a sign-in reaches, and the claim still to be made with its
-    /// session. A returning member's account is read without writing, so the
+    /// The account a sign-in reaches and the claim still to be made with its
+    /// session; or why it is refused and the claim the refusal must still
+    /// make. A returning member's account is read without writing, so the
     /// claim goes with the session: one write. A first sign-in creates or
     /// binds an account, so the claim is made before: a replay cannot bring
     /// back an account that was deleted since.
@@ -242,18 +247,22 @@ impl SsoService {
         from: Subject<'_>,
         person: &SsoPerson,
         claim: Option<Claim>,
-    ) -> Result<Result<(Reached, Option<Claim>), Diagnosis>, DbErr> {
-        let found = match jit::find_bound(&self.db, org, from, person).await {
+    ) -> Result<Result<(Reached, Option<Claim>), (Diagnosis, Option<Claim>)>, DbErr> {
+        let (found, unmade) = match jit::find_bound(&self.db, org, from, person).await {
             Ok(Some(reached)) => return Ok(Ok((reached, claim))),
-            Ok(None) => match claim {
-                Some(used) if !used.record(&self.db).await? => return Ok(Err(used.refusal())),
-                _ => jit::find_or_create(&self.db, org, from, person).await,
-            },
-            Err(error) => Err(error),
+            Ok(None) => {
+                if let Some(used) = &claim {
+                    if !used.record(&self.db).await? {
+                        return Ok(Err((used.refusal(), None)));
+                    }
+                }
+                (jit::find_or_create(&self.db, org, from, person).await, None)
+            }
+            Err(error) => (Err(error), claim),
         };
         match found {
             Ok(reached) => Ok(Ok((reached, None))),
-            Err(JitError::Refused(diagnosis)) => Ok(Err(diagnosis)),
+            Err(JitError::Refused(diagnosis)) => Ok(Err((diagnosis, unmade))),
             Err(JitError::Database(error)) => Err(error),
             Err(JitError::Account(error)) => Err(DbErr::Custom(error.to_string())),
         }

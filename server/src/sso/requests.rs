@@ -118,14 +118,12 @@ pub async fn take(
     connection_id: Uuid,
     id: &str,
 ) -> Result<Option<PendingRequest>, DbErr> {
-    // IDs we issue are short and URL-safe; anything else (a NUL byte, a
-    // megabyte) is nobody's request and never reaches the database.
-    if !is_request_id(id) {
+    let Some(live) = live(connection_id, id) else {
         return Ok(None);
-    }
+    };
     let turn = crate::db::write_turn(db).await?;
     let mut deleted = Entity::delete_many()
-        .filter(live(connection_id, id))
+        .filter(live)
         .exec_with_returning(turn.db())
         .await?;
     Ok(deleted.pop().map(PendingRequest::from))
@@ -139,22 +137,24 @@ pub async fn find_live(
     connection_id: Uuid,
     id: &str,
 ) -> Result<Option<PendingRequest>, DbErr> {
-    if !is_request_id(id) {
+    let Some(live) = live(connection_id, id) else {
         return Ok(None);
-    }
-    let found = Entity::find()
-        .filter(live(connection_id, id))
-        .one(db)
-        .await?;
+    };
+    let found = Entity::find().filter(live).one(db).await?;
     Ok(found.map(PendingRequest::from))
 }
 
-/// The request `id` of this connection, unless it has expired.
-fn live(connection_id: Uuid, id: &str) -> Condition {
-    Condition::all()
-        .add(Column::Id.eq(id))
-        .add(Column::ConnectionId.eq(connection_id))
-        .add(Column::ExpiresAt.gt(Utc::now()))
+/// The request `id` of this connection, unless it has expired. `None` for an
+/// ID not shaped like ours: IDs we issue are short and URL-safe, and anything
+/// else (a NUL byte, a megabyte) is nobody's request and never reaches the
+/// database.
+fn live(connection_id: Uuid, id: &str) -> Option<Condition> {
+    is_request_id(id).then(|| {
+        Condition::all()
+            .add(Column::Id.eq(id))
+            .add(Column::ConnectionId.eq(connection_id))
+            .add(Column::ExpiresAt.gt(Utc::now()))
+    })
 }
 
 fn is_request_id(id: &str) -> bool {
