@@ -488,4 +488,54 @@ mod tests {
         }
         assert_eq!(*served.lock().unwrap(), vec![1, 2]);
     }
+
+    /// A SQLite connection goes back to its pool as it is dropped, with no
+    /// task and no ping (vendor/sqlx-core/LATCHKEY.md), and comes back clean:
+    /// what a dropped transaction or a cancelled query left on it runs before
+    /// the next holder's first statement.
+    #[tokio::test]
+    async fn a_released_sqlite_connection_is_idle_at_once_and_clean() {
+        use super::{connect, write_turn};
+        use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+        let db = connect(&url).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (n INTEGER)")
+            .await
+            .unwrap();
+        let turn = write_turn(&db).await.unwrap();
+        let writer = turn.db();
+        let pool = writer.get_sqlite_connection_pool();
+        let count = |db: sea_orm::DatabaseConnection| async move {
+            let sql = Statement::from_string(db.get_database_backend(), "SELECT count(*) FROM t");
+            let row = db.query_one_raw(sql).await.unwrap().unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        };
+
+        assert_eq!(count(writer.clone()).await, 0);
+        // No await since the query: upstream's release task has not run yet.
+        assert_eq!((pool.size(), pool.num_idle()), (1, 1));
+
+        #[allow(clippy::disallowed_methods)]
+        let dropped = writer.begin().await.unwrap();
+        dropped
+            .execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        drop(dropped);
+        writer
+            .execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .expect("the dropped transaction rolled back first");
+        assert_eq!(count(writer.clone()).await, 1);
+
+        let long = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                    WHERE x < 3000000) SELECT count(*) FROM c";
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(5), writer.execute_unprepared(long)).await;
+        assert!(cancelled.is_err(), "the long query was cancelled");
+        assert_eq!(count(writer.clone()).await, 1);
+        assert_eq!((pool.size(), pool.num_idle()), (1, 1));
+    }
 }
