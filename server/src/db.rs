@@ -394,14 +394,9 @@ mod tests {
     /// and both writes land; begun deferred, its write fails at once.
     #[tokio::test]
     async fn a_write_transaction_that_reads_first_survives_a_concurrent_commit() {
-        use super::{begin_write, connect};
+        use super::begin_write;
         use sea_orm::{ConnectionTrait, TransactionTrait};
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = connect(&url).await.unwrap();
-        db.execute_unprepared("CREATE TABLE t (n INTEGER)")
-            .await
-            .unwrap();
+        let (_dir, db) = file_with_table_t().await;
         let count = "SELECT count(*) FROM t";
 
         let (txn, _turn) = begin_write(&db).await.unwrap();
@@ -437,8 +432,7 @@ mod tests {
     async fn writes_to_one_file_go_through_one_connection() {
         use super::{connect, write_turn};
         use sea_orm::{ConnectionTrait, Statement};
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let (_dir, url) = temp_file_url();
         let (one, other) = (connect(&url).await.unwrap(), connect(&url).await.unwrap());
         let mmap_size = |db: sea_orm::DatabaseConnection| async move {
             let pragma = Statement::from_string(db.get_database_backend(), "PRAGMA mmap_size");
@@ -466,8 +460,7 @@ mod tests {
         use super::{begin_write, connect, write_turn};
         use std::sync::{Arc, Mutex};
         use std::time::Duration;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let (_dir, url) = temp_file_url();
         let (one, other) = (connect(&url).await.unwrap(), connect(&url).await.unwrap());
         let served = Arc::new(Mutex::new(Vec::new()));
         let held = write_turn(&one).await.unwrap();
@@ -495,15 +488,10 @@ mod tests {
     /// the next holder's first statement.
     #[tokio::test]
     async fn a_released_sqlite_connection_is_idle_at_once_and_clean() {
-        use super::{connect, write_turn};
+        use super::write_turn;
         use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
         use std::time::Duration;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
-        let db = connect(&url).await.unwrap();
-        db.execute_unprepared("CREATE TABLE t (n INTEGER)")
-            .await
-            .unwrap();
+        let (_dir, db) = file_with_table_t().await;
         let turn = write_turn(&db).await.unwrap();
         let writer = turn.db();
         let pool = writer.get_sqlite_connection_pool();
@@ -537,5 +525,23 @@ mod tests {
         assert!(cancelled.is_err(), "the long query was cancelled");
         assert_eq!(count(writer.clone()).await, 1);
         assert_eq!((pool.size(), pool.num_idle()), (1, 1));
+    }
+
+    /// A SQLite URL for a new file in a folder that lasts as long as the guard.
+    fn temp_file_url() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        (dir, url)
+    }
+
+    /// A new SQLite file, connected, with one table `t (n INTEGER)`.
+    async fn file_with_table_t() -> (tempfile::TempDir, sea_orm::DatabaseConnection) {
+        use sea_orm::ConnectionTrait;
+        let (dir, url) = temp_file_url();
+        let db = super::connect(&url).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (n INTEGER)")
+            .await
+            .unwrap();
+        (dir, db)
     }
 }
