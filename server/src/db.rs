@@ -527,6 +527,68 @@ mod tests {
         assert_eq!((pool.size(), pool.num_idle()), (1, 1));
     }
 
+    /// Latchkey's sqlx-sqlite (vendor/sqlx-sqlite/LATCHKEY.md): on a WAL file a
+    /// statement that only reads runs on the caller's thread, a write goes to the
+    /// connection's worker thread, and on an in-memory database everything does.
+    #[tokio::test]
+    async fn on_a_wal_file_only_reads_run_on_the_callers_thread() {
+        use sea_orm::sqlx::sqlite::statements_run_on_this_thread as run_here;
+        use sea_orm::{ConnectionTrait, DatabaseBackend::Sqlite, Statement};
+        let insert = Statement::from_sql_and_values(Sqlite, "INSERT INTO t VALUES (?)", [1.into()]);
+        let select =
+            Statement::from_sql_and_values(Sqlite, "SELECT n FROM t WHERE n > ?", [0.into()]);
+        let (_dir, file) = file_with_table_t().await;
+        let memory = super::connect("sqlite::memory:").await.unwrap();
+        memory
+            .execute_unprepared("CREATE TABLE t (n INTEGER)")
+            .await
+            .unwrap();
+
+        for db in [&file, &memory] {
+            let before = run_here();
+            db.execute_raw(insert.clone()).await.unwrap();
+            assert_eq!(run_here(), before, "a write goes to the worker");
+            let rows = db.query_all_raw(select.clone()).await.unwrap();
+            assert_eq!(rows.len(), 1);
+        }
+        let before = run_here();
+        file.query_all_raw(select.clone()).await.unwrap();
+        assert_eq!(run_here(), before + 1, "a read on the file runs here");
+        memory.query_all_raw(select).await.unwrap();
+        assert_eq!(run_here(), before + 1, "in memory it goes to the worker");
+    }
+
+    /// What runs on the caller's thread never overtakes what the worker was sent:
+    /// a read inside a write transaction sees its write, and the first read after
+    /// the transaction is dropped sees it rolled back, on the same connection.
+    #[tokio::test]
+    async fn a_read_on_the_callers_thread_keeps_the_order_of_commands() {
+        use super::begin_write;
+        use sea_orm::{ConnectionTrait, DatabaseBackend::Sqlite, Statement};
+        let (_dir, db) = file_with_table_t().await;
+        let insert = Statement::from_sql_and_values(Sqlite, "INSERT INTO t VALUES (?)", [1.into()]);
+        let count = Statement::from_sql_and_values(
+            Sqlite,
+            "SELECT count(*) FROM t WHERE n > ?",
+            [0.into()],
+        );
+        let counted =
+            |row: Option<sea_orm::QueryResult>| row.unwrap().try_get_by_index::<i64>(0).unwrap();
+
+        for _ in 0..50 {
+            let (txn, turn) = begin_write(&db).await.unwrap();
+            txn.execute_raw(insert.clone()).await.unwrap();
+            assert_eq!(counted(txn.query_one_raw(count.clone()).await.unwrap()), 1);
+            drop(txn);
+            let after = turn.db().query_one_raw(count.clone()).await.unwrap();
+            assert_eq!(counted(after), 0, "the ROLLBACK ran first");
+        }
+        let (txn, turn) = begin_write(&db).await.unwrap();
+        txn.execute_raw(insert).await.unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(counted(turn.db().query_one_raw(count).await.unwrap()), 1);
+    }
+
     /// A SQLite URL for a new file in a folder that lasts as long as the guard.
     fn temp_file_url() -> (tempfile::TempDir, String) {
         let dir = tempfile::tempdir().unwrap();
