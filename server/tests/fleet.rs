@@ -325,3 +325,81 @@ async fn a_rotated_signing_key_is_used_by_every_instance_within_a_second() {
     tokio::time::sleep(WITHIN_A_SECOND).await;
     assert_eq!(keys(&fleet.b).await, Some(rotated));
 }
+
+/// Latchkey's sqlx-core and sqlx-postgres (vendor/sqlx-core/LATCHKEY.md): a
+/// PostgreSQL connection with nothing outstanding goes back to its pool as it
+/// is dropped, with no ping; a dropped transaction's ROLLBACK is still sent; a
+/// connection whose server process died is closed after the query that found
+/// it dead, not handed out again.
+#[tokio::test]
+async fn a_postgres_connection_goes_back_without_a_ping_unless_it_needs_one() {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    if std::env::var("TEST_DATABASE_URL").map_or(true, |url| url.is_empty()) {
+        eprintln!("skipped: needs PostgreSQL (set TEST_DATABASE_URL)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = empty_database(dir.path()).await;
+    let pool = db.get_postgres_connection_pool().clone();
+    let number = |sql: &str| {
+        let (db, sql) = (
+            db.clone(),
+            Statement::from_string(db.get_database_backend(), sql),
+        );
+        async move {
+            let row = db.query_one_raw(sql).await?.expect("one row");
+            Ok::<i64, sea_orm::DbErr>(row.try_get_by_index::<i64>(0).unwrap())
+        }
+    };
+    db.execute_unprepared("CREATE TABLE t (n INTEGER)")
+        .await
+        .unwrap();
+
+    assert_eq!(number("SELECT count(*) FROM t").await.unwrap(), 0);
+    // No await since the query: upstream's release task has not run yet.
+    assert_eq!(pool.num_idle(), pool.size() as usize);
+
+    #[allow(clippy::disallowed_methods)]
+    let dropped = db.begin().await.unwrap();
+    dropped
+        .execute_unprepared("INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    drop(dropped);
+    let open = "SELECT count(*) FROM pg_stat_activity \
+                WHERE datname = current_database() AND state LIKE 'idle in transaction%'";
+    let mut waited = 0;
+    while number(open).await.unwrap() != 0 && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    assert_eq!(number(open).await.unwrap(), 0, "the ROLLBACK was sent");
+    assert_eq!(number("SELECT count(*) FROM t").await.unwrap(), 0);
+
+    // Open a few connections, then end every server process but the asking one.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(pool.acquire().await.unwrap());
+    }
+    drop(held);
+    let killed = number(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await
+    .unwrap();
+    assert!(killed >= 3, "{killed} connections ended");
+    let mut failed = 0;
+    for _ in 0..40 {
+        if number("SELECT 1::bigint").await.is_err() {
+            failed += 1;
+        }
+    }
+    assert!(
+        failed <= killed,
+        "{failed} queries failed for {killed} dead connections"
+    );
+    for _ in 0..10 {
+        assert_eq!(number("SELECT 1::bigint").await.unwrap(), 1);
+    }
+}

@@ -165,6 +165,15 @@ pub trait Connection: Send {
     #[doc(hidden)]
     fn should_flush(&self) -> bool;
 
+    /// Latchkey: whether the connection may go back to its pool without the ping
+    /// upstream sends first: nothing waits to be sent and no answer is outstanding.
+    /// A driver that cannot tell says `false`, and the pool pings as upstream
+    /// (LATCHKEY.md).
+    #[doc(hidden)]
+    fn is_quiescent(&self) -> bool {
+        false
+    }
+
     /// Establish a new database connection.
     ///
     /// A value of [`Options`][Self::Options] is parsed from the provided connection string. This parsing

@@ -203,15 +203,15 @@ impl<DB: Database> Drop for PoolConnection<DB> {
             return;
         }
 
-        // Latchkey: a SQLite connection goes straight back to the pool, with
-        // no task of its own (see LATCHKEY.md).
-        if DB::NAME == "SQLite"
-            && !self.pool.is_closed()
+        // Latchkey: a connection that says it is quiescent (every SQLite
+        // connection; a PostgreSQL one with nothing to send and no answer
+        // outstanding) goes straight back to the pool, with no task of its own
+        // and no ping (see LATCHKEY.md).
+        if !self.pool.is_closed()
             && self.pool.options.after_release.is_none()
-            && self
-                .live
-                .as_ref()
-                .is_some_and(|live| !is_beyond_max_lifetime(live, &self.pool.options))
+            && self.live.as_ref().is_some_and(|live| {
+                live.raw.is_quiescent() && !is_beyond_max_lifetime(live, &self.pool.options)
+            })
         {
             if let Some(live) = self.live.take() {
                 live.float(self.pool.clone()).release();

@@ -290,6 +290,14 @@ impl Connection for SqliteConnection {
     fn should_flush(&self) -> bool {
         false
     }
+
+    /// Latchkey: always. The worker thread runs what it was sent in order, so
+    /// whatever a cancelled caller left (the rest of a statement, a ROLLBACK)
+    /// runs before the next caller's commands (vendor/sqlx-core/LATCHKEY.md).
+    #[doc(hidden)]
+    fn is_quiescent(&self) -> bool {
+        true
+    }
 }
 
 /// Implements a C binding to a progress callback. The function returns `0` if the
