@@ -333,7 +333,7 @@ async fn a_rotated_signing_key_is_used_by_every_instance_within_a_second() {
 /// it dead, not handed out again.
 #[tokio::test]
 async fn a_postgres_connection_goes_back_without_a_ping_unless_it_needs_one() {
-    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    use sea_orm::{ConnectionTrait, Statement};
     if std::env::var("TEST_DATABASE_URL").map_or(true, |url| url.is_empty()) {
         eprintln!("skipped: needs PostgreSQL (set TEST_DATABASE_URL)");
         return;
@@ -359,8 +359,7 @@ async fn a_postgres_connection_goes_back_without_a_ping_unless_it_needs_one() {
     // No await since the query: upstream's release task has not run yet.
     assert_eq!(pool.num_idle(), pool.size() as usize);
 
-    #[allow(clippy::disallowed_methods)]
-    let dropped = db.begin().await.unwrap();
+    let (dropped, _turn) = server::db::begin_write(&db).await.unwrap();
     dropped
         .execute_unprepared("INSERT INTO t VALUES (1)")
         .await
