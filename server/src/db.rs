@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod kept_map;
 mod script;
 pub use script::Script;
 
@@ -33,11 +34,20 @@ pub async fn connect(database_url: &str) -> Result<DatabaseConnection, DbErr> {
         }
         private_files::create_file(path).map_err(cannot)?;
     }
+    // Readers of a file keep their memory map across other connections' commits
+    // (`kept_map`); without the VFS they work as before, only slower.
+    let kept_map = match sqlite_path(database_url) {
+        Some(_) => kept_map::register()
+            .inspect_err(|error| tracing::warn!(%error, "SQLite VFS unavailable"))
+            .is_ok(),
+        None => false,
+    };
     let mut options = ConnectOptions::new(database_url.to_string());
     options
         .sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(10))
-        .map_sqlx_sqlite_opts(|o| {
+        .map_sqlx_sqlite_opts(move |o| {
+            let o = if kept_map { o.vfs(kept_map::NAME) } else { o };
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
@@ -590,6 +600,71 @@ mod tests {
     }
 
     /// A SQLite URL for a new file in a folder that lasts as long as the guard.
+    /// Readers keep their memory map when another connection commits (no
+    /// `munmap` per read), and still see every commit, also once a checkpoint
+    /// has grown the file past what they had mapped.
+    #[tokio::test]
+    async fn readers_keep_their_memory_map_across_commits_and_see_each_one() {
+        use super::{begin_write, kept_map};
+        use sea_orm::{ConnectionTrait, Statement};
+        let (_dir, db) = file_with_table_t().await;
+        db.execute_unprepared("ALTER TABLE t ADD COLUMN b BLOB")
+            .await
+            .unwrap();
+        let totals = |db: sea_orm::DatabaseConnection| async move {
+            let sql = "SELECT count(*), coalesce(sum(n), 0), coalesce(sum(length(b)), 0) FROM t WHERE n >= ?";
+            let query = Statement::from_sql_and_values(db.get_database_backend(), sql, [0.into()]);
+            let row = db.query_one_raw(query).await.unwrap().unwrap();
+            let get = |i| row.try_get_by_index::<i64>(i).unwrap();
+            (get(0), get(1), get(2))
+        };
+        let insert = |n: i64, bytes: usize| {
+            let db = db.clone();
+            async move {
+                let (txn, _turn) = begin_write(&db).await.unwrap();
+                let sql = "INSERT INTO t (n, b) VALUES (?, zeroblob(?))";
+                let values = [n.into(), (bytes as i64).into()];
+                txn.execute_raw(Statement::from_sql_and_values(
+                    db.get_database_backend(),
+                    sql,
+                    values,
+                ))
+                .await
+                .unwrap();
+                txn.commit().await.unwrap();
+            }
+        };
+        let checkpoint = || async {
+            let turn = super::write_turn(&db).await.unwrap();
+            turn.db()
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .unwrap();
+        };
+
+        let skipped_before = kept_map::skipped_unmaps();
+        let (mut count, mut sum, mut bytes) = (0, 0, 0);
+        for n in 1..=40 {
+            insert(n, 100).await;
+            (count, sum, bytes) = (count + 1, sum + n, bytes + 100);
+            assert_eq!(totals(db.clone()).await, (count, sum, bytes));
+        }
+        let skipped = kept_map::skipped_unmaps() - skipped_before;
+        assert!(skipped >= 20, "only {skipped} of 40 reads kept their map");
+
+        // Grow the file by about 4 MB through checkpoints, reading in between.
+        for round in 0..4 {
+            for n in 0..16 {
+                insert(1000 + round * 16 + n, 64 * 1024).await;
+                (count, sum, bytes) = (count + 1, sum + 1000 + round * 16 + n, bytes + 64 * 1024);
+            }
+            checkpoint().await;
+            for _ in 0..8 {
+                assert_eq!(totals(db.clone()).await, (count, sum, bytes));
+            }
+        }
+    }
+
     fn temp_file_url() -> (tempfile::TempDir, String) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
