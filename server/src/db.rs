@@ -36,7 +36,7 @@ pub async fn connect(database_url: &str) -> Result<DatabaseConnection, DbErr> {
     }
     // Readers of a file keep their memory map across other connections' commits
     // (`kept_map`); without the VFS they work as before, only slower.
-    let kept_map = match sqlite_path(database_url) {
+    let keep_maps = match sqlite_path(database_url) {
         Some(_) => kept_map::register()
             .inspect_err(|error| tracing::warn!(%error, "SQLite VFS unavailable"))
             .is_ok(),
@@ -47,7 +47,7 @@ pub async fn connect(database_url: &str) -> Result<DatabaseConnection, DbErr> {
         .sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(10))
         .map_sqlx_sqlite_opts(move |o| {
-            let o = if kept_map { o.vfs(kept_map::NAME) } else { o };
+            let o = if keep_maps { o.vfs(kept_map::NAME) } else { o };
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
@@ -616,7 +616,6 @@ mod tests {
         assert_eq!(counted(turn.db().query_one_raw(count).await.unwrap()), 1);
     }
 
-    /// A SQLite URL for a new file in a folder that lasts as long as the guard.
     /// Readers keep their memory map when another connection commits (no
     /// `munmap` per read), and still see every commit, also once a checkpoint
     /// has grown the file past what they had mapped.
@@ -682,6 +681,7 @@ mod tests {
         }
     }
 
+    /// A SQLite URL for a new file in a folder that lasts as long as the guard.
     fn temp_file_url() -> (tempfile::TempDir, String) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());

@@ -27,7 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// The name connections ask for (`SqliteConnectOptions::vfs`).
-pub const NAME: &str = "latchkey-kept-map";
+pub const NAME: &str = match NAME_C.to_str() {
+    Ok(name) => name,
+    Err(_) => panic!("the VFS name is ASCII"),
+};
 const NAME_C: &CStr = c"latchkey-kept-map";
 
 /// What this VFS adds after the unix VFS's own file struct.
