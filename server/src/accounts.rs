@@ -71,7 +71,7 @@ pub async fn create_organization(
 
     let (txn, _turn) = crate::db::begin_write(db).await?;
     let org = organization::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         slug: Set(slug.to_string()),
         name: Set(name.trim().to_string()),
         require_sso: Set(false),
@@ -138,7 +138,7 @@ pub async fn create_user(
     let email = new.email.trim().to_string();
     let (txn, _turn) = crate::db::begin_write(db).await?;
     let user = user::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(org.id),
         email_normalized: Set(normalize_email(&email)),
         email: Set(email.clone()),
@@ -164,7 +164,7 @@ pub async fn create_user(
         }
     })?;
     membership::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(org.id),
         user_id: Set(user.id),
         role: Set(new.role.as_str().to_string()),

@@ -156,7 +156,7 @@ pub fn push(script: &mut crate::db::Script, entry: AuditEntry) {
 pub fn row(entry: AuditEntry) -> audit_event::ActiveModel {
     let (actor_user_id, actor) = entry.actor.parts();
     audit_event::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(entry.org_id),
         actor_user_id: Set(actor_user_id),
         actor: Set(truncate(&actor, 254)),

@@ -110,7 +110,7 @@ pub async fn emit_many(
 /// The row an event is stored as; its `seq` comes from the database.
 pub fn row(org_id: Uuid, event_type: EventType, data: &Value) -> ActiveModel {
     ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(org_id),
         event_type: Set(event_type.as_str().to_string()),
         data: Set(data.to_string()),

@@ -95,6 +95,34 @@ async fn created_users_are_sso_only_accounts() {
         .any(|(a, _, _)| a == "scim_user_created"));
 }
 
+/// Users created one after another get ids in that order, and so do their
+/// memberships: new rows append to their indexes instead of landing on random
+/// pages (see `db::new_row_id`).
+#[tokio::test]
+async fn users_created_in_turn_get_ids_in_that_order() {
+    let scim = Scim::start().await;
+    let mut user_ids = Vec::new();
+    let mut membership_ids = Vec::new();
+    // Eight, so that random ids would come out sorted once in 40,320 runs.
+    for n in 0..8 {
+        let created = scim.create_user(&format!("order{n}@acme.test")).await;
+        let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+        let joined = server::entities::membership::Entity::find()
+            .filter(server::entities::membership::Column::UserId.eq(id))
+            .one(&scim.app.db)
+            .await
+            .unwrap()
+            .expect("membership");
+        user_ids.push(id.to_string());
+        membership_ids.push(joined.id.to_string());
+    }
+    for ids in [user_ids, membership_ids] {
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(sorted, ids);
+    }
+}
+
 /// userName is unique per organization without regard to case: 409 uniqueness.
 #[tokio::test]
 async fn duplicate_user_names_are_refused_with_uniqueness() {

@@ -137,7 +137,7 @@ async fn new_key(
         .await
         .map_err(|e| DbErr::Custom(format!("key generation stopped: {e}")))?
         .map_err(|e| DbErr::Custom(e.to_string()))?;
-    let id = Uuid::new_v4();
+    let id = crate::db::new_row_id();
     Ok(ActiveModel {
         id: Set(id),
         connection_id: Set(connection_id),

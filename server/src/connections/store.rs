@@ -110,7 +110,7 @@ pub async fn create(
     };
     let now = Utc::now();
     let model = ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(org_id),
         protocol: Set(new.protocol.key().to_string()),
         provider: Set(new.provider.key().to_string()),

@@ -248,7 +248,7 @@ mod tests {
         let db = crate::db::connect(&url).await.unwrap();
         crate::db::migrate(&db).await.unwrap();
         let org = organization::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(crate::db::new_row_id()),
             slug: Set("acme".into()),
             name: Set("Acme".into()),
             require_sso: Set(false),

@@ -9,7 +9,6 @@ use sea_orm::{
     Set,
 };
 use serde::Serialize;
-use uuid::Uuid;
 
 const MAX_URL_LEN: usize = 2048;
 const MAX_NAME_LEN: usize = 200;
@@ -174,7 +173,7 @@ pub async fn create(
     if let Some(uri) = &new.backchannel_logout_uri {
         check_backchannel_logout_uri(uri, allow_private)?;
     }
-    let id = Uuid::new_v4();
+    let id = crate::db::new_row_id();
     let credentials = Credentials {
         client_id: format!("app_{}", id.simple()),
         client_secret: opaque_token(),

@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn list_queries_are_checked_at_the_edge() {
-        let id = Uuid::new_v4();
+        let id = crate::db::new_row_id();
         let parsed = ListQuery::parse(
             Some(&encode_cursor(id)),
             Some("5"),

@@ -107,7 +107,7 @@ pub async fn create(
     let token = opaque_token();
     let now = Utc::now();
     let link = ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(org.id),
         email: Set(email.to_string()),
         token_hash: Set(digest(&token)),

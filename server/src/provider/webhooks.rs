@@ -136,7 +136,7 @@ impl Dispatcher {
             };
             let now = Utc::now();
             let rows = new.iter().map(|event| webhook_delivery::ActiveModel {
-                id: Set(Uuid::new_v4()),
+                id: Set(crate::db::new_row_id()),
                 app_id: Set(app.id),
                 event_seq: Set(event.seq),
                 org_id: Set(event.org_id),

@@ -129,7 +129,7 @@ impl Activity {
             .collect();
         for chunk in kept.chunks(500) {
             let rows = chunk.iter().map(|r| scim_request::ActiveModel {
-                id: Set(Uuid::new_v4()),
+                id: Set(crate::db::new_row_id()),
                 connection_id: Set(r.connection_id),
                 created_at: Set(r.at),
                 method: Set(r.method.chars().take(16).collect()),

@@ -23,7 +23,7 @@ pub async fn seed_users(
         let mut users = Vec::with_capacity(chunk.len());
         let mut memberships = Vec::with_capacity(chunk.len());
         for n in chunk {
-            let id = Uuid::new_v4();
+            let id = crate::db::new_row_id();
             ids.push(id);
             let email = format!("user{n}@{domain}");
             users.push(user::ActiveModel {
@@ -44,7 +44,7 @@ pub async fn seed_users(
                 updated_at: Set(now),
             });
             memberships.push(membership::ActiveModel {
-                id: Set(Uuid::new_v4()),
+                id: Set(crate::db::new_row_id()),
                 org_id: Set(org_id),
                 user_id: Set(id),
                 role: Set(Role::Member.as_str().to_string()),

@@ -169,7 +169,7 @@ async fn insert_token(
 ) -> Result<(scim_token::Model, String), DbErr> {
     let token = tokens::generate();
     let model = scim_token::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         connection_id: Set(connection_id),
         token_hash: Set(tokens::hash(&token)),
         state: Set(state.to_string()),
@@ -229,7 +229,7 @@ pub async fn enable(
         return Err(ConnectionError::AlreadyEnabled);
     }
     let connection = scim_connection::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(admin.org_id),
         provider: Set(provider.to_string()),
         name: Set(name.to_string()),

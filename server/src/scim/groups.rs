@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn drafts_read_members_and_refuse_bad_ones() {
-        let id = Uuid::new_v4();
+        let id = crate::db::new_row_id();
         let draft = GroupDraft::from_document(json!({
             "displayName": "Engineering",
             "members": [{"value": id.to_string(), "display": "x"}, {"value": id.to_string()}]

@@ -538,7 +538,7 @@ async fn insert_user(
     let txn = change.txn;
     let now = Utc::now();
     let row = user::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(caller.org_id),
         email_normalized: Set(normalize_email(&draft.user_name)),
         email: Set(draft.user_name.clone()),
@@ -563,7 +563,7 @@ async fn insert_user(
     let mut script = Script::independent(txn.get_database_backend());
     script.push(&user::Entity::insert(row));
     script.push(&membership::Entity::insert(membership::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(caller.org_id),
         user_id: Set(created.id),
         role: Set(Role::Member.as_str().to_string()),
@@ -722,7 +722,7 @@ async fn insert_group(
     let txn = change.txn;
     let now = Utc::now();
     let group = scim_group::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(caller.org_id),
         display_name_normalized: Set(draft.display_name.to_lowercase()),
         display_name: Set(draft.display_name),

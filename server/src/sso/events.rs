@@ -84,7 +84,7 @@ pub fn push(script: &mut Script, event: NewEvent) -> (Uuid, String) {
 
 /// The event's row, its ID and its reference.
 fn row(event: NewEvent) -> (ActiveModel, Uuid, String) {
-    let id = Uuid::new_v4();
+    let id = crate::db::new_row_id();
     let reference = new_reference();
     let diagnosis = event.outcome.as_ref().err();
     let row = ActiveModel {

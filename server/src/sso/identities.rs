@@ -99,7 +99,7 @@ pub async fn bind(
 ) -> Result<sso_identity::Model, DbErr> {
     let now = Utc::now();
     sso_identity::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::db::new_row_id()),
         org_id: Set(org_id),
         connection_id: Set(connection_id),
         subject: Set(subject.to_string()),
