@@ -556,6 +556,39 @@ async fn discovery_endpoints_describe_the_server() {
     );
 }
 
+/// Ids are not secrets (they begin with the time they were made): another
+/// organization's SCIM token that names our user's id on its own base URL
+/// finds nothing to read, change or delete, and our user is left as it was.
+#[tokio::test]
+async fn another_organizations_token_cannot_reach_our_users_by_id() {
+    let scim = Scim::start().await;
+    let app = &scim.app;
+    let ours = scim.create_user("kept@acme.test").await;
+    let path = format!("/Users/{}", ours["id"].as_str().unwrap());
+    server::accounts::create_organization(&app.db, "globex", "Globex", server::audit::Actor::Cli)
+        .await
+        .unwrap();
+    let (theirs, their_token) = app.enable_scim_for("globex").await;
+    let deactivate = json!({
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]
+    });
+    let put = json!({"schemas": [USER], "userName": "taken@globex.test", "active": false});
+    for (method, body) in [
+        ("GET", None),
+        ("PATCH", Some(deactivate)),
+        ("PUT", Some(put)),
+        ("DELETE", None),
+    ] {
+        let response = app
+            .scim(method, theirs, &path, Some(&their_token), body)
+            .await;
+        assert_scim_error(&response, 404, None);
+    }
+    let kept = scim.stored("kept@acme.test").await;
+    assert_eq!((kept.email.as_str(), kept.active), ("kept@acme.test", true));
+}
+
 #[tokio::test]
 async fn missing_bad_and_foreign_tokens_get_401_in_the_error_schema() {
     let scim = Scim::start().await;
