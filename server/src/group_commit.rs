@@ -15,10 +15,11 @@ use crate::audit::{self, AuditEntry};
 use crate::db::Script;
 use crate::entities::{audit_event, directory_event};
 use crate::events::{self, EventType};
-use sea_orm::{DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -35,11 +36,46 @@ const MAX_BATCH: usize = 128;
 
 type Reply = Box<dyn FnOnce(Option<&DbErr>) + Send>;
 type Job =
-    Box<dyn for<'t> FnOnce(&'t DatabaseTransaction, &'t Appended) -> BoxFuture<'t, Reply> + Send>;
+    Box<dyn for<'t> FnOnce(&'t DatabaseTransaction, &'t Batch) -> BoxFuture<'t, Reply> + Send>;
+
+/// The savepoint a guarded change runs in.
+const SAVEPOINT: &str = "lk_change";
+
+/// What the changes of one batch share: the rows they append, and whether the
+/// savepoint of an earlier change is still set.
+///
+/// A change that succeeds leaves its savepoint set: the next guarded change
+/// releases it in the same query that sets its own, and the commit releases
+/// the last. Every statement is a round trip the writer (and every change
+/// queued behind it) waits for; this saves one a change.
+#[derive(Default)]
+struct Batch {
+    appended: Appended,
+    savepoint_set: AtomicBool,
+}
+
+impl Batch {
+    /// Sets a savepoint for the next change, releasing the one before.
+    async fn set_savepoint(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        let sql = if self.savepoint_set.swap(true, Ordering::Relaxed) {
+            format!("RELEASE SAVEPOINT {SAVEPOINT}; SAVEPOINT {SAVEPOINT}")
+        } else {
+            format!("SAVEPOINT {SAVEPOINT}")
+        };
+        txn.execute_unprepared(&sql).await.map(|_| ())
+    }
+
+    /// Undoes what the change since the savepoint wrote; the savepoint stays set.
+    async fn roll_back_to_savepoint(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        txn.execute_unprepared(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
+            .await
+            .map(|_| ())
+    }
+}
 
 /// The rows a batch appends after its changes.
 #[derive(Default)]
-pub struct Appended(std::sync::Mutex<Rows>);
+struct Appended(std::sync::Mutex<Rows>);
 
 #[derive(Default)]
 struct Rows {
@@ -167,19 +203,21 @@ impl GroupCommit {
         E: From<DbErr> + Send + 'static,
         F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
     {
+        // On PostgreSQL a script undoes itself only inside a savepoint, and the
+        // change's own costs no more round trips than the script's would.
         let guard = match undo {
-            Undo::Savepoint => Guard::Savepoint,
-            Undo::Script => Guard::None,
-            Undo::ReadThenScript if self.backend == DatabaseBackend::Sqlite => Guard::None,
-            Undo::ReadThenScript => Guard::Savepoint,
+            Undo::Script | Undo::ReadThenScript if self.backend == DatabaseBackend::Sqlite => {
+                Guard::None
+            }
+            _ => Guard::Savepoint,
         };
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
         // The writer is another task: the change runs under its caller's request id.
         let request_id = crate::request_context::current();
-        let job: Job = Box::new(move |txn, appended| {
+        let job: Job = Box::new(move |txn, batch| {
             Box::pin(crate::request_context::scope(
                 request_id,
-                run_change(txn, appended, guard, change, answer),
+                run_change(txn, batch, guard, change, answer),
             ))
         });
         if self.writer(key).send(job).is_err() {
@@ -194,14 +232,15 @@ impl GroupCommit {
 pub enum Undo {
     /// A savepoint around the change: any change.
     Savepoint,
-    /// Nothing more: the change's writes are one `db::Script`, after any reads,
-    /// and undo themselves (two round trips fewer on the writer every change
-    /// waits for).
+    /// On SQLite nothing more: the change's writes are one `db::Script`, after
+    /// any reads, and undo themselves (two hops fewer on the writer every
+    /// change waits for). On PostgreSQL a savepoint as `Savepoint`: there a
+    /// script undoes itself only inside one, and any failed statement aborts
+    /// the whole transaction (every change in the batch).
     Script,
     /// As `Script`, for a change that reads before its script. A read that
     /// fails leaves a SQLite transaction as it was, so there it needs no
-    /// savepoint either; on PostgreSQL any failed statement aborts the whole
-    /// transaction (every change in the batch), so there it keeps one.
+    /// savepoint either.
     ReadThenScript,
 }
 
@@ -222,7 +261,7 @@ fn stopped() -> DbErr {
 /// keeps its writes is answered after the batch's commit.
 async fn run_change<T, E, F>(
     txn: &DatabaseTransaction,
-    appended: &Appended,
+    batch: &Batch,
     guard: Guard,
     change: F,
     answer: oneshot::Sender<Result<T, E>>,
@@ -232,9 +271,10 @@ where
     E: From<DbErr> + Send + 'static,
     F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>>,
 {
+    let appended = &batch.appended;
     let mark = appended.mark();
     let kept = match guard {
-        Guard::Savepoint => in_savepoint(txn, appended, change).await,
+        Guard::Savepoint => in_savepoint(txn, batch, change).await,
         Guard::None => {
             let view = Change {
                 txn,
@@ -262,31 +302,26 @@ where
     }
 }
 
-async fn in_savepoint<T, E, F>(
-    txn: &DatabaseTransaction,
-    appended: &Appended,
-    change: F,
-) -> Outcome<T, E>
+async fn in_savepoint<T, E, F>(txn: &DatabaseTransaction, batch: &Batch, change: F) -> Outcome<T, E>
 where
     E: From<DbErr>,
     F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>>,
 {
-    // A savepoint inside the batch's IMMEDIATE transaction.
-    #[allow(clippy::disallowed_methods)]
-    let savepoint = txn.begin().await.map_err(E::from)?;
+    batch.set_savepoint(txn).await.map_err(E::from)?;
     let view = Change {
-        txn: &savepoint,
-        appended,
+        txn,
+        appended: &batch.appended,
         guarded: true,
     };
-    match change(&view).await {
-        Ok(result) => savepoint.commit().await.map(|()| result).map_err(E::from),
-        Err(e) => {
-            // Dropping the savepoint rolls it back as well; saying so is clearer.
-            let _ = savepoint.rollback().await;
-            Err(e)
+    let outcome = change(&view).await;
+    if outcome.is_err() {
+        // If even this fails the transaction is broken, and its commit
+        // answers every change in the batch with the error.
+        if let Err(error) = batch.roll_back_to_savepoint(txn).await {
+            tracing::error!(%error, "cannot roll a failed change back to its savepoint");
         }
     }
+    outcome
 }
 
 async fn write_batches(db: DatabaseConnection, mut receiver: mpsc::UnboundedReceiver<Job>) {
@@ -315,12 +350,12 @@ async fn commit_batch(db: DatabaseConnection, batch: Vec<Job>) {
             return; // dropping the jobs answers every caller with an error
         }
     };
-    let appended = Appended::default();
+    let shared = Batch::default();
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
-        replies.push(job(&txn, &appended).await);
+        replies.push(job(&txn, &shared).await);
     }
-    let committed = match write_appended(&txn, appended.take()).await {
+    let committed = match write_appended(&txn, shared.appended.take()).await {
         Ok(()) => txn.commit().await,
         Err(e) => Err(e), // dropping the transaction rolls the whole batch back
     };
