@@ -289,7 +289,8 @@ async fn scim_managed_members_can_only_be_signed_out_here() {
         ADMIN_EMAIL.into()
     )));
 
-    // A hand-made account the IdP writes to is the IdP's from then on.
+    // A hand-made account the IdP writes to is the IdP's from then on, even
+    // when the write changes nothing else.
     let member = member_id(&app, MEMBER_EMAIL).await;
     let patched = app
         .scim(
@@ -299,7 +300,7 @@ async fn scim_managed_members_can_only_be_signed_out_here() {
             Some(&token),
             Some(json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{ "op": "replace", "value": { "displayName": "M" } }]
+                "Operations": [{ "op": "replace", "value": { "active": true } }]
             })),
         )
         .await;

@@ -125,7 +125,8 @@ async fn scim_user(app: &TestApp, connection: uuid::Uuid, token: &str, email: &s
     response.json()["id"].as_str().unwrap().to_string()
 }
 
-async fn deactivate(app: &TestApp, connection: uuid::Uuid, token: &str, id: &str) {
+/// Deactivates user `id` over SCIM; the resource the PATCH answers.
+async fn deactivate(app: &TestApp, connection: uuid::Uuid, token: &str, id: &str) -> Value {
     let response = app
         .scim(
             "PATCH",
@@ -139,6 +140,7 @@ async fn deactivate(app: &TestApp, connection: uuid::Uuid, token: &str, id: &str
         )
         .await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    response.json()
 }
 
 async fn app_token(app: &TestApp, client_id: &str, client_secret: &str) -> String {
@@ -401,4 +403,40 @@ async fn connection_changes_made_by_an_admin_are_events_too() {
     let last = receiver.received.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last["data"]["id"], json!(id));
     assert_eq!(last["data"]["protocol"], "saml");
+}
+
+/// An IdP that says again what is stored (a resync, a retried PATCH or PUT)
+/// changes nothing: the user keeps its lastModified, and the host app is sent
+/// no event.
+#[tokio::test]
+async fn a_scim_write_that_changes_nothing_is_not_an_event() {
+    let app = spawn().await;
+    let receiver = Receiver::default();
+    register(&app, &receiver).await;
+    let (connection, token) = app.enable_scim().await;
+    let grace = scim_user(&app, connection, &token, "grace@acme.test").await;
+    deactivate(&app, connection, &token, &grace).await;
+    let path = format!("/Users/{grace}");
+    let stored = app.scim("GET", connection, &path, Some(&token), None).await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.body);
+
+    let again = deactivate(&app, connection, &token, &grace).await;
+    let same_document = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "grace@acme.test",
+        "name": { "givenName": "Grace", "familyName": "Hopper" },
+        "active": false,
+    });
+    let put = app
+        .scim("PUT", connection, &path, Some(&token), Some(same_document))
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    assert_eq!(again, stored.json());
+    assert_eq!(put.json(), stored.json());
+
+    let dispatcher = dispatcher(&app);
+    for _ in 0..3 {
+        dispatcher.tick().await.unwrap();
+    }
+    assert_eq!(receiver.types(), ["user.created", "user.deactivated"]);
 }

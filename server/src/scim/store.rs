@@ -611,6 +611,11 @@ async fn write_user(
     if admin && draft.password_sent {
         change.audit(refusal_entry(caller, Refusal::SetPassword, &current));
     }
+    // The IdP said again what is stored (a resync, a retried request): nothing
+    // to write, the same lastModified, and no event for the host app.
+    if current.source == MemberSource::Scim.as_str() && draft.is_stored_as(&current) {
+        return Ok(Ok(current));
+    }
     let mut model: user::ActiveModel = current.into();
     model.email_normalized = Set(normalize_email(&draft.user_name));
     model.email = Set(draft.user_name.clone());

@@ -140,6 +140,21 @@ impl UserDraft {
     pub fn extra_json(&self) -> Option<String> {
         (!self.extra.is_empty()).then(|| Value::Object(self.extra.clone()).to_string())
     }
+
+    /// Whether this draft says what `user` already holds.
+    pub fn is_stored_as(&self, user: &user::Model) -> bool {
+        let same_extra = match user.scim_attributes.as_deref() {
+            None => self.extra.is_empty(),
+            Some(stored) => serde_json::from_str::<Map<String, Value>>(stored)
+                .is_ok_and(|stored| stored == self.extra),
+        };
+        same_extra
+            && user.email == self.user_name
+            && user.first_name == self.first_name
+            && user.last_name == self.last_name
+            && user.active == self.active
+            && user.external_id == self.external_id
+    }
 }
 
 fn take_name(name: &mut Map<String, Value>, key: &str) -> Result<String, ScimError> {
