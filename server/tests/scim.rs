@@ -742,6 +742,58 @@ async fn parallel_patches_of_one_user_all_apply() {
     assert_eq!(stored, (0..20).map(number).collect::<Vec<_>>());
 }
 
+/// Ten PUTs of one group at once, each naming its own second member: the
+/// group ends as one of them said, never a mix of several, because each reads
+/// the members, compares and writes in one change.
+#[tokio::test]
+async fn parallel_puts_of_one_group_leave_what_one_of_them_said() {
+    let scim = std::sync::Arc::new(Scim::start().await);
+    let id_of = |user: Value| user["id"].as_str().unwrap().to_string();
+    let kept = id_of(scim.create_user("kept@acme.test").await);
+    let mut others = Vec::new();
+    for n in 0..10 {
+        others.push(id_of(
+            scim.create_user(&format!("other{n}@acme.test")).await,
+        ));
+    }
+    let document = |second: &str| {
+        json!({
+            "schemas": [GROUP],
+            "displayName": "Contended",
+            "members": [{"value": kept}, {"value": second}],
+        })
+    };
+    let created = scim
+        .call("POST", "/Groups", Some(document(&others[0])))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let path = format!("/Groups/{}", created.json()["id"].as_str().unwrap());
+    let mut tasks = Vec::new();
+    for second in &others {
+        let (scim, path, body) = (scim.clone(), path.clone(), document(second));
+        tasks.push(tokio::spawn(async move {
+            scim.call("PUT", &path, Some(body)).await.status.as_u16()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let group = scim.call("GET", &path, None).await.json();
+    let mut stored: Vec<String> = group["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_string())
+        .collect();
+    stored.sort();
+    let said_by_one = others.iter().any(|second| {
+        let mut said = vec![kept.clone(), second.clone()];
+        said.sort();
+        said == stored
+    });
+    assert!(said_by_one, "members {stored:?} are no single PUT's");
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -636,14 +636,14 @@ async fn replace_group(
     let query = Query::from_raw(raw)?;
     let base = base_of(&state, &caller);
     let store = store(&state, &base);
-    let current = store.group(&caller, &id).await?;
-    let draft = GroupDraft::from_document(parse_json(&body)?)?;
-    let old = store
-        .members(&[current.id])
-        .await?
-        .remove(&current.id)
-        .unwrap_or_default();
-    let (group, members) = store.update_group(&caller, current, &old, draft).await?;
+    // Read inside the change, after the group is found: a missing group is a
+    // 404 whatever the body says.
+    let document = parse_json(&body);
+    let (group, members) = store
+        .update_group(&caller, &id, move |_, _| {
+            GroupDraft::from_document(document?)
+        })
+        .await?;
     Ok(ok(query.shape(
         groups::to_resource(&group, Some(&members), &base),
         GROUP_SCHEMA,
@@ -661,16 +661,14 @@ async fn patch_group(
     let operations = patch::parse_request(&parse_json(&body)?, ResourceKind::Group)?;
     let base = base_of(&state, &caller);
     let store = store(&state, &base);
-    let current = store.group(&caller, &id).await?;
-    let old = store
-        .members(&[current.id])
-        .await?
-        .remove(&current.id)
-        .unwrap_or_default();
-    let mut doc = group_patch_document(&current, &old, &base);
-    patch::apply_all(&mut doc, &operations, ResourceKind::Group)?;
-    let draft = GroupDraft::from_patched(doc)?;
-    let (group, members) = store.update_group(&caller, current, &old, draft).await?;
+    let doc_base = base.clone();
+    let (group, members) = store
+        .update_group(&caller, &id, move |current, old| {
+            let mut doc = group_patch_document(current, old, &doc_base);
+            patch::apply_all(&mut doc, &operations, ResourceKind::Group)?;
+            GroupDraft::from_patched(doc)
+        })
+        .await?;
     Ok(ok(query.shape(
         groups::to_resource(&group, Some(&members), &base),
         GROUP_SCHEMA,

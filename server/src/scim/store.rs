@@ -315,44 +315,7 @@ impl Store<'_> {
 
     /// Members of each group, in the order they were added.
     pub async fn members(&self, group_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Uuid>>, ScimError> {
-        let mut out: HashMap<Uuid, Vec<Uuid>> =
-            group_ids.iter().map(|id| (*id, Vec::new())).collect();
-        if group_ids.is_empty() {
-            return Ok(out);
-        }
-        for chunk in group_ids.chunks(500) {
-            let rows = scim_group_member::Entity::find()
-                .filter(scim_group_member::Column::GroupId.is_in(chunk.to_vec()))
-                .order_by_asc(scim_group_member::Column::UserId)
-                .all(self.db)
-                .await?;
-            for row in rows {
-                out.entry(row.group_id).or_default().push(row.user_id);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Refuses members that are not users of this organization.
-    async fn check_members(&self, caller: &Caller, members: &[Uuid]) -> Result<(), ScimError> {
-        let mut known = HashSet::new();
-        for chunk in members.chunks(500) {
-            let found: Vec<Uuid> = user::Entity::find()
-                .select_only()
-                .column(user::Column::Id)
-                .filter(user::Column::OrgId.eq(caller.org_id))
-                .filter(user::Column::Id.is_in(chunk.to_vec()))
-                .into_tuple()
-                .all(self.db)
-                .await?;
-            known.extend(found);
-        }
-        match members.iter().find(|m| !known.contains(m)) {
-            Some(missing) => Err(ScimError::InvalidValue(format!(
-                "Member \"{missing}\" is not a user of this organization."
-            ))),
-            None => Ok(()),
-        }
+        members_of(self.db, group_ids).await
     }
 
     pub async fn create_group(
@@ -360,7 +323,7 @@ impl Store<'_> {
         caller: &Caller,
         draft: GroupDraft,
     ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
-        self.check_members(caller, &draft.members).await?;
+        check_members(self.db, caller, &draft.members).await?;
         let caller = *caller;
         let key = draft.display_name.to_lowercase();
         self.writes
@@ -370,34 +333,32 @@ impl Store<'_> {
             .await
     }
 
-    /// Writes a group's new state, changing only the memberships that differ.
-    pub async fn update_group(
+    /// Replaces a group's state (PUT, or a PATCH's result) with what `build`
+    /// makes of the current one and its members, changing only the memberships
+    /// that differ. The read, `build` and the write happen in one change of the
+    /// group commit, so two concurrent writes of one group each see the other's
+    /// result instead of both working from the same earlier state.
+    pub async fn update_group<F>(
         &self,
         caller: &Caller,
-        current: scim_group::Model,
-        old_members: &[Uuid],
-        draft: GroupDraft,
-    ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
-        let old: HashSet<Uuid> = old_members.iter().copied().collect();
-        let new: HashSet<Uuid> = draft.members.iter().copied().collect();
-        let added: Vec<Uuid> = draft
-            .members
-            .iter()
-            .filter(|m| !old.contains(m))
-            .copied()
-            .collect();
-        let removed: Vec<Uuid> = old_members
-            .iter()
-            .filter(|m| !new.contains(m))
-            .copied()
-            .collect();
-        self.check_members(caller, &added).await?;
-        let caller = *caller;
-        let membership = MembershipChange { added, removed };
-        let key = current.id;
+        id: &str,
+        build: F,
+    ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError>
+    where
+        F: FnOnce(&scim_group::Model, &[Uuid]) -> Result<GroupDraft, ScimError> + Send + 'static,
+    {
+        let uuid = parse_id("Group", id)?;
+        let (caller, id) = (*caller, id.to_string());
         self.writes
-            .write(key.as_bytes(), move |change| {
+            .write(uuid.as_bytes(), move |change| {
                 Box::pin(async move {
+                    let txn = change.txn;
+                    let current = group_for_update(txn, &caller, uuid, &id).await?;
+                    let old = members_of(txn, &[uuid]).await?.remove(&uuid);
+                    let old = old.unwrap_or_default();
+                    let draft = build(&current, &old)?;
+                    let membership = MembershipChange::between(&old, &draft.members);
+                    check_members(txn, &caller, &membership.added).await?;
                     write_group(change, &caller, current, draft, membership)
                         .await
                         .map(Ok)
@@ -699,6 +660,82 @@ async fn remove_user(
 struct MembershipChange {
     added: Vec<Uuid>,
     removed: Vec<Uuid>,
+}
+
+impl MembershipChange {
+    /// Who joins and who leaves when `old` members become `new`.
+    fn between(old: &[Uuid], new: &[Uuid]) -> Self {
+        let (before, after): (HashSet<Uuid>, HashSet<Uuid>) =
+            (old.iter().copied().collect(), new.iter().copied().collect());
+        Self {
+            added: new
+                .iter()
+                .filter(|m| !before.contains(m))
+                .copied()
+                .collect(),
+            removed: old.iter().filter(|m| !after.contains(m)).copied().collect(),
+        }
+    }
+}
+
+/// Members of each group, in the order they were added.
+async fn members_of(
+    db: &impl ConnectionTrait,
+    group_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Uuid>>, ScimError> {
+    let mut out: HashMap<Uuid, Vec<Uuid>> = group_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for chunk in group_ids.chunks(500) {
+        let rows = scim_group_member::Entity::find()
+            .filter(scim_group_member::Column::GroupId.is_in(chunk.to_vec()))
+            .order_by_asc(scim_group_member::Column::UserId)
+            .all(db)
+            .await?;
+        for row in rows {
+            out.entry(row.group_id).or_default().push(row.user_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses members that are not users of this organization.
+async fn check_members(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    members: &[Uuid],
+) -> Result<(), ScimError> {
+    let mut known = HashSet::new();
+    for chunk in members.chunks(500) {
+        let found: Vec<Uuid> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::OrgId.eq(caller.org_id))
+            .filter(user::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        known.extend(found);
+    }
+    match members.iter().find(|m| !known.contains(m)) {
+        Some(missing) => Err(ScimError::InvalidValue(format!(
+            "Member \"{missing}\" is not a user of this organization."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The group, locked for the rest of the change (NO KEY UPDATE, as for users).
+async fn group_for_update(
+    txn: &impl ConnectionTrait,
+    caller: &Caller,
+    uuid: Uuid,
+    id: &str,
+) -> Result<scim_group::Model, ScimError> {
+    scim_group::Entity::find_by_id(uuid)
+        .filter(scim_group::Column::OrgId.eq(caller.org_id))
+        .lock(LockType::NoKeyUpdate)
+        .one(txn)
+        .await?
+        .ok_or_else(|| not_found("Group", id))
 }
 
 async fn add_members(
