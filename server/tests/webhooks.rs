@@ -440,3 +440,65 @@ async fn a_scim_write_that_changes_nothing_is_not_an_event() {
     }
     assert_eq!(receiver.types(), ["user.created", "user.deactivated"]);
 }
+
+#[tokio::test]
+async fn a_group_write_is_an_event_only_for_what_it_changes() {
+    let app = spawn().await;
+    let receiver = Receiver::default();
+    register(&app, &receiver).await;
+    let (connection, token) = app.enable_scim().await;
+    let grace = scim_user(&app, connection, &token, "grace@acme.test").await;
+    let ada = scim_user(&app, connection, &token, "ada@acme.test").await;
+    let document = |name: &str, members: &[&str]| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name,
+            "members": members.iter().map(|id| json!({ "value": id })).collect::<Vec<_>>(),
+        })
+    };
+    let created = app
+        .scim(
+            "POST",
+            connection,
+            "/Groups",
+            Some(&token),
+            Some(document("Engineering", &[&grace])),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let path = format!("/Groups/{}", created.json()["id"].as_str().unwrap());
+    let put = |doc: Value| app.scim("PUT", connection, &path, Some(&token), Some(doc));
+
+    // A resync that says what is stored answers the stored group, untouched.
+    let resync = put(document("Engineering", &[&grace])).await;
+    assert_eq!(resync.status, StatusCode::OK, "{}", resync.body);
+    assert_eq!(resync.json(), created.json());
+    // Membership only: the membership events, no group.updated. (lastModified
+    // counts milliseconds.)
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let joined = put(document("Engineering", &[&grace, &ada])).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    assert_ne!(
+        joined.json()["meta"]["lastModified"],
+        created.json()["meta"]["lastModified"]
+    );
+    // A rename: group.updated.
+    let renamed = put(document("Platform", &[&grace, &ada])).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+
+    let dispatcher = dispatcher(&app);
+    for _ in 0..3 {
+        dispatcher.tick().await.unwrap();
+    }
+    assert_eq!(
+        receiver.types(),
+        [
+            "user.created",
+            "user.created",
+            "group.created",
+            "group.user_added",
+            "group.user_added",
+            "group.updated",
+        ]
+    );
+}

@@ -676,6 +676,10 @@ impl MembershipChange {
             removed: old.iter().filter(|m| !after.contains(m)).copied().collect(),
         }
     }
+
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// Members of each group, in the order they were added.
@@ -798,10 +802,19 @@ async fn write_group(
     membership: MembershipChange,
 ) -> Result<(scim_group::Model, Vec<Uuid>), ScimError> {
     let txn = change.txn;
+    let renamed =
+        draft.display_name != current.display_name || draft.external_id != current.external_id;
+    let mut members = draft.members;
+    members.sort();
+    if !renamed && membership.is_empty() {
+        // An IdP's resync or a retried request: nothing to write, nothing to tell.
+        return Ok((current, members));
+    }
     let mut model: scim_group::ActiveModel = current.into();
     model.display_name_normalized = Set(draft.display_name.to_lowercase());
     model.display_name = Set(draft.display_name);
     model.external_id = Set(draft.external_id);
+    // A membership change is a change of the group too (its lastModified).
     model.updated_at = Set(Utc::now());
     let group = model.update(txn).await?;
     for chunk in membership.removed.chunks(500) {
@@ -812,16 +825,17 @@ async fn write_group(
             .await?;
     }
     add_members(txn, group.id, &membership.added).await?;
-    change.event(
-        caller.org_id,
-        EventType::GroupUpdated,
-        &events::group_data(&group),
-    );
+    // group.updated carries the name and externalId only; membership has its own events.
+    if renamed {
+        change.event(
+            caller.org_id,
+            EventType::GroupUpdated,
+            &events::group_data(&group),
+        );
+    }
     let (added, removed) = (&membership.added, &membership.removed);
     membership_events(change, caller, &group, EventType::GroupUserAdded, added);
     membership_events(change, caller, &group, EventType::GroupUserRemoved, removed);
-    let mut members = draft.members;
-    members.sort();
     Ok((group, members))
 }
 
