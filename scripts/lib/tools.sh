@@ -33,10 +33,15 @@ ensure_rust_tools() {
     rustup target add wasm32-unknown-unknown
   fi
   # The browser's release build compiles the standard library itself (wasm_size_flags).
-  if ! rustup component list --installed | grep -q '^rust-src'; then
+  if ! has_rust_src; then
     say "Adding the rust-src component"
-    rustup component add rust-src
+    rustup component add rust-src \
+      || say "No rust-src: the WASM is built with the prebuilt standard library (larger)"
   fi
+}
+
+has_rust_src() {
+  rustup component list --installed 2>/dev/null | grep -q '^rust-src'
 }
 
 # The browser's release build's environment and Cargo arguments, in
@@ -52,7 +57,7 @@ ensure_rust_tools() {
 wasm_size_flags() {
   WASM_SIZE_ENV=()
   WASM_SIZE_FLAGS=()
-  if [ -n "${LATCHKEY_WASM_PLAIN_STD:-}" ]; then
+  if [ -n "${LATCHKEY_WASM_PLAIN_STD:-}" ] || ! has_rust_src; then
     return
   fi
   # Only this build's: set for the others, it would rebuild their dependencies.
