@@ -5,6 +5,7 @@
 pub mod components;
 pub mod error;
 pub mod functions;
+pub mod page_data;
 pub mod routes;
 
 #[cfg(feature = "ssr")]

@@ -6,6 +6,7 @@ use crate::components::pager::Pager;
 use crate::components::request_id::RequestId;
 use crate::components::stacked_table as stacked;
 use crate::functions::audit::get_audit_log;
+use crate::page_data::page_resource;
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
 use shared::audit::{AuditKind, AuditQuery, AuditRow};
@@ -16,7 +17,7 @@ pub fn AuditLog() -> impl IntoView {
     let kind = RwSignal::new(None::<AuditKind>);
     let user = RwSignal::new(String::new());
     let page = RwSignal::new(0u64);
-    let log = Resource::new(
+    let log = page_resource(
         move || AuditQuery {
             kind: kind.get(),
             user: user.get(),

@@ -2,13 +2,14 @@
 
 use crate::components::AppHeader;
 use crate::functions::auth::whoami;
+use crate::page_data::page_resource;
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use shared::CurrentUser;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let user = Resource::new(|| (), |_| whoami());
+    let user = page_resource(|| (), |_| whoami());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

@@ -5,6 +5,7 @@ use crate::components::icons::LogoMark;
 use crate::error::AppError;
 use crate::functions::auth::{Login, StartSso};
 use crate::functions::sso::start_org_sso;
+use crate::page_data::page_resource;
 use leptos::html::Input;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -178,7 +179,7 @@ pub fn OrgLoginPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let slug = move || params.read().get("org_slug").unwrap_or_default();
-    let started = Resource::new(
+    let started = page_resource(
         move || {
             let query = query.read();
             (slug(), query.get("connection"), query.get("next"))

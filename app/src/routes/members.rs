@@ -7,6 +7,7 @@ use crate::components::pager::Pager;
 use crate::components::stacked_table as stacked;
 use crate::error::AppError;
 use crate::functions::members::{change_member, get_member, list_members};
+use crate::page_data::page_resource;
 use crate::routes::audit::AuditTable;
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
@@ -80,7 +81,7 @@ fn MemberList() -> impl IntoView {
     let group = RwSignal::new(None::<String>);
     let page = RwSignal::new(0u64);
     let changes = Changes::new();
-    let list = Resource::new(
+    let list = page_resource(
         move || {
             let query = MemberQuery {
                 search: search.get(),
@@ -362,7 +363,7 @@ fn ActionButtons(
 #[component]
 fn MemberPage(id: String) -> impl IntoView {
     let changes = Changes::new();
-    let detail = Resource::new(
+    let detail = page_resource(
         move || (id.clone(), changes.version()),
         |(id, _)| get_member(id),
     );

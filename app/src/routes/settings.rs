@@ -4,6 +4,7 @@
 use crate::components::AppHeader;
 use crate::error::AppError;
 use crate::functions::auth::whoami;
+use crate::page_data::page_resource;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_location;
@@ -13,7 +14,7 @@ use leptos_router::hooks::use_location;
 /// page asks the server for its own data, and the server checks the role.
 #[component]
 pub fn SettingsLayout() -> impl IntoView {
-    let user = Resource::new(|| (), |_| whoami());
+    let user = page_resource(|| (), |_| whoami());
     let link = "block shrink-0 whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700";
     view! {
         <Suspense fallback=|| ()>

@@ -10,6 +10,7 @@ use super::testing::{EventLog, TestConnection};
 use super::ConnectionStatusBadge;
 use crate::components::fields::{CopyValue, DANGER_BUTTON, SECONDARY_BUTTON};
 use crate::functions::connections::{get_connection_page, DeleteConnection, SetConnectionActive};
+use crate::page_data::page_resource;
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -40,7 +41,7 @@ pub fn ConnectionPage(id: String) -> impl IntoView {
     };
     provide_context(changes);
     let version = changes.version;
-    let detail = Resource::new(
+    let detail = page_resource(
         move || (id.clone(), version.get()),
         |(id, _)| get_connection_page(id),
     );

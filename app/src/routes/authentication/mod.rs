@@ -14,6 +14,7 @@ mod testing;
 use crate::components::fields::{CopyValue, FieldMessage, StatusBadge};
 use crate::components::use_announcer;
 use crate::functions::connections::{get_authentication_overview, SetRequireSso};
+use crate::page_data::page_resource;
 use crate::routes::settings::AccessError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -34,7 +35,7 @@ pub fn AuthenticationSettings() -> impl IntoView {
 
 #[component]
 fn Overview() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| get_authentication_overview());
+    let overview = page_resource(|| (), |_| get_authentication_overview());
     view! {
         <h1 class="text-2xl font-semibold">"Authentication"</h1>
         <p class="mt-1 text-slate-600">

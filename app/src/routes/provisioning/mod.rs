@@ -13,6 +13,7 @@ use crate::functions::provisioning::{
     get_provisioning_overview, CancelScimRotation, CompleteScimRotation, DisableScim, EnableScim,
     RotateScimToken,
 };
+use crate::page_data::page_resource;
 use crate::routes::settings::{AccessError, EmptyState};
 use leptos::prelude::*;
 use shared::catalogue::scim_providers;
@@ -24,7 +25,7 @@ use shared::IdentityProvider;
 
 #[component]
 pub fn ProvisioningSettings() -> impl IntoView {
-    let loaded = Resource::new(|| (), |_| get_provisioning_overview());
+    let loaded = page_resource(|| (), |_| get_provisioning_overview());
     view! {
         <h1 class="text-2xl font-semibold">"User Provisioning"</h1>
         <p class="mt-1 text-slate-600">
