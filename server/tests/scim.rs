@@ -732,13 +732,7 @@ async fn parallel_patches_of_one_user_all_apply() {
         assert_eq!(task.await.unwrap(), 200);
     }
     let user = scim.call("GET", &format!("/Users/{id}"), None).await.json();
-    let mut stored: Vec<String> = user["phoneNumbers"]
-        .as_array()
-        .expect("phone numbers")
-        .iter()
-        .map(|p| p["value"].as_str().unwrap().to_string())
-        .collect();
-    stored.sort();
+    let stored = sorted_values(&user["phoneNumbers"]);
     assert_eq!(stored, (0..20).map(number).collect::<Vec<_>>());
 }
 
@@ -779,13 +773,7 @@ async fn parallel_puts_of_one_group_leave_what_one_of_them_said() {
         assert_eq!(task.await.unwrap(), 200);
     }
     let group = scim.call("GET", &path, None).await.json();
-    let mut stored: Vec<String> = group["members"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .map(|m| m["value"].as_str().unwrap().to_string())
-        .collect();
-    stored.sort();
+    let stored = sorted_values(&group["members"]);
     let said_by_one = others.iter().any(|second| {
         let mut said = vec![kept.clone(), second.clone()];
         said.sort();
@@ -853,4 +841,16 @@ async fn nul_bytes_are_refused_cleanly() {
         )
         .await;
     assert_eq!(patched.status, StatusCode::BAD_REQUEST, "{}", patched.body);
+}
+
+/// The `value` of each item of a multi-valued attribute, sorted.
+fn sorted_values(list: &Value) -> Vec<String> {
+    let mut values: Vec<String> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item["value"].as_str().unwrap().to_string())
+        .collect();
+    values.sort();
+    values
 }
