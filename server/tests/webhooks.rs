@@ -97,30 +97,15 @@ async fn register(app: &TestApp, receiver: &Receiver) -> apps::Credentials {
 }
 
 /// Retries at once, so a test need not wait out the backoff.
-/// A running app with SCIM on and a host app whose webhooks reach `receiver`:
-/// where every provisioning-event test starts.
-struct Hooked {
-    app: TestApp,
-    receiver: Receiver,
-    credentials: apps::Credentials,
-    connection: uuid::Uuid,
-    token: String,
-}
-
-impl Hooked {
-    async fn start() -> Self {
-        let app = spawn().await;
-        let receiver = Receiver::default();
-        let credentials = register(&app, &receiver).await;
-        let (connection, token) = app.enable_scim().await;
-        Self {
-            app,
-            receiver,
-            credentials,
-            connection,
-            token,
-        }
-    }
+/// A running app with SCIM on and a host app whose webhooks reach the receiver:
+/// where every provisioning-event test starts. (app, receiver, the host app's
+/// credentials, the SCIM connection, its token)
+async fn hooked() -> (TestApp, Receiver, apps::Credentials, uuid::Uuid, String) {
+    let app = spawn().await;
+    let receiver = Receiver::default();
+    let credentials = register(&app, &receiver).await;
+    let (connection, token) = app.enable_scim().await;
+    (app, receiver, credentials, connection, token)
 }
 
 fn dispatcher(app: &TestApp) -> Dispatcher {
@@ -182,13 +167,7 @@ async fn app_token(app: &TestApp, client_id: &str, client_secret: &str) -> Strin
 
 #[tokio::test]
 async fn every_change_is_in_the_feed_and_reaches_the_webhook_signed_and_in_order() {
-    let Hooked {
-        app,
-        receiver,
-        credentials,
-        connection,
-        token,
-    } = Hooked::start().await;
+    let (app, receiver, credentials, connection, token) = hooked().await;
     let grace = scim_user(&app, connection, &token, "grace@acme.test").await;
     let group = app
         .scim(
@@ -276,13 +255,7 @@ async fn every_change_is_in_the_feed_and_reaches_the_webhook_signed_and_in_order
 
 #[tokio::test]
 async fn a_failing_event_holds_back_its_organizations_later_events_and_the_failure_is_visible() {
-    let Hooked {
-        app,
-        receiver,
-        credentials,
-        connection,
-        token,
-    } = Hooked::start().await;
+    let (app, receiver, credentials, connection, token) = hooked().await;
     scim_user(&app, connection, &token, "one@acme.test").await;
     scim_user(&app, connection, &token, "two@acme.test").await;
     receiver.fail_next.store(usize::MAX, Ordering::SeqCst);
@@ -335,13 +308,7 @@ async fn a_failing_event_holds_back_its_organizations_later_events_and_the_failu
 
 #[tokio::test]
 async fn a_change_committed_before_a_crash_is_delivered_once_by_the_instances_that_remain() {
-    let Hooked {
-        app,
-        receiver,
-        connection,
-        token,
-        ..
-    } = Hooked::start().await;
+    let (app, receiver, _, connection, token) = hooked().await;
     // The change commits; the instance that made it dies before any delivery.
     for n in 0..3 {
         scim_user(&app, connection, &token, &format!("user{n}@acme.test")).await;
@@ -445,13 +412,7 @@ async fn connection_changes_made_by_an_admin_are_events_too() {
 /// no event.
 #[tokio::test]
 async fn a_scim_write_that_changes_nothing_is_not_an_event() {
-    let Hooked {
-        app,
-        receiver,
-        connection,
-        token,
-        ..
-    } = Hooked::start().await;
+    let (app, receiver, _, connection, token) = hooked().await;
     let grace = scim_user(&app, connection, &token, "grace@acme.test").await;
     deactivate(&app, connection, &token, &grace).await;
     let path = format!("/Users/{grace}");
@@ -481,13 +442,7 @@ async fn a_scim_write_that_changes_nothing_is_not_an_event() {
 
 #[tokio::test]
 async fn a_group_write_is_an_event_only_for_what_it_changes() {
-    let Hooked {
-        app,
-        receiver,
-        connection,
-        token,
-        ..
-    } = Hooked::start().await;
+    let (app, receiver, _, connection, token) = hooked().await;
     let grace = scim_user(&app, connection, &token, "grace@acme.test").await;
     let ada = scim_user(&app, connection, &token, "ada@acme.test").await;
     let document = |name: &str, members: &[&str]| {
