@@ -223,4 +223,38 @@ test.describe("Settings > Authentication", () => {
     await expect(page).toHaveURL(/\/settings\/authentication$/);
     await expect(page.getByRole("link", { name: "Temporary" })).toHaveCount(0);
   });
+
+  test("the overview and a connection's page each load only their own code, opened directly or by a link", async ({ page }) => {
+    await openAuthentication(page);
+    await createConnection(page, "SAML", "OneLogin", "Code split");
+    const connectionPage = page.url();
+    // The lazily loaded parts this page fetched, by name: /pkg/split_overview_part_<hash>.wasm → overview_part.
+    const fetched: string[] = [];
+    page.on("request", (request) => {
+      const file = new URL(request.url()).pathname.match(/^\/pkg\/split_(.+)_\d+\.wasm$/);
+      if (file) fetched.push(file[1]);
+    });
+
+    await page.goto(connectionPage);
+    await waitForHydration(page);
+    await expect(page.getByRole("heading", { name: "Code split" })).toBeVisible();
+    expect([...new Set(fetched)].sort()).toEqual(["authentication_view", "connection_part"]);
+
+    // Hydrated: the link is followed in the page, which fetches only the overview's part.
+    fetched.length = 0;
+    await page.getByRole("link", { name: "← All connections" }).click();
+    await expect(page).toHaveURL(/\/settings\/authentication$/);
+    await expect(page.getByRole("link", { name: "Code split" })).toBeVisible();
+    expect([...new Set(fetched)]).toEqual(["overview_part"]);
+
+    fetched.length = 0;
+    await page.goto("/settings/authentication");
+    await waitForHydration(page);
+    expect([...new Set(fetched)].sort()).toEqual(["authentication_view", "overview_part"]);
+    // And back to the connection, in the page again, to delete it.
+    await page.getByRole("link", { name: "Code split" }).click();
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("button", { name: "Delete connection" }).click();
+    await expect(page.getByRole("link", { name: "Code split" })).toHaveCount(0);
+  });
 });

@@ -24,10 +24,38 @@ macro_rules! lazy_page {
     };
 }
 
-lazy_page!(
-    AuthenticationRoute,
-    crate::routes::authentication::AuthenticationSettings
-);
+/// Authentication's chunk holds only the choice between its two parts, each a
+/// chunk of its own (`authentication::part_view`). Its preload loads the part
+/// the address shows as well, so the page is hydrated with both in.
+pub struct AuthenticationRoute;
+
+impl LazyRoute for AuthenticationRoute {
+    fn data() -> Self {
+        AuthenticationRoute
+    }
+
+    async fn view(_this: Self) -> AnyView {
+        authentication_view().await
+    }
+
+    async fn preload() {
+        #[cfg(feature = "hydrate")]
+        {
+            // The router gives the preload the address it is going to.
+            let url = use_context::<ArcRwSignal<leptos_router::location::Url>>()
+                .map(|url| url.get_untracked());
+            __preload_authentication_view().await;
+            if let Some(url) = url {
+                crate::routes::authentication::preload_part(&url).await;
+            }
+        }
+    }
+}
+
+#[leptos::lazy]
+fn authentication_view() -> AnyView {
+    untrack(crate::routes::authentication::AuthenticationSettings).into_any()
+}
 lazy_page!(
     ProvisioningRoute,
     crate::routes::provisioning::ProvisioningSettings

@@ -26,10 +26,43 @@ pub fn AuthenticationSettings() -> impl IntoView {
     let query = use_query_map();
     let selected = Memo::new(move |_| query.read().get("connection"));
     view! {
-        {move || match selected.get() {
-            Some(id) => view! { <connection::ConnectionPage id/> }.into_any(),
-            None => view! { <Overview/> }.into_any(),
-        }}
+        <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading…"</p> }>
+            {move || {
+                let selected = selected.get();
+                Suspend::new(async move { part_view(selected).await })
+            }}
+        </Suspense>
+    }
+}
+
+/// The overview and a connection's page are each their own WASM chunk: the
+/// page of a connection never downloads the overview's forms, nor the other way.
+async fn part_view(connection: Option<String>) -> AnyView {
+    match connection {
+        Some(id) => connection_part(id).await,
+        None => overview_part().await,
+    }
+}
+
+#[leptos::lazy]
+fn connection_part(id: String) -> AnyView {
+    view! { <connection::ConnectionPage id/> }.into_any()
+}
+
+#[leptos::lazy]
+fn overview_part() -> AnyView {
+    view! { <Overview/> }.into_any()
+}
+
+/// Loads the chunk of the part `url` shows. The route's preload runs it, and
+/// hydration waits for the preload: a part whose code was still on its way
+/// when hydration reached it could not take over the server's HTML.
+#[cfg(feature = "hydrate")]
+pub async fn preload_part(url: &leptos_router::location::Url) {
+    if url.search_params().get("connection").is_some() {
+        __preload_connection_part().await;
+    } else {
+        __preload_overview_part().await;
     }
 }
 
