@@ -56,6 +56,7 @@ impl LazyRoute for AuthenticationRoute {
 fn authentication_view() -> AnyView {
     untrack(crate::routes::authentication::AuthenticationSettings).into_any()
 }
+
 lazy_page!(
     ProvisioningRoute,
     crate::routes::provisioning::ProvisioningSettings
