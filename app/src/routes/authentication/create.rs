@@ -34,7 +34,7 @@ pub fn CreateConnection() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(detail)) = create.value().get() {
             navigate(
-                &format!("/settings/authentication?connection={}", detail.summary.id),
+                &super::connection_href(&detail.summary.id),
                 Default::default(),
             );
         }

@@ -21,10 +21,18 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use shared::connection::{ConnectionStatus, ConnectionSummary};
 
+/// The query parameter that names the connection whose page is shown.
+const CONNECTION_KEY: &str = "connection";
+
+/// The address of one connection's page.
+pub fn connection_href(id: &str) -> String {
+    format!("/settings/authentication?{CONNECTION_KEY}={id}")
+}
+
 #[component]
 pub fn AuthenticationSettings() -> impl IntoView {
     let query = use_query_map();
-    let selected = Memo::new(move |_| query.read().get("connection"));
+    let selected = Memo::new(move |_| query.read().get(CONNECTION_KEY));
     view! {
         <Suspense fallback=|| view! { <p class="mt-6 text-slate-500">"Loading…"</p> }>
             {move || {
@@ -59,7 +67,7 @@ fn overview_part() -> AnyView {
 /// when hydration reached it could not take over the server's HTML.
 #[cfg(feature = "hydrate")]
 pub async fn preload_part(url: &leptos_router::location::Url) {
-    if url.search_params().get("connection").is_some() {
+    if url.search_params().get(CONNECTION_KEY).is_some() {
         __preload_connection_part().await;
     } else {
         __preload_overview_part().await;
@@ -122,7 +130,7 @@ fn ConnectionList(connections: Vec<ConnectionSummary>) -> impl IntoView {
                 {connections
                     .into_iter()
                     .map(|c| {
-                        let href = format!("/settings/authentication?connection={}", c.id);
+                        let href = connection_href(&c.id);
                         view! {
                             <li class="flex items-center justify-between gap-4 px-5 py-4">
                                 <div>
