@@ -51,6 +51,14 @@ async function runTest(page: Page) {
   return result;
 }
 
+/** Every WASM file of the site, as served: the main module and each lazily loaded chunk. */
+async function siteWasm(page: Page): Promise<Buffer[]> {
+  const manifest: Record<string, string[]> = await (await page.request.get("/pkg/__wasm_split_manifest.json")).json();
+  const names = new Set(["latchkey", ...Object.values(manifest).flat()]);
+  const identity = { headers: { "Accept-Encoding": "identity" } };
+  return Promise.all([...names].map(async (name) => (await page.request.get(`/pkg/${name}.wasm`, identity)).body()));
+}
+
 async function openAuthentication(page: Page) {
   await signIn(page, ACCOUNTS.admin);
   await expect(page.getByRole("heading", { name: "Welcome, Ida Admin" })).toBeVisible();
@@ -121,6 +129,7 @@ test.describe("SAML sign-in", () => {
         code: "invalid_saml_response",
       },
     ];
+    const explanations: string[] = [];
     for (const failure of failures) {
       await configureIdp(page, connection, failure.idp);
       const result = await runTest(page);
@@ -130,8 +139,14 @@ test.describe("SAML sign-in", () => {
       await expect(result.getByText("How to fix it")).toBeVisible();
       if (failure.expected) await expect(result.getByTestId("expected")).toHaveText(failure.expected);
       if (failure.received) await expect(result.getByTestId("received")).toHaveText(failure.received);
+      // What it means and how to fix it (the first two descriptions).
+      explanations.push(...(await result.locator("dd").allTextContents()).slice(0, 2));
       await screenshot(page, `saml-test-${failure.name}`);
     }
+    // Those explanations come rendered from the server: no code the browser can load holds them.
+    expect(explanations).toHaveLength(2 * failures.length);
+    const wasm = await siteWasm(page);
+    expect(explanations.filter((text) => wasm.some((file) => file.includes(text)))).toEqual([]);
 
     // Fixed at the IdP: the test passes and shows everything the IdP sent.
     await configureIdp(page, connection, { acs_url: acsUrl, audience: entityId });

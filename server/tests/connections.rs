@@ -132,6 +132,12 @@ async fn members_and_strangers_cannot_touch_connections() {
     for (function, body) in [
         ("get_authentication_overview", json!({})),
         ("get_connection", json!({ "id": id })),
+        ("get_connection_page", json!({ "id": id })),
+        ("get_event_log", json!({ "connection_id": id })),
+        (
+            "get_test_result",
+            json!({ "connection_id": id, "event_id": id }),
+        ),
         (
             "create_connection",
             json!({ "new": { "protocol": "saml", "provider": "okta", "display_name": "" } }),

@@ -191,8 +191,10 @@ pub struct ConnectionDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionPageData {
     pub detail: ConnectionDetail,
-    /// Recent sign-ins and tests, newest first.
-    pub events: Vec<crate::sso_event::SsoEvent>,
+    /// Recent sign-ins and tests, newest first, as HTML rendered on the
+    /// server: the page shows it as it is, so the browser's code carries
+    /// neither the views nor the diagnosis catalogue.
+    pub event_log: String,
     /// The subject the signed-in admin linked at this connection, if any.
     pub linked_subject: Option<String>,
 }

@@ -47,7 +47,7 @@ pub async fn get_connection_page(id: String) -> Result<ConnectionPageData, AppEr
     let linked_subject = backend.my_sso_identity(&admin, &id).await.map_err(fail)?;
     Ok(ConnectionPageData {
         detail,
-        events,
+        event_log: crate::routes::authentication::event_html::event_log_html(events),
         linked_subject,
     })
 }

@@ -57,6 +57,35 @@ pub async fn get_sso_events(connection_id: String) -> Result<Vec<SsoEvent>, AppE
         .map_err(fail)
 }
 
+/// A connection's event log as the page shows it, rendered on the server
+/// (`routes::authentication::event_html`).
+#[server(endpoint = "get_event_log", input = Json)]
+pub async fn get_event_log(connection_id: String) -> Result<String, AppError> {
+    use crate::routes::authentication::event_html::event_log_html;
+    Ok(event_log_html(get_sso_events(connection_id).await?))
+}
+
+/// A test's result as Test Connection shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestResultView {
+    pub passed: bool,
+    /// Rendered on the server (`routes::authentication::event_html`).
+    pub html: String,
+}
+
+#[server(endpoint = "get_test_result", input = Json)]
+pub async fn get_test_result(
+    connection_id: String,
+    event_id: String,
+) -> Result<TestResultView, AppError> {
+    use crate::routes::authentication::event_html::test_result_html;
+    let event = get_sso_event(connection_id, event_id).await?;
+    Ok(TestResultView {
+        passed: event.success,
+        html: test_result_html(event),
+    })
+}
+
 #[server(endpoint = "get_sso_event", input = Json)]
 pub async fn get_sso_event(connection_id: String, event_id: String) -> Result<SsoEvent, AppError> {
     use crate::ssr::{backend, fail, require_integrations_admin};

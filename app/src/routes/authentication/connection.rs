@@ -77,7 +77,7 @@ pub fn ConnectionPage(id: String) -> impl IntoView {
 fn Connection(data: ConnectionPageData) -> impl IntoView {
     let ConnectionPageData {
         detail,
-        events,
+        event_log,
         linked_subject,
     } = data;
     let summary = detail.summary.clone();
@@ -154,7 +154,7 @@ fn Connection(data: ConnectionPageData) -> impl IntoView {
                     .into_any(),
                     (None, None) => ().into_any(),
                 }}
-                <EventLog connection_id=summary.id.clone() events events_version/>
+                <EventLog connection_id=summary.id.clone() event_log events_version/>
             </div>
             <div class="space-y-6">
                 <ConnectionHealth detail=detail.clone()/>

@@ -4,6 +4,8 @@
 mod connection;
 mod create;
 mod domains;
+#[cfg(feature = "ssr")]
+pub mod event_html;
 mod health;
 mod link_identity;
 mod oidc_form;

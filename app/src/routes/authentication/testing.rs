@@ -4,11 +4,8 @@
 //! through a server function and shown inline.
 
 use crate::components::fields::{PRIMARY_BUTTON, SECONDARY_BUTTON};
-use crate::components::request_id::RequestId;
-use crate::functions::sso::{get_sso_event, get_sso_events};
+use crate::functions::sso::{get_event_log, get_test_result};
 use leptos::prelude::*;
-use shared::sso_event::{SsoEvent, SsoEventKind};
-use shared::time::format_utc;
 
 /// The message the ACS page posts: `latchkey-test-result:<connection>:<event>`.
 const RESULT_PREFIX: &str = "latchkey-test-result:";
@@ -27,8 +24,9 @@ pub fn TestConnection(
     let abandoned = RwSignal::new(false);
     let event_id = RwSignal::new(None::<String>);
     listen_for_results(connection_id.clone(), event_id, waiting, events_version);
-    // Filled from the browser when a test reports its event (never on the server).
-    let result = RwSignal::new(None::<SsoEvent>);
+    // Filled from the browser when a test reports its event (never on the
+    // server): the result's HTML, rendered by the server.
+    let result = RwSignal::new(None::<String>);
     Effect::watch(
         move || event_id.get(),
         {
@@ -40,11 +38,13 @@ pub fn TestConnection(
                 };
                 let connection_id = connection_id.clone();
                 leptos::task::spawn_local(async move {
-                    let event = get_sso_event(connection_id, event_id).await.ok();
-                    if event.as_ref().is_some_and(|e| e.success) {
+                    let Ok(test) = get_test_result(connection_id, event_id).await else {
+                        return;
+                    };
+                    if test.passed {
                         passed.set(true);
                     }
-                    result.set(event);
+                    result.set(Some(test.html));
                 });
             }
         },
@@ -99,7 +99,7 @@ pub fn TestConnection(
                     "The test window closed before your identity provider sent Latchkey a response, so there is no result. If it showed an error (for example that the redirect URI or the ACS URL does not match), correct the application at your identity provider using the Service provider details on this page, then press Test Connection again."
                 </p>
             </Show>
-            {move || result.get().map(|event| view! { <TestResult event/> })}
+            {move || result.get().map(|html| view! { <div inner_html=html></div> })}
         </section>
     }
     .into_any()
@@ -211,112 +211,22 @@ fn listen_for_results(
     }
 }
 
-/// A test's outcome: who signed in and every attribute, or what went wrong,
-/// what it means, how to fix it, and expected beside received.
-#[component]
-pub fn TestResult(event: SsoEvent) -> impl IntoView {
-    let attributes =
-        (!event.attributes.is_empty()).then(|| view! { <Attributes event=event.clone()/> });
-    match event.diagnosis.clone() {
-        None => view! {
-            <div data-testid="test-result" data-outcome="success" class="mt-4 rounded-lg border border-emerald-200 bg-emerald-50 p-4">
-                <p class="font-semibold text-emerald-900">"Test passed"</p>
-                <p class="mt-1 text-sm text-emerald-900">
-                    "Signed in as " <strong data-testid="test-email">{event.email.clone()}</strong>
-                    {person_name(&event).map(|n| format!(" ({n})"))}
-                    ". Members can sign in through this connection."
-                </p>
-                <p class="mt-1 text-xs text-emerald-800">"Subject (NameID / sub): " <code>{event.subject.clone()}</code></p>
-                <RequestId id=event.request_id.clone()/>
-                {attributes}
-            </div>
-        }
-        .into_any(),
-        Some(diagnosis) => view! {
-            <div data-testid="test-result" data-outcome="failure" data-code=diagnosis.code.code() class="mt-4 rounded-lg border border-red-200 bg-red-50 p-4">
-                <p class="font-semibold text-red-900">{diagnosis.title()}</p>
-                <p class="mt-1 font-mono text-xs text-red-800">{diagnosis.code.code()}</p>
-                <dl class="mt-3 space-y-2 text-sm">
-                    <div>
-                        <dt class="font-medium text-slate-900">"What it means"</dt>
-                        <dd class="text-slate-700">{diagnosis.meaning()}</dd>
-                    </div>
-                    <div>
-                        <dt class="font-medium text-slate-900">"How to fix it"</dt>
-                        <dd class="text-slate-700">{diagnosis.fix()}</dd>
-                    </div>
-                </dl>
-                {(diagnosis.expected.is_some() || diagnosis.received.is_some()).then(|| view! {
-                    <table class="mt-3 w-full table-fixed text-left text-sm" aria-label="Expected and received">
-                        <thead>
-                            <tr class="text-xs uppercase tracking-wide text-slate-600">
-                                <th class="w-1/2 pb-1">"Expected"</th>
-                                <th class="w-1/2 pb-1">"Received"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            <tr class="align-top">
-                                <td data-testid="expected" class="wrap-anywhere pr-3 font-mono text-xs">{diagnosis.expected.clone()}</td>
-                                <td data-testid="received" class="wrap-anywhere font-mono text-xs">{diagnosis.received.clone()}</td>
-                            </tr>
-                        </tbody>
-                    </table>
-                })}
-                {diagnosis.detail.clone().map(|d| view! { <p class="mt-2 text-sm text-slate-700">{d}</p> })}
-                <p class="mt-2 text-xs text-slate-600">"Reference " {event.reference.clone()}</p>
-                <RequestId id=event.request_id.clone()/>
-                {attributes}
-            </div>
-        }
-        .into_any(),
-    }
-}
-
-fn person_name(event: &SsoEvent) -> Option<String> {
-    let name = format!("{} {}", event.first_name, event.last_name)
-        .trim()
-        .to_string();
-    (!name.is_empty()).then_some(name)
-}
-
-#[component]
-fn Attributes(event: SsoEvent) -> impl IntoView {
-    view! {
-        <table class="mt-3 w-full text-left text-sm" aria-label="Attributes received">
-            <caption class="pb-1 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
-                "Attributes received"
-            </caption>
-            <tbody>
-                {event
-                    .attributes
-                    .into_iter()
-                    .map(|a| view! {
-                        <tr class="border-t border-slate-200 align-top">
-                            <th scope="row" class="break-all py-1 pr-3 font-mono text-xs font-normal text-slate-600">{a.name}</th>
-                            <td class="break-all py-1 font-mono text-xs">{a.values.join(", ")}</td>
-                        </tr>
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
 /// Recent sign-ins and tests on this connection, newest first.
 #[component]
 pub fn EventLog(
     connection_id: String,
-    events: Vec<SsoEvent>,
+    event_log: String,
     events_version: RwSignal<u32>,
 ) -> impl IntoView {
     // The page's own load brings the first list; a finished test or Refresh
-    // reads it again from the browser (never during hydration).
-    let events = RwSignal::new(Ok::<_, crate::error::AppError>(events));
+    // reads it again from the browser (never during hydration). Both are
+    // rendered by the server (`event_html`).
+    let events = RwSignal::new(Ok::<_, crate::error::AppError>(event_log));
     Effect::watch(
         move || events_version.get(),
         move |_, _, _| {
             let id = connection_id.clone();
-            leptos::task::spawn_local(async move { events.set(get_sso_events(id).await) });
+            leptos::task::spawn_local(async move { events.set(get_event_log(id).await) });
         },
         false,
     );
@@ -329,64 +239,10 @@ pub fn EventLog(
                 </button>
             </div>
             {move || match events.get() {
-                        Ok(list) if list.is_empty() => view! {
-                            <p class="mt-3 text-sm text-slate-600">"No sign-ins or tests yet. Run Test Connection to see the first one here."</p>
-                        }
-                        .into_any(),
-                        Ok(list) => view! { <EventTable list/> }.into_any(),
-                        Err(error) => view! { <p class="mt-3 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
+                Ok(html) => view! { <div inner_html=html></div> }.into_any(),
+                Err(error) => view! { <p class="mt-3 text-sm text-red-700">{error.to_string()}</p> }.into_any(),
             }}
         </section>
     }
     .into_any()
-}
-
-#[component]
-fn EventTable(list: Vec<SsoEvent>) -> impl IntoView {
-    view! {
-        <ul class="mt-3 divide-y divide-slate-200" aria-label="Sign-in events">
-            {list
-                .into_iter()
-                .map(|event| {
-                    let outcome = match &event.diagnosis {
-                        None => "Success".to_string(),
-                        Some(d) => d.code.code().to_string(),
-                    };
-                    let who = if event.email.is_empty() { event.subject.clone() } else { event.email.clone() };
-                    view! {
-                        <li class="py-2" data-kind=event.kind.key() data-outcome=if event.success { "success" } else { "failure" }>
-                            <details>
-                                <summary class="flex cursor-pointer flex-wrap items-center gap-x-3 gap-y-1 text-sm">
-                                    <span class="font-mono text-xs text-slate-500">{format_utc(event.at)}</span>
-                                    <span class="rounded bg-slate-100 px-1.5 py-0.5 text-xs">{event.kind.label()}</span>
-                                    <span class=if event.success { "font-medium text-emerald-700" } else { "font-mono text-xs font-medium text-red-700" }>
-                                        {outcome}
-                                    </span>
-                                    <span class="text-slate-700">{who}</span>
-                                    <span class="ml-auto font-mono text-xs text-slate-500">{event.reference.clone()}</span>
-                                </summary>
-                                <EventDetail event=event.clone()/>
-                            </details>
-                        </li>
-                    }
-                })
-                .collect_view()}
-        </ul>
-    }
-}
-
-#[component]
-fn EventDetail(event: SsoEvent) -> impl IntoView {
-    if event.kind == SsoEventKind::Test || event.diagnosis.is_some() {
-        view! { <TestResult event/> }.into_any()
-    } else {
-        view! {
-            <div class="mt-2 text-sm">
-                <p>"Signed in " {event.email.clone()} " · subject " <code>{event.subject.clone()}</code></p>
-                <RequestId id=event.request_id.clone()/>
-                <Attributes event/>
-            </div>
-        }
-        .into_any()
-    }
 }
