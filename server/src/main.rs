@@ -125,8 +125,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 server::scim::connections::enable(&db, &admin, provider.key(), &name)
                     .await
                     .map_err(|e| e.to_string())?;
-            let base =
-                server::scim::Scim::new(db.clone(), &config.public_url).base_url(connection.id);
+            let public_base = server::scim::public_base(&config.public_url);
+            let base = server::scim::base_url(&public_base, connection.id);
             println!(
                 "SCIM Base URL: {base}\nBearer Token:  {token}\nThe token is shown only once."
             );

@@ -952,6 +952,37 @@ async fn a_replayed_response_for_a_returning_member_changes_nothing() {
     assert_eq!(after.first_name, "Renamed");
 }
 
+/// A returning member's response posted twice at once: both sign-ins' rows go
+/// to the group commit, often in one batch. The second's replay row breaks the
+/// unique key inside that batch; only its own writes are undone, so exactly
+/// one session is opened and the other answer is a refusal as replayed.
+#[tokio::test]
+async fn a_returning_members_response_racing_itself_signs_in_once() {
+    use server::entities::session;
+    let setup = Setup::new().await;
+    let connection = setup.connection("okta", true).await;
+    let case = "ok_idp_initiated";
+    let first = forge(&connection, &[case]).remove(case).unwrap();
+    let second = forge(&connection, &[case]).remove(case).unwrap();
+    assert_eq!(
+        setup.post_acs(&connection, &first, "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let users = setup.count::<user::Entity>().await;
+    let sessions = setup.count::<session::Entity>().await;
+    let (a, b) = tokio::join!(
+        setup.post_acs(&connection, &second, ""),
+        setup.post_acs(&connection, &second, "")
+    );
+    one_signed_in(a, b);
+    assert_eq!(setup.count::<user::Entity>().await, users);
+    assert_eq!(setup.count::<session::Entity>().await, sessions + 1);
+    assert_eq!(
+        setup.event_codes(&connection).await,
+        [None, None, Some("response_replayed".to_string())]
+    );
+}
+
 /// Starting a SAML sign-in at `/login/{org}` answers `303 See Other` from the
 /// server to any HTTP client, and sets the binding cookie for the
 /// ACS only: over http without SameSite (browsers send it on a same-site

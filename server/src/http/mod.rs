@@ -111,6 +111,7 @@ impl AppState {
             allow_private_addresses: config.allow_private_urls,
             ..OutboundPolicy::default()
         };
+        let writes = Arc::new(crate::group_commit::GroupCommit::start(db.clone()));
         let sso = SsoService {
             db: db.clone(),
             urls: PublicUrls::new(&config.public_url),
@@ -120,8 +121,9 @@ impl AppState {
             jwks: Default::default(),
             saml_verifier: Default::default(),
             saml_settings: Default::default(),
+            writes: writes.clone(),
         };
-        let scim = crate::scim::Scim::new(db.clone(), &config.public_url);
+        let scim = crate::scim::Scim::new(db.clone(), &config.public_url, writes);
         let provider = crate::provider::Provider::new(
             db.clone(),
             secrets.clone(),

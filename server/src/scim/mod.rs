@@ -38,13 +38,18 @@ pub struct Scim {
 }
 
 impl Scim {
-    pub fn new(db: DatabaseConnection, public_url: &url::Url) -> Self {
+    /// `writes` is the process's group commit, which SSO sign-ins share.
+    pub fn new(
+        db: DatabaseConnection,
+        public_url: &url::Url,
+        writes: Arc<crate::group_commit::GroupCommit>,
+    ) -> Self {
         let activity = activity::Activity::new(db.clone());
         activity.spawn_flusher();
         Self {
-            writes: Arc::new(crate::group_commit::GroupCommit::start(db.clone())),
+            writes,
             db,
-            public_base: public_url.as_str().trim_end_matches('/').to_string(),
+            public_base: public_base(public_url),
             tokens: Arc::new(connections::TokenCache::default()),
             activity,
         }
@@ -52,6 +57,16 @@ impl Scim {
 
     /// The SCIM base URL an admin copies into the IdP.
     pub fn base_url(&self, connection_id: Uuid) -> String {
-        format!("{}/scim/v2/{connection_id}", self.public_base)
+        base_url(&self.public_base, connection_id)
     }
+}
+
+/// The public URL without a trailing slash.
+pub fn public_base(public_url: &url::Url) -> String {
+    public_url.as_str().trim_end_matches('/').to_string()
+}
+
+/// A SCIM connection's base URL under `public_base` (see [`public_base`]).
+pub fn base_url(public_base: &str, connection_id: Uuid) -> String {
+    format!("{public_base}/scim/v2/{connection_id}")
 }

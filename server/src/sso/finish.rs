@@ -13,6 +13,7 @@ use crate::audit::{self, Actor, AuditAction, AuditEntry};
 use crate::db::{is_unique_violation, Script};
 use crate::entities::organization;
 use crate::entities::sso_connection::{self, Model as Connection};
+use crate::group_commit::Undo;
 use crate::sessions::{self, IdpSession, SignInMethod, SESSION_LIFETIME};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, IntoActiveModel, Set};
@@ -181,10 +182,11 @@ impl SsoService {
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
         event.user_id = Some(account.user.id);
         // The claim, the identity's last use and new names, the event, the
-        // session and its audit row in one transaction, in turn with the
-        // others; on SQLite BEGIN, the rows and COMMIT go to the writer as one
-        // query.
-        let mut script = Script::new(self.db.get_database_backend());
+        // session and its audit row, all or nothing, in the group commit's
+        // next transaction (`commit_sign_in`).
+        // None of them reads or changes a row another writes: on PostgreSQL
+        // they go as one statement.
+        let mut script = Script::independent(self.db.get_database_backend());
         if let Some(claim) = &claim {
             claim.push(&mut script);
         }
@@ -216,7 +218,7 @@ impl SsoService {
                 client_ip: via.client_ip,
             },
         );
-        match (script.commit(&self.db).await, claim) {
+        match (self.commit_sign_in(account.user.id, script).await, claim) {
             (Ok(()), _) => {}
             (Err(error), Some(used)) if is_unique_violation(&error) => {
                 let failure = Failure {
@@ -233,6 +235,18 @@ impl SsoService {
             max_age_secs: SESSION_LIFETIME.num_seconds(),
             redirect_to: return_to,
         })
+    }
+
+    /// Writes a sign-in's rows with the other writes waiting, in one commit
+    /// (`group_commit`), and answers once it is durable. Each sign-in commits
+    /// on its own otherwise, and on SQLite every commit also empties the page
+    /// cache of every reader that reads after it.
+    async fn commit_sign_in(&self, user_id: Uuid, script: Script) -> Result<(), DbErr> {
+        self.writes
+            .write_with(user_id.as_bytes(), Undo::Script, move |change| {
+                Box::pin(async move { change.run(script).await.map(Ok) })
+            })
+            .await
     }
 
     /// The account a sign-in reaches and the claim still to be made with its

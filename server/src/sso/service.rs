@@ -7,6 +7,7 @@ use super::saml_settings::PreparedSamlCache;
 use crate::connections::{sp_keys, store, view, PublicUrls};
 use crate::entities::sso_connection::Model as Connection;
 use crate::entities::{organization, sso_connection};
+use crate::group_commit::GroupCommit;
 use crate::oidc::jwks::JwksCache;
 use crate::outbound::OutboundPolicy;
 use crate::saml::request as authn_request;
@@ -17,6 +18,7 @@ use shared::connection::field;
 use shared::idp_url;
 use shared::sso_event::SsoChoice;
 use shared::{Diagnosis, DiagnosisCode, FieldError, IdpUrlPolicy, Protocol};
+use std::sync::Arc;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -34,6 +36,9 @@ pub struct SsoService {
     pub saml_verifier: VerifierPool,
     /// Each SAML connection's settings, prepared for the ACS.
     pub saml_settings: PreparedSamlCache,
+    /// The writer a sign-in's rows go through with the other writes waiting
+    /// (shared with SCIM): one commit for several sign-ins.
+    pub writes: Arc<GroupCommit>,
 }
 
 /// A sign-in or test on its way to the identity provider.
