@@ -15,7 +15,9 @@ use crate::audit::{self, AuditEntry};
 use crate::db::Script;
 use crate::entities::{audit_event, directory_event};
 use crate::events::{self, EventType};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -367,7 +369,23 @@ async fn commit_batch(db: DatabaseConnection, batch: Vec<Job>) {
     }
 }
 
+/// Up to this many audit rows and as many events go as one statement: well
+/// under both backends' bind-parameter limits (`audit::insert_rows`).
+const APPENDED_IN_ONE: usize = 50;
+
 async fn write_appended(txn: &DatabaseTransaction, rows: Rows) -> Result<(), DbErr> {
-    audit::insert_rows(txn, rows.audit).await?;
-    events::insert_rows(txn, rows.events).await
+    if rows.audit.len() > APPENDED_IN_ONE || rows.events.len() > APPENDED_IN_ONE {
+        audit::insert_rows(txn, rows.audit).await?;
+        return events::insert_rows(txn, rows.events).await;
+    }
+    // The audit rows and the events are new rows in two tables: independent,
+    // so one round trip (on SQLite one hop to the writer) instead of two.
+    let mut script = Script::independent(txn.get_database_backend());
+    if !rows.audit.is_empty() {
+        script.push(&audit_event::Entity::insert_many(rows.audit));
+    }
+    if !rows.events.is_empty() {
+        script.push(&directory_event::Entity::insert_many(rows.events));
+    }
+    script.run_unguarded(txn).await
 }

@@ -899,12 +899,10 @@ async fn one_idp_initiated_response_racing_itself_signs_in_once() {
     );
 }
 
-/// A returning member's second response, answering a request of its own,
-/// signs in with the identity's use recorded; replaying it then is refused
-/// and changes nothing: no session, and the names it carries are not applied.
-#[tokio::test]
-async fn a_replayed_response_for_a_returning_member_changes_nothing() {
-    use server::entities::session;
+/// A member signed in once by an IdP-initiated response on a connection that
+/// accepts them: the setup, the connection and a second, unused response for
+/// the same member.
+async fn returning_member() -> (Setup, String, String) {
     let setup = Setup::new().await;
     let connection = setup.connection("okta", true).await;
     let case = "ok_idp_initiated";
@@ -914,6 +912,16 @@ async fn a_replayed_response_for_a_returning_member_changes_nothing() {
         setup.post_acs(&connection, &first, "").await.status,
         StatusCode::SEE_OTHER
     );
+    (setup, connection, second)
+}
+
+/// A returning member's second response, answering a request of its own,
+/// signs in with the identity's use recorded; replaying it then is refused
+/// and changes nothing: no session, and the names it carries are not applied.
+#[tokio::test]
+async fn a_replayed_response_for_a_returning_member_changes_nothing() {
+    use server::entities::session;
+    let (setup, connection, second) = returning_member().await;
     assert_eq!(
         setup.post_acs(&connection, &second, "").await.status,
         StatusCode::SEE_OTHER
@@ -959,15 +967,7 @@ async fn a_replayed_response_for_a_returning_member_changes_nothing() {
 #[tokio::test]
 async fn a_returning_members_response_racing_itself_signs_in_once() {
     use server::entities::session;
-    let setup = Setup::new().await;
-    let connection = setup.connection("okta", true).await;
-    let case = "ok_idp_initiated";
-    let first = forge(&connection, &[case]).remove(case).unwrap();
-    let second = forge(&connection, &[case]).remove(case).unwrap();
-    assert_eq!(
-        setup.post_acs(&connection, &first, "").await.status,
-        StatusCode::SEE_OTHER
-    );
+    let (setup, connection, second) = returning_member().await;
     let users = setup.count::<user::Entity>().await;
     let sessions = setup.count::<session::Entity>().await;
     let (a, b) = tokio::join!(
