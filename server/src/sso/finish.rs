@@ -183,9 +183,8 @@ impl SsoService {
         event.user_id = Some(account.user.id);
         // The claim, the identity's last use and new names, the event, the
         // session and its audit row, all or nothing, in the group commit's
-        // next transaction (`commit_sign_in`).
-        // None of them reads or changes a row another writes: on PostgreSQL
-        // they go as one statement.
+        // next transaction (`commit_sign_in`). None of them changes a row
+        // another writes, so on PostgreSQL they go as one statement.
         let mut script = Script::independent(self.db.get_database_backend());
         if let Some(claim) = &claim {
             claim.push(&mut script);
@@ -237,10 +236,10 @@ impl SsoService {
         })
     }
 
-    /// Writes a sign-in's rows with the other writes waiting, in one commit
-    /// (`group_commit`), and answers once it is durable. Each sign-in commits
-    /// on its own otherwise, and on SQLite every commit also empties the page
-    /// cache of every reader that reads after it.
+    /// Writes a sign-in's rows in one commit with the other writes waiting
+    /// (`group_commit`), and answers once they are durable. A commit of its
+    /// own for each sign-in cost more: on SQLite every commit also empties
+    /// the page cache of each reader that reads after it.
     async fn commit_sign_in(&self, user_id: Uuid, script: Script) -> Result<(), DbErr> {
         self.writes
             .write_with(user_id.as_bytes(), Undo::Script, move |change| {
