@@ -736,6 +736,45 @@ async fn parallel_patches_of_one_user_all_apply() {
     assert_eq!(stored, (0..20).map(number).collect::<Vec<_>>());
 }
 
+/// Twenty PATCHes of twenty users at once: every second one renames its user
+/// to a userName another account holds. Each of those fails alone, 409
+/// uniqueness with the user unchanged, and every other PATCH is applied,
+/// though they share the writers' transactions (a rename's UPDATE runs in a
+/// savepoint; a PATCH that keeps its name does not need one).
+#[tokio::test]
+async fn renames_to_a_taken_user_name_fail_alone() {
+    let scim = std::sync::Arc::new(Scim::start().await);
+    scim.create_user("taken@acme.test").await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let user = scim.create_user(&format!("user{n}@acme.test")).await;
+        ids.push(user["id"].as_str().unwrap().to_string());
+    }
+    let mut tasks = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        let (scim, path) = (scim.clone(), format!("/Users/{id}"));
+        let operation = if n % 2 == 0 {
+            json!({"op": "replace", "path": "userName", "value": "Taken@acme.test"})
+        } else {
+            json!({"op": "replace", "path": "name.givenName", "value": format!("Given{n}")})
+        };
+        tasks.push(tokio::spawn(async move {
+            scim.patch(&path, json!([operation])).await
+        }));
+    }
+    for (n, task) in tasks.into_iter().enumerate() {
+        let response = task.await.unwrap();
+        let stored = scim.stored(&format!("user{n}@acme.test")).await;
+        if n % 2 == 0 {
+            assert_scim_error(&response, 409, Some("uniqueness"));
+            assert_eq!(stored.first_name, "Jane");
+        } else {
+            assert_eq!(response.status, StatusCode::OK, "{n}: {}", response.body);
+            assert_eq!(stored.first_name, format!("Given{n}"));
+        }
+    }
+}
+
 /// Ten PUTs of one group at once, each naming its own second member: the
 /// group ends as one of them said, never a mix of several, because each reads
 /// the members, compares and writes in one change.

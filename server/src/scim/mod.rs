@@ -16,6 +16,7 @@ pub mod resource;
 pub mod schema;
 pub mod store;
 pub mod tokens;
+mod user_changes;
 pub mod users;
 
 pub use errors::ScimError;
