@@ -218,7 +218,8 @@ impl GroupCommit {
         F: for<'t> FnOnce(&'t Change<'t>) -> BoxFuture<'t, Outcome<T, E>> + Send + 'static,
     {
         // On PostgreSQL a script undoes itself only inside a savepoint, and the
-        // change's own costs no more round trips than the script's would.
+        // change's own costs no more round trips than the script's would. A
+        // read-then-script change sets its script's savepoint only if needed.
         let guard = match undo {
             Undo::Script if self.backend == DatabaseBackend::Sqlite => Guard::None,
             Undo::ReadThenScript => Guard::None,

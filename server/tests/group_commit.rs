@@ -142,8 +142,8 @@ async fn an_atomic_change_whose_script_fails_leaves_nothing() {
     a_change_whose_script_fails_leaves_nothing(Mode::Atomic).await;
 }
 
-/// The same for a change that may read before its script (a savepoint on
-/// PostgreSQL, none on SQLite).
+/// The same for a change that may read before its script: no savepoint around
+/// the change on either backend, the script in one of its own.
 #[tokio::test]
 async fn a_read_then_atomic_change_whose_script_fails_leaves_nothing() {
     a_change_whose_script_fails_leaves_nothing(Mode::ReadThenAtomic).await;
