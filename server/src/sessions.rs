@@ -178,7 +178,7 @@ impl Opening {
             sso_connection_id: Set(sso_connection_id),
             client_ip: Set(client_ip.map(|ip| ip.to_string())),
             // Public, unrelated to the cookie: knowing a sid opens nothing.
-            sid: Set(Some(new_token())),
+            sid: Set(Some(crate::db::time_ordered_key(&new_token()))),
             idp_name_id: Set(idp.name_id),
             idp_name_id_format: Set(idp.name_id_format),
             idp_session_index: Set(idp.session_index),

@@ -15,11 +15,13 @@ use samael::traits::ToXml;
 use std::io::Write;
 use url::Url;
 
-/// A new request ID: 128 random bits, starting with a letter as xs:ID requires.
+/// A new request ID: `_lk` (xs:ID starts with a letter or `_`), the time
+/// and 128 random bits (`db::time_ordered_key`: an answered request's rows
+/// land at the end of their indexes, not on random pages).
 pub fn new_request_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("_lk{}", hex::encode(bytes))
+    format!("_lk{}", crate::db::time_ordered_key(&hex::encode(bytes)))
 }
 
 /// The signature algorithm of signed requests (HTTP-Redirect binding).
@@ -140,7 +142,7 @@ mod tests {
     #[test]
     fn the_redirect_carries_a_deflated_request_for_our_acs() {
         let id = new_request_id();
-        assert_eq!(id.len(), 35);
+        assert_eq!(id.len(), 3 + 12 + 32);
         let url = redirect_url(
             &id,
             "https://idp.example.com/sso?tenant=1",
