@@ -18,6 +18,7 @@ mod m20261205_000110_member_directory;
 mod m20261206_000120_request_ids;
 mod m20261207_000130_saml_sp_keys;
 mod m20261208_000140_logout;
+mod m20261209_000150_sign_in_writes;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000120_request_ids::Migration),
             Box::new(m20261207_000130_saml_sp_keys::Migration),
             Box::new(m20261208_000140_logout::Migration),
+            Box::new(m20261209_000150_sign_in_writes::Migration),
         ]
     }
 }

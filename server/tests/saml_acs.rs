@@ -336,10 +336,12 @@ async fn first_sign_in_creates_the_member_and_returns_to_the_page() {
     );
 }
 
-/// A returning member signs in to the account the first sign-in made, and the
-/// identity records when it was last used (written with the session).
+/// A returning member signs in to the account the first sign-in made. Their
+/// identity's row is read, never rewritten: a sign-in writes no last-used time
+/// (SPEC §13); the user row keeps the last sign-in.
 #[tokio::test]
-async fn a_returning_member_reaches_the_same_account_and_the_identity_records_its_use() {
+async fn a_returning_member_reaches_the_same_account_and_rewrites_no_identity() {
+    use sea_orm::{ColumnTrait, QueryFilter};
     use server::entities::sso_identity;
     let setup = Setup::new().await;
     let okta = setup.connection("okta", false).await;
@@ -347,32 +349,48 @@ async fn a_returning_member_reaches_the_same_account_and_the_identity_records_it
     let responses = forge(&okta, &cases);
     let users_before = setup.count::<user::Entity>().await;
     let mut accounts = Vec::new();
+    let mut identities = Vec::new();
     for case in cases {
         let request = format!("_req-{case}");
         setup.pending(&okta, &request, Purpose::SignIn, "/").await;
-        if let Some(identity) = sso_identity::Entity::find()
-            .one(&setup.app.db)
-            .await
-            .unwrap()
-        {
-            let mut identity = identity.into_active_model();
-            identity.last_used_at = Set(chrono::Utc::now() - chrono::Duration::days(3));
-            identity.update(&setup.app.db).await.unwrap();
-        }
         let response = setup.post_acs(&okta, &responses[case], &request).await;
         assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
         let cookie = response.session_cookie().expect("a session");
         let me = setup.app.call("whoami", "", Some(&cookie)).await.json();
         accounts.push(me["email"].as_str().unwrap().to_string());
+        identities.push(
+            sso_identity::Entity::find()
+                .all(&setup.app.db)
+                .await
+                .unwrap(),
+        );
     }
     assert_eq!(accounts, vec!["ada@initech.test", "ada@initech.test"]);
-    let identities = sso_identity::Entity::find()
-        .all(&setup.app.db)
+    // An answered request is left to expire, and is nobody's any more.
+    let okta_id = Uuid::parse_str(&okta).unwrap();
+    for case in cases {
+        let request = format!("_req-{case}");
+        let found = requests::find_live(&setup.app.db, okta_id, &request).await;
+        assert_eq!(found.unwrap().map(|p| p.id), None);
+        let stored = server::entities::sso_request::Entity::find_by_id(request.clone())
+            .one(&setup.app.db)
+            .await
+            .unwrap();
+        assert_eq!(stored.map(|r| r.id), Some(request));
+    }
+    assert_eq!(identities[0].len(), 1);
+    assert_eq!(identities[1], identities[0]);
+    let ada = user::Entity::find()
+        .filter(user::Column::Email.eq("ada@initech.test"))
+        .one(&setup.app.db)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(identities.len(), 1);
-    let since_use = chrono::Utc::now() - identities[0].last_used_at;
-    assert!(since_use < chrono::Duration::minutes(1), "{since_use}");
+    let since_sign_in = chrono::Utc::now() - ada.last_sign_in_at.expect("a last sign-in");
+    assert!(
+        since_sign_in < chrono::Duration::minutes(1),
+        "{since_sign_in}"
+    );
     assert_eq!(setup.count::<user::Entity>().await, users_before + 1);
 }
 

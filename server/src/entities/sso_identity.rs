@@ -14,7 +14,6 @@ pub struct Model {
     /// `sign_in` or `admin_link`.
     pub origin: String,
     pub created_at: DateTimeUtc,
-    pub last_used_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,7 +11,7 @@ use crate::accounts::{self, Account, AccountError, NewUser};
 use crate::audit::Actor;
 use crate::db::is_unique_violation;
 use crate::entities::sso_connection::Model as Connection;
-use crate::entities::{organization, sso_identity, user};
+use crate::entities::{organization, user};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
@@ -43,12 +43,10 @@ pub struct Subject<'a> {
     pub subject: &'a str,
 }
 
-/// The account a sign-in reaches and, for a subject seen before, the identity
-/// it came through: the caller records its use with the session, in the same
-/// commit, and with it `rename` when the IdP's names for the person changed.
+/// The account a sign-in reaches, and `rename` when the IdP's names for the
+/// person changed: the caller writes it with the session, in the same commit.
 pub struct Reached {
     pub account: Account,
-    pub known_identity: Option<sso_identity::Model>,
     pub rename: Option<sea_orm::UpdateMany<user::Entity>>,
 }
 
@@ -72,11 +70,7 @@ pub async fn find_bound(
     let (user, rename) = with_current_names(user, person)?;
     let account = accounts::account_of(user, org, bound.membership)
         .ok_or_else(|| DbErr::RecordNotFound("membership".into()))?;
-    Ok(Some(Reached {
-        account,
-        known_identity: Some(bound.identity),
-        rename,
-    }))
+    Ok(Some(Reached { account, rename }))
 }
 
 /// The account `subject` signs in to, created just in time for new people.
@@ -100,7 +94,6 @@ pub async fn find_or_create(
             let (user, rename) = with_current_names(user, person)?;
             return Ok(Reached {
                 account: account(db, org, user).await?,
-                known_identity: None,
                 rename,
             });
         }

@@ -181,19 +181,16 @@ impl SsoService {
         });
         let mut event = success_event(connection, SsoEventKind::SignIn, vouched, person);
         event.user_id = Some(account.user.id);
-        // The claim, the identity's last use and new names, the event, the
-        // session and its audit row, all or nothing, in the group commit's
-        // next transaction (`commit_sign_in`). None of them changes a row
-        // another writes, so on PostgreSQL they go as one statement.
+        // The claim, the member's new names, the event, the session and its
+        // audit row, all or nothing, in the group commit's next transaction
+        // (`commit_sign_in`). None of them changes a row another writes, so
+        // on PostgreSQL they go as one statement.
         let mut script = Script::independent(self.db.get_database_backend());
         if let Some(claim) = &claim {
             claim.push(&mut script);
         }
         if let Some(rename) = &reached.rename {
             script.push(rename);
-        }
-        if let Some(identity) = &reached.known_identity {
-            identities::push_touch(&mut script, identity);
         }
         events::push(&mut script, event);
         let token = sessions::push_open_via_sso(

@@ -106,7 +106,6 @@ pub async fn bind(
         user_id: Set(user_id),
         origin: Set(origin.as_str().to_string()),
         created_at: Set(now),
-        last_used_at: Set(now),
     }
     .insert(db)
     .await
@@ -124,24 +123,6 @@ pub async fn unbind_user(
         .exec(db)
         .await
         .map(|_| ())
-}
-
-pub async fn touch(db: &impl ConnectionTrait, identity: sso_identity::Model) -> Result<(), DbErr> {
-    touch_query(&identity).exec(db).await.map(|_| ())
-}
-
-/// Adds `touch`'s update to a script.
-pub fn push_touch(script: &mut crate::db::Script, identity: &sso_identity::Model) {
-    script.push(&touch_query(identity));
-}
-
-fn touch_query(identity: &sso_identity::Model) -> sea_orm::UpdateMany<sso_identity::Entity> {
-    sso_identity::Entity::update_many()
-        .col_expr(
-            sso_identity::Column::LastUsedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .filter(sso_identity::Column::Id.eq(identity.id))
 }
 
 /// Remembers that SCIM deleted the account of this email.

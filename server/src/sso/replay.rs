@@ -8,12 +8,10 @@
 
 use crate::db::{is_unique_violation, Script};
 use crate::entities::saml_replay::{ActiveModel, Column, Entity};
-use crate::entities::sso_request;
 use crate::sso::requests::REQUEST_LIFETIME;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Set};
 use shared::{Diagnosis, DiagnosisCode};
 use uuid::Uuid;
 
@@ -40,6 +38,10 @@ pub async fn first_use(
 /// response leads to, in the same commit, so a sign-in writes once: of two
 /// responses racing for one request or one assertion, the second's rows break
 /// the unique key and nothing it wrote is kept.
+///
+/// The request's row is left to expire: its claim is what marks it answered
+/// (`requests::find_live` reads both). Deleting it too would write three more
+/// pages on every sign-in (the row and its two indexes) to say the same thing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub connection_id: Uuid,
@@ -51,7 +53,8 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// Adds the claim's writes: the replay rows, then the request's deletion.
+    /// Adds the claim's writes: one replay row for the assertion, one for the
+    /// request it answers.
     pub fn push(&self, script: &mut Script) {
         let mut rows = vec![row(
             self.connection_id,
@@ -64,13 +67,6 @@ impl Claim {
             rows.push(row(self.connection_id, request_key(request_id), until));
         }
         script.push(&Entity::insert_many(rows));
-        if let Some(request_id) = &self.request_id {
-            script.push(
-                &sso_request::Entity::delete_many()
-                    .filter(sso_request::Column::Id.eq(request_id.as_str()))
-                    .filter(sso_request::Column::ConnectionId.eq(self.connection_id)),
-            );
-        }
     }
 
     /// Records the claim on its own; `Ok(false)` when the assertion or the
@@ -100,6 +96,19 @@ impl Claim {
                 .with_received(format!("Assertion {} was already used", self.assertion_id)),
         }
     }
+}
+
+/// True while the request `request_id` of this connection is not answered.
+pub fn request_unanswered(connection_id: Uuid, request_id: &str) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(Entity)
+            .and_where(Column::ConnectionId.eq(connection_id))
+            .and_where(Column::AssertionId.eq(request_key(request_id)))
+            .to_owned(),
+    )
+    .not()
 }
 
 fn request_key(request_id: &str) -> String {

@@ -1,6 +1,7 @@
 //! Pending SSO requests: a sign-in or test that left for the identity provider.
 //! A response must name one (SAML `InResponseTo`, OIDC `state`) unless the
-//! connection accepts IdP-initiated sign-in; each is used once ([`take`]).
+//! connection accepts IdP-initiated sign-in; each is used once: an OIDC
+//! `state` by [`take`], a SAML request by its response's `replay::Claim`.
 
 use crate::entities::sso_request::{ActiveModel, Column, Entity, Model};
 use chrono::{Duration, Utc};
@@ -129,9 +130,10 @@ pub async fn take(
     Ok(deleted.pop().map(PendingRequest::from))
 }
 
-/// The live request with this ID on this connection, left in place: a SAML
-/// response uses it up only with what it leads to (`replay::Claim`), in the
-/// same commit, instead of in a write of its own before it is even checked.
+/// The live request with this ID on this connection, not yet answered, left
+/// in place: a SAML response uses it up only with what it leads to
+/// (`replay::Claim`), in the same commit, instead of in a write of its own
+/// before it is even checked.
 pub async fn find_live(
     db: &DatabaseConnection,
     connection_id: Uuid,
@@ -140,7 +142,8 @@ pub async fn find_live(
     let Some(live) = live(connection_id, id) else {
         return Ok(None);
     };
-    let found = Entity::find().filter(live).one(db).await?;
+    let unanswered = live.add(crate::sso::replay::request_unanswered(connection_id, id));
+    let found = Entity::find().filter(unanswered).one(db).await?;
     Ok(found.map(PendingRequest::from))
 }
 
