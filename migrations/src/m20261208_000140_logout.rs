@@ -7,6 +7,7 @@
 //! tokens go. A SAML connection may name the IdP's Single Logout URL, and a
 //! logout we started waits in `pending_logouts` for the IdP's answer.
 
+use crate::columns::{add, drop};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -61,26 +62,6 @@ enum PendingLogouts {
     ConnectionId,
     ReturnTo,
     ExpiresAt,
-}
-
-async fn add(
-    manager: &SchemaManager<'_>,
-    table: impl IntoIden,
-    column: &mut ColumnDef,
-) -> Result<(), DbErr> {
-    manager
-        .alter_table(Table::alter().table(table).add_column(column).to_owned())
-        .await
-}
-
-async fn drop(
-    manager: &SchemaManager<'_>,
-    table: impl IntoIden,
-    column: impl IntoIden,
-) -> Result<(), DbErr> {
-    manager
-        .alter_table(Table::alter().table(table).drop_column(column).to_owned())
-        .await
 }
 
 #[async_trait::async_trait]

@@ -3,6 +3,7 @@
 //! `sso_identities` on every sign-in (SPEC §13: last-used times stay off the
 //! request's critical path). A member's last sign-in is on their user row.
 
+use crate::columns::{add, drop};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -17,28 +18,17 @@ enum SsoIdentities {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(SsoIdentities::Table)
-                    .drop_column(SsoIdentities::LastUsedAt)
-                    .to_owned(),
-            )
-            .await
+        drop(manager, SsoIdentities::Table, SsoIdentities::LastUsedAt).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Filled with the current time, as a sign-in would have.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(SsoIdentities::Table)
-                    .add_column(
-                        timestamp_with_time_zone(SsoIdentities::LastUsedAt)
-                            .default(Expr::current_timestamp()),
-                    )
-                    .to_owned(),
-            )
-            .await
+        let mut column = timestamp_with_time_zone(SsoIdentities::LastUsedAt);
+        add(
+            manager,
+            SsoIdentities::Table,
+            column.default(Expr::current_timestamp()),
+        )
+        .await
     }
 }
