@@ -434,6 +434,77 @@ async fn a_response_is_accepted_once() {
     assert!(again.session_cookie().is_none());
 }
 
+/// The replay cache's keys for a connection, in order.
+async fn replay_keys(setup: &Setup, connection: &str) -> Vec<String> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    use server::entities::saml_replay;
+    saml_replay::Entity::find()
+        .filter(saml_replay::Column::ConnectionId.eq(Uuid::parse_str(connection).unwrap()))
+        .order_by_asc(saml_replay::Column::AssertionId)
+        .all(&setup.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.assertion_id)
+        .collect()
+}
+
+/// An assertion that names our request in its signed InResponseTo is claimed
+/// through that request alone (one replay row a sign-in, not two), and a
+/// replay of it is still refused, as an answer to a request already answered.
+#[tokio::test]
+async fn an_assertion_naming_its_request_is_claimed_through_the_request() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", false).await;
+    let case = "ok_okta_signed_assertion";
+    let response = &forge(&okta, &[case])[case];
+    let request = format!("_req-{case}");
+    setup.pending(&okta, &request, Purpose::SignIn, "/").await;
+    let first = setup.post_acs(&okta, response, "").await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert_eq!(
+        replay_keys(&setup, &okta).await,
+        [format!("request:{request}")]
+    );
+
+    let replayed = setup.post_acs(&okta, response, &request).await;
+    replayed.assert_refused_without_session();
+    assert_eq!(
+        setup.event_codes(&okta).await,
+        [None, Some("in_response_to_unknown".to_string())]
+    );
+    assert_eq!(
+        replay_keys(&setup, &okta).await,
+        [format!("request:{request}")]
+    );
+}
+
+/// An assertion that names no request (IdP-initiated) keeps its own replay
+/// row even when the RelayState named a request of ours: replaying it with
+/// another fresh request of the same browser is refused, signing nobody in.
+#[tokio::test]
+async fn an_assertion_naming_no_request_is_used_once_whatever_request_comes_with_it() {
+    let setup = Setup::new().await;
+    let okta = setup.connection("okta", true).await;
+    let response = &forge(&okta, &["ok_idp_initiated"])["ok_idp_initiated"];
+    setup
+        .pending(&okta, "_lk-first", Purpose::SignIn, "/")
+        .await;
+    setup
+        .pending(&okta, "_lk-second", Purpose::SignIn, "/")
+        .await;
+    let first = setup.post_acs(&okta, response, "_lk-first").await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+
+    let replayed = setup.post_acs(&okta, response, "_lk-second").await;
+    replayed.assert_refused_without_session();
+    let keys = replay_keys(&setup, &okta).await;
+    let (requests, assertions): (Vec<_>, Vec<_>) =
+        keys.iter().partition(|key| key.starts_with("request:"));
+    assert_eq!(requests, ["request:_lk-first"]);
+    assert_eq!(assertions.len(), 1, "{keys:?}");
+}
+
 /// IdP-initiated RelayState can only lead to a path of ours.
 #[tokio::test]
 async fn relay_state_cannot_redirect_off_site() {

@@ -42,6 +42,12 @@ pub async fn first_use(
 /// The request's row is left to expire: its claim is what marks it answered
 /// (`requests::find_live` reads both). Deleting it too would write three more
 /// pages on every sign-in (the row and its two indexes) to say the same thing.
+///
+/// An assertion whose signed InResponseTo names the request is refused with
+/// any other request (`saml::response`), so the request's claim is its claim
+/// too, kept as long as either could be accepted. It gets no row of its own:
+/// assertion IDs are the IdP's random strings, and their row and its expiry
+/// entry were a random page each of the replay cache on every sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub connection_id: Uuid,
@@ -50,23 +56,34 @@ pub struct Claim {
     pub remember_until: DateTime<Utc>,
     /// The ID of the request the response answers; `None` when IdP-initiated.
     pub request_id: Option<String>,
+    /// Whether the assertion's signed InResponseTo names `request_id`.
+    pub named_by_assertion: bool,
 }
 
 impl Claim {
-    /// Adds the claim's writes: one replay row for the assertion, one for the
-    /// request it answers.
+    /// Adds the claim's writes: a replay row for the request the response
+    /// answers, and one for the assertion unless it names that request.
     pub fn push(&self, script: &mut Script) {
-        let mut rows = vec![row(
+        script.push(&Entity::insert_many(self.rows()));
+    }
+
+    fn rows(&self) -> Vec<ActiveModel> {
+        let assertion = row(
             self.connection_id,
             self.assertion_id.clone(),
             self.remember_until,
-        )];
-        if let Some(request_id) = &self.request_id {
-            // Kept as long as the request could have been answered.
-            let until = Utc::now() + REQUEST_LIFETIME;
-            rows.push(row(self.connection_id, request_key(request_id), until));
+        );
+        let Some(request_id) = &self.request_id else {
+            return vec![assertion];
+        };
+        // Kept as long as the request could have been answered.
+        let request_until = Utc::now() + REQUEST_LIFETIME;
+        if self.named_by_assertion {
+            let until = Ord::max(request_until, self.remember_until);
+            return vec![row(self.connection_id, request_key(request_id), until)];
         }
-        script.push(&Entity::insert_many(rows));
+        let request = row(self.connection_id, request_key(request_id), request_until);
+        vec![assertion, request]
     }
 
     /// Records the claim on its own; `Ok(false)` when the assertion or the
@@ -128,4 +145,43 @@ fn row(connection_id: Uuid, key: String, expires_at: DateTime<Utc>) -> ActiveMod
 /// has expired, so it is refused as expired before the cache is asked.
 pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
     crate::db::purge_expired::<Entity>(db, Column::ExpiresAt).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn claim(request_id: Option<&str>, named_by_assertion: bool) -> Claim {
+        Claim {
+            connection_id: Uuid::nil(),
+            assertion_id: "_a1".into(),
+            remember_until: Utc::now() + Duration::hours(2),
+            request_id: request_id.map(str::to_string),
+            named_by_assertion,
+        }
+    }
+
+    fn keys(claim: &Claim) -> Vec<String> {
+        claim
+            .rows()
+            .into_iter()
+            .map(|row| row.assertion_id.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn an_assertion_naming_its_request_is_claimed_through_the_request_alone() {
+        let named = claim(Some("_lk1"), true);
+        assert_eq!(keys(&named), ["request:_lk1"]);
+        // Kept while the assertion is valid, past the request's own lifetime.
+        let until = named.rows().remove(0).expires_at.unwrap();
+        assert_eq!(until, named.remember_until);
+    }
+
+    #[test]
+    fn an_assertion_that_names_no_request_keeps_a_row_of_its_own() {
+        assert_eq!(keys(&claim(Some("_lk1"), false)), ["_a1", "request:_lk1"]);
+        assert_eq!(keys(&claim(None, false)), ["_a1"]);
+    }
 }

@@ -237,6 +237,7 @@ fn vouched(
             connection_id: connection.id,
             assertion_id: assertion.assertion_id.clone(),
             remember_until: assertion.remember_until,
+            named_by_assertion: answered.is_some() && assertion.in_response_to == answered,
             request_id: answered,
         }),
     }
