@@ -1,5 +1,5 @@
-//! Server-side sessions. The browser holds a random token; the database holds
-//! only its SHA-256, so reading the table opens no session.
+//! Server-side sessions. The browser holds a token; the database holds only
+//! its SHA-256 (`session_key`), so reading the table opens no session.
 
 use crate::db::Script;
 use crate::entities::{session, user};
@@ -51,8 +51,43 @@ impl SignInMethod {
     }
 }
 
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+/// How many characters of a session token are the time it was opened.
+const TIME_PREFIX: usize = 12;
+
+/// A new session token, the time (`db::time_ordered_key`) then 256 random
+/// bits, and its row's key.
+fn new_session_token() -> (String, String) {
+    let token = crate::db::time_ordered_key(&new_token());
+    let key = timed_key(&token[..TIME_PREFIX], &token);
+    (token, key)
+}
+
+fn timed_key(time: &str, token: &str) -> String {
+    format!(
+        "{time}{}",
+        URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+    )
+}
+
+/// The key of a session token's row: the token's time, then its SHA-256.
+/// The time first puts each new session at the right edge of the table's key
+/// index, where a random hash alone dirtied a random page on every sign-in.
+/// A token from before the time prefix (its 43 random characters alone) keeps
+/// the key it was stored under, the hex SHA-256. Anything else is no token,
+/// and is not looked up.
+pub fn session_key(token: &str) -> Option<String> {
+    let random = |part: &str| {
+        part.len() == 43
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if random(token) {
+        return Some(hex::encode(Sha256::digest(token.as_bytes())));
+    }
+    let (time, rest) = token.split_at_checked(TIME_PREFIX)?;
+    let time_ok = time.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (time_ok && random(rest)).then(|| timed_key(time, token))
 }
 
 /// 256 random bits, base64url: session tokens, and the provider's codes,
@@ -164,14 +199,14 @@ impl Opening {
         (method, via_sso): (SignInMethod, Option<(Uuid, IdpSession)>),
         client_ip: Option<IpAddr>,
     ) -> Self {
-        let token = new_token();
+        let (token, key) = new_session_token();
         let now = Utc::now();
         let (sso_connection_id, idp) = match via_sso {
             Some((id, idp)) => (Some(id), idp),
             None => (None, IdpSession::default()),
         };
         let session = session::Entity::insert(session::ActiveModel {
-            token_hash: Set(token_hash(&token)),
+            token_hash: Set(key),
             user_id: Set(user_id),
             org_id: Set(org_id),
             method: Set(method.as_str().to_string()),
@@ -205,16 +240,10 @@ pub async fn find_live(
     db: &impl ConnectionTrait,
     token: &str,
 ) -> Result<Option<session::Model>, DbErr> {
-    if token.len() != 43
-        || !token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    let Some(key) = session_key(token) else {
         return Ok(None);
-    }
-    let found = session::Entity::find_by_id(token_hash(token))
-        .one(db)
-        .await?;
+    };
+    let found = session::Entity::find_by_id(key).one(db).await?;
     Ok(found.filter(|s| s.expires_at > Utc::now()))
 }
 
@@ -246,9 +275,11 @@ pub async fn close(
     db: &impl ConnectionTrait,
     token: &str,
 ) -> Result<Option<session::Model>, DbErr> {
-    let hash = token_hash(token);
-    let found = session::Entity::find_by_id(hash.clone()).one(db).await?;
-    session::Entity::delete_by_id(hash).exec(db).await?;
+    let Some(key) = session_key(token) else {
+        return Ok(None);
+    };
+    let found = session::Entity::find_by_id(key.clone()).one(db).await?;
+    session::Entity::delete_by_id(key).exec(db).await?;
     Ok(found)
 }
 
@@ -374,12 +405,45 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_32_random_bytes_and_hash_to_hex() {
+    fn tokens_are_32_random_bytes() {
         let a = new_token();
-        let b = new_token();
-        assert_ne!(a, b);
+        assert_ne!(a, new_token());
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
-        assert_eq!(token_hash(&a).len(), 64);
-        assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn a_session_key_is_the_tokens_time_then_its_hash() {
+        let (token, key) = new_session_token();
+        let (time, random) = token.split_at(TIME_PREFIX);
+        assert_eq!(URL_SAFE_NO_PAD.decode(random).unwrap().len(), 32);
+        let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()));
+        assert_eq!(key, format!("{time}{digest}"));
+        assert_eq!(session_key(&token), Some(key.clone()));
+        // Keys sort as the sessions were opened.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(new_session_token().1 > key);
+    }
+
+    #[test]
+    fn a_token_from_before_the_time_prefix_keeps_its_hex_key() {
+        let token = new_token();
+        let hex_digest = hex::encode(Sha256::digest(token.as_bytes()));
+        assert_eq!(session_key(&token), Some(hex_digest));
+    }
+
+    #[test]
+    fn malformed_tokens_have_no_key() {
+        let (token, _) = new_session_token();
+        let random = &token[TIME_PREFIX..];
+        for bad in [
+            "",
+            &token[1..],
+            &format!("{token}a"),
+            &format!("zzzzzzzzzzzz{random}"),
+            &format!("0000000000AB{random}"),
+            &format!("{}.{}", &token[..20], &token[21..]),
+        ] {
+            assert_eq!(session_key(bad), None, "{bad}");
+        }
     }
 }

@@ -100,7 +100,7 @@ async fn members_must_use_sso_and_admins_keep_break_glass() {
     let break_glass = app.sign_in(ADMIN_EMAIL, PASSWORD).await;
     assert_eq!(break_glass.status, StatusCode::OK, "{}", break_glass.body);
     let token = break_glass.session_cookie().unwrap();
-    let stored = session::Entity::find_by_id(server::sessions::token_hash(&token))
+    let stored = session::Entity::find_by_id(server::sessions::session_key(&token).unwrap())
         .one(&app.db)
         .await
         .unwrap()

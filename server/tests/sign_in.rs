@@ -180,3 +180,45 @@ async fn forged_or_garbage_cookies_open_nothing() {
         assert_eq!(me.body, "null", "{cookie:?}");
     }
 }
+
+/// A session token begins with the time it was opened, so its row lands at
+/// the end of the table's key index; a session opened before that change
+/// (its cookie the random part alone) is still signed in.
+#[tokio::test]
+async fn session_tokens_begin_with_the_time_and_older_ones_still_work() {
+    use server::entities::session;
+    use sha2::Digest;
+    let app = TestApp::spawn().await.with_acme().await;
+    let before = chrono::Utc::now().timestamp_millis();
+    let token = app
+        .sign_in(ADMIN_EMAIL, PASSWORD)
+        .await
+        .session_cookie()
+        .unwrap();
+    let opened = i64::from_str_radix(&token[..12], 16).unwrap();
+    assert!((before..before + 60_000).contains(&opened), "{token}");
+    assert_eq!(token.len(), 55);
+
+    let stored = session::Entity::find().one(&app.db).await.unwrap().unwrap();
+    let older_token = token[12..].to_string();
+    let older = session::ActiveModel {
+        token_hash: Set(hex::encode(sha2::Sha256::digest(older_token.as_bytes()))),
+        sid: Set(Some("an-older-sid".into())),
+        ..session::ActiveModel::from(stored)
+    };
+    session::Entity::insert(older).exec(&app.db).await.unwrap();
+    for cookie in [&token, &older_token] {
+        let me = app.call("whoami", "", Some(cookie)).await;
+        assert!(
+            me.body.contains("\"email\":\"admin@acme.test\""),
+            "{}",
+            me.body
+        );
+    }
+    // The time without the random part, or the random part with a made-up
+    // time, opens nothing.
+    for cookie in [&token[..12], &format!("000000000000{older_token}")] {
+        let me = app.call("whoami", "", Some(cookie)).await;
+        assert_eq!(me.body, "null", "{cookie}");
+    }
+}

@@ -3,7 +3,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sessions")]
 pub struct Model {
-    /// SHA-256 (hex) of the cookie value.
+    /// The cookie value's time and SHA-256 (`sessions::session_key`).
     #[sea_orm(primary_key, auto_increment = false)]
     pub token_hash: String,
     pub user_id: Uuid,
