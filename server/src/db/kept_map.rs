@@ -143,7 +143,33 @@ unsafe extern "C" fn open(
     if std::ptr::eq(methods.original, original) {
         (*file).pMethods = &methods.kept;
     }
+    if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
+        grow_in_chunks(file, original);
+    }
     rc
+}
+
+/// How much the database file grows at a time, in bytes.
+pub const CHUNK_SIZE: c_int = 8 << 20;
+
+/// Makes the file grow by whole chunks (`SQLITE_FCNTL_CHUNK_SIZE`). Each
+/// checkpoint appends the pages new since the last one; grown a few pages at a
+/// time, the file changed size about ten times a second under sign-in load,
+/// and every reader then unmapped and mapped it again (the skip in `unfetch`
+/// holds only while the size stays). Grown by 8 MB, it changes size once every
+/// few thousand sign-ins. SQLite keeps the database's length in its header, so
+/// the unused tail is never read; a checkpoint's truncation rounds up to a
+/// whole chunk and leaves it.
+unsafe fn grow_in_chunks(file: *mut ffi::sqlite3_file, methods: *const ffi::sqlite3_io_methods) {
+    let mut chunk = CHUNK_SIZE;
+    if let Some(file_control) = (*methods).xFileControl {
+        // Only the unix VFS's bookkeeping changes; it cannot fail.
+        file_control(
+            file,
+            ffi::SQLITE_FCNTL_CHUNK_SIZE,
+            &mut chunk as *mut c_int as *mut c_void,
+        );
+    }
 }
 
 unsafe extern "C" fn unfetch(
