@@ -98,6 +98,22 @@ pub fn redirect(url: &str) {
     }
 }
 
+/// A member's sign-in start at `/login/:org_slug`, made by the server before
+/// it renders that page (a request extension). A start that leads to the
+/// identity provider is answered with the redirect alone; the page is rendered
+/// only for what the member must read, and shows this result instead of
+/// starting again (a refused start records its event once).
+#[derive(Debug, Clone)]
+pub struct StartMadeBeforeRender(pub Result<crate::backend::SsoStart, AppError>);
+
+/// The start made before this page's render, if the server made one.
+pub fn start_made_before_render() -> Option<Result<crate::backend::SsoStart, AppError>> {
+    use_context::<Parts>()?
+        .extensions
+        .get::<StartMadeBeforeRender>()
+        .map(|made| made.0.clone())
+}
+
 /// Sends the browser where single sign-on goes next (setting the cookie that
 /// binds an OpenID Connect sign-in to this browser), or says what to show.
 pub fn follow_sso_start(start: crate::backend::SsoStart) -> shared::sso_event::OrgSignIn {

@@ -32,6 +32,9 @@ use std::time::{Duration, Instant};
 const IDP: &str = "http://idp.test/okta";
 const MEMBERS: usize = 1_000;
 const CONCURRENCY: usize = 8;
+const POSTS: &str = "POST /sso/saml/{id}/acs (c=8)";
+/// Not a SPEC §13 figure: what the member's first step costs, measured on the way.
+const STARTS: &str = "GET /login/{org} (start, c=8)";
 
 /// A sign-in the server started: its request ID, RelayState and the cookie
 /// its browser holds.
@@ -73,7 +76,9 @@ async fn main() {
         .unwrap();
 
     let total = MEMBERS + measured;
-    let started = start_sign_ins(&client, &public_url, total).await;
+    let ticks_before = server.cpu_ticks();
+    let (started, starts) = start_sign_ins(&client, &public_url, total).await;
+    let start_ticks = server.cpu_ticks() - ticks_before;
     let acs = format!("{public_url}/sso/saml/{connection}/acs");
     let sp = format!("{public_url}/sso/saml/{connection}/metadata");
     let posts = sign_responses(started, &key, &sp, &acs);
@@ -86,7 +91,8 @@ async fn main() {
     server.stop();
 
     println!("==> {backend}");
-    run.print(measured_posts.len(), ticks);
+    run.print(POSTS, measured_posts.len(), ticks);
+    starts.print(STARTS, total, start_ticks);
 }
 
 /// The organization `bench` gets an active Okta SAML connection trusting the
@@ -169,27 +175,39 @@ impl Server {
     }
 }
 
-/// `count` sign-ins started at `/login/bench` by a plain HTTP client.
-async fn start_sign_ins(client: &reqwest::Client, public_url: &str, count: usize) -> Vec<Started> {
+/// `count` sign-ins started at `/login/bench` by a plain HTTP client, and
+/// how long they took.
+async fn start_sign_ins(
+    client: &reqwest::Client,
+    public_url: &str,
+    count: usize,
+) -> (Vec<Started>, Run) {
     let next = Arc::new(AtomicUsize::new(0));
+    let begun = Instant::now();
     let tasks: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
             let (client, next) = (client.clone(), next.clone());
             let url = format!("{public_url}/login/bench");
             tokio::spawn(async move {
-                let mut started = Vec::new();
+                let (mut started, mut latencies) = (Vec::new(), Vec::new());
                 while next.fetch_add(1, Ordering::Relaxed) < count {
+                    let sent = Instant::now();
                     started.push(start_one(&client, &url).await);
+                    latencies.push(sent.elapsed());
                 }
-                started
+                (started, latencies)
             })
         })
         .collect();
     let mut all = Vec::with_capacity(count);
+    let mut run = Run::default();
     for task in tasks {
-        all.extend(task.await.unwrap());
+        let (started, latencies) = task.await.unwrap();
+        all.extend(started);
+        run.latencies.extend(latencies);
     }
-    all
+    run.elapsed = begun.elapsed();
+    (all, run)
 }
 
 async fn start_one(client: &reqwest::Client, url: &str) -> Started {
@@ -323,6 +341,7 @@ fn sign(xml: &str, key: &[u8]) -> String {
 }
 
 /// The latencies of a pass, and how many answers were not a sign-in.
+#[derive(Default)]
 struct Run {
     elapsed: Duration,
     latencies: Vec<Duration>,
@@ -331,7 +350,7 @@ struct Run {
 }
 
 impl Run {
-    fn print(&self, count: usize, server_ticks: u64) {
+    fn print(&self, label: &str, count: usize, server_ticks: u64) {
         let mut sorted = self.latencies.clone();
         sorted.sort();
         let at = |q: f64| sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)];
@@ -339,7 +358,7 @@ impl Run {
         let cpu_us = server_ticks as f64 / hz * 1e6 / count as f64;
         println!(
             "    {:<32}{:>10.2} req/s   p50 {:<9} p99 {:<9} server CPU {cpu_us:4.0} µs/req{}",
-            "POST /sso/saml/{id}/acs (c=8)",
+            label,
             count as f64 / self.elapsed.as_secs_f64(),
             millis(at(0.5)),
             millis(at(0.99)),
@@ -403,12 +422,7 @@ async fn post_all(client: &reqwest::Client, acs: &str, posts: &[Post]) -> Run {
             })
         })
         .collect();
-    let mut run = Run {
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-        refused: 0,
-        first_refusal: None,
-    };
+    let mut run = Run::default();
     for task in tasks {
         let (latencies, refused, first) = task.await.unwrap();
         run.latencies.extend(latencies);

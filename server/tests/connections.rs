@@ -293,9 +293,16 @@ async fn members_are_sent_only_to_connections_whose_status_says_they_can_be() {
     let ready = save(SIGNING_CERT).await;
     assert_eq!(ready["summary"]["status"], "ReadyToTest");
     let page = app.get("/login/acme", None).await;
-    assert!(page.status.is_redirection(), "{}", page.body);
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let location = page.header("location").unwrap_or_default();
     assert!(location.starts_with(SSO_URL), "{location}");
+    let binding = page.header("set-cookie").unwrap_or_default();
+    assert!(binding.starts_with("lk_saml_"), "{binding}");
+    // The redirect alone: no page is rendered around a start that leaves.
+    assert_eq!(
+        (page.header("content-type"), page.body.as_str()),
+        (None, "")
+    );
 }
 
 #[tokio::test]

@@ -12,9 +12,9 @@ mod common;
 
 use axum::http::StatusCode;
 use common::*;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, PaginatorTrait, Set};
 use serde_json::{json, Value};
-use server::entities::sso_connection;
+use server::entities::{sso_connection, sso_event};
 use server::secrets::SecretSlot;
 use uuid::Uuid;
 
@@ -286,6 +286,9 @@ async fn a_stored_script_sso_url_is_refused_before_any_redirect() {
     );
     let reference = app.last_sso_event().await.reference;
     assert!(page.body.contains(&reference), "{}", page.body);
+    // The server made the start before rendering the page, and the page
+    // showed that start: one refusal, one event.
+    assert_eq!(sso_event::Entity::find().count(&app.db).await.unwrap(), 1);
     assert_refusal_recorded(
         &app,
         id,

@@ -14,13 +14,19 @@ pub async fn start_org_sso(
     connection: Option<String>,
     next: Option<String>,
 ) -> Result<OrgSignIn, AppError> {
-    use crate::ssr::{backend, fail, follow_sso_start};
-    let return_to = shared::redirect::local_path(next.as_deref());
-    let start = backend()?
-        .sso_start(&org_slug, connection.as_deref(), &return_to)
-        .await
-        .map_err(fail)?;
-    Ok(follow_sso_start(start))
+    use crate::ssr::{backend, fail, follow_sso_start, start_made_before_render};
+    // The server answers a start that leads to the IdP without rendering this
+    // page; when it renders it, the start is already made (once).
+    let start = match start_made_before_render() {
+        Some(made) => made,
+        None => {
+            let return_to = shared::redirect::local_path(next.as_deref());
+            backend()?
+                .sso_start(&org_slug, connection.as_deref(), &return_to)
+                .await
+        }
+    };
+    Ok(follow_sso_start(start.map_err(fail)?))
 }
 
 /// "Link my SSO identity": the admin's browser goes to the IdP (a redirect);

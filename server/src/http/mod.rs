@@ -8,6 +8,7 @@ mod headers;
 mod health;
 mod logout;
 mod management_api;
+mod org_login;
 mod plain_page;
 mod provider;
 mod request_id;
@@ -195,7 +196,11 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    // `/login/{org_slug}` starts a sign-in before it renders (`org_login`).
+    let routes: Vec<_> = generate_route_list(App)
+        .into_iter()
+        .filter(|route| route.path() != org_login::PAGE_PATH)
+        .collect();
     let context = {
         let backend = state.backend.clone();
         let split_manifest = state.site.split_manifest();
@@ -215,6 +220,13 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(health::router())
         .merge(sso::router())
+        .route(
+            org_login::PAGE_PATH,
+            org_login::route(render_app_async_with_context(
+                context.clone(),
+                page_shell.clone(),
+            )),
+        )
         .route(
             "/pkg/{*file}",
             get(site_bundle_file).layer(CompressionLayer::new().gzip(true)),
