@@ -1,8 +1,8 @@
 //! `GET /login/{org_slug}`: a member's SP-initiated sign-in.
 //!
 //! A start that leads to the identity provider is answered with the `303`
-//! alone. The page around it is never shown, and rendering it took about a
-//! third of a start's CPU (perf, stop 50). What the member must read, a choice
+//! alone. The page around it is never shown, and rendering it was 29 % of a
+//! start's CPU samples (perf, stop 50). What the member must read, a choice
 //! of connections or why sign-in cannot start, is the app's `OrgLoginPage`,
 //! rendered from the start made here (`app::ssr::StartMadeBeforeRender`), so a
 //! start is never made twice.
