@@ -216,17 +216,14 @@ pub fn router(state: AppState) -> Router {
         let options = state.leptos.clone();
         move || shell(options.clone())
     };
+    // Renders the pages leptos' route list does not route: the page of a
+    // member's start that does not leave (`org_login`), and "not found".
+    let render_page = render_app_async_with_context(context.clone(), page_shell.clone());
     // Protocol endpoints set their own body limits; pages and server functions share one.
     let pages = Router::new()
         .merge(health::router())
         .merge(sso::router())
-        .route(
-            org_login::PAGE_PATH,
-            org_login::route(render_app_async_with_context(
-                context.clone(),
-                page_shell.clone(),
-            )),
-        )
+        .route(org_login::PAGE_PATH, org_login::route(render_page.clone()))
         .route(
             "/pkg/{*file}",
             get(site_bundle_file).layer(CompressionLayer::new().gzip(true)),
@@ -234,11 +231,8 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), page_shell.clone())
         // Pages stream uncompressed so Suspense chunks arrive at once.
         .fallback(
-            root_file_or_page(
-                state.site.clone(),
-                render_app_async_with_context(context, page_shell),
-            )
-            .layer(CompressionLayer::new().gzip(true)),
+            root_file_or_page(state.site.clone(), render_page)
+                .layer(CompressionLayer::new().gzip(true)),
         )
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     // SCIM has its own bearer-token guard and a larger body limit (big group PATCHes);
